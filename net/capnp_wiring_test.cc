@@ -1,6 +1,6 @@
-// Proves the Cap'n Proto wiring: a schema compiled by cc_capnp_library that imports another
-// one round-trips through the wire format, and one RPC call crosses a real two-party
-// connection inside one process.
+// Proves the Cap'n Proto wiring: a schema compiled by cc_capnp_library that
+// imports another one round-trips through the wire format, and one RPC call
+// crosses a real two-party connection inside one process.
 
 #include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
@@ -34,7 +34,9 @@ TEST(CapnpWiringTest, Message_RoundTripsThroughFlatArray) {
 
   EXPECT_EQ(std::string(read.getKey().cStr()), "k1");
   EXPECT_EQ(read.getValue().size(), value.size());
-  EXPECT_EQ(std::string(read.getValue().asChars().begin(), read.getValue().size()), value);
+  EXPECT_EQ(
+      std::string(read.getValue().asChars().begin(), read.getValue().size()),
+      value);
   EXPECT_EQ(read.getIndex(), 42u);
 }
 

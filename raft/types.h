@@ -1,12 +1,13 @@
-// Vocabulary types of the consensus core: node identities, terms, log indexes, log entries,
-// the hard state, the member configuration and snapshot metadata.
+// Vocabulary types of the consensus core: node identities, terms, log indexes,
+// log entries, the hard state, the member configuration and snapshot metadata.
 //
-// Ids, terms and indexes are plain integers so that the core, storage and the wire format
-// agree on their representation without conversions. Thread safety: values only, no shared
-// state. Invariants: node ids are
-// positive (kNoNode, zero, means "nobody", e.g. no vote cast, no known leader); terms start
-// at zero and only grow (Raft paper §5.1); log indexes start at 1, and index 0 with term 0 is
-// the empty log's sentinel that every AppendEntries consistency check (§5.3) can match.
+// Ids, terms and indexes are plain integers so that the core, storage and the
+// wire format agree on their representation without conversions. Thread safety:
+// values only, no shared state. Invariants: node ids are positive (kNoNode,
+// zero, means "nobody", e.g. no vote cast, no known leader); terms start at
+// zero and only grow (Raft paper §5.1); log indexes start at 1, and index 0
+// with term 0 is the empty log's sentinel that every AppendEntries consistency
+// check (§5.3) can match.
 #ifndef RAFTKV_RAFT_TYPES_H_
 #define RAFTKV_RAFT_TYPES_H_
 
@@ -28,7 +29,8 @@ inline constexpr Term kNoTerm = 0;
 inline constexpr LogIndex kNoIndex = 0;
 
 enum class EntryType : uint8_t {
-  // A state machine command; an empty one is the no-op a new leader appends (§8).
+  // A state machine command; an empty one is the no-op a new leader appends
+  // (§8).
   kNormal = 0,
   // A membership change; its data is the encoded change.
   kConfChange = 1,
@@ -46,19 +48,22 @@ struct Entry {
   friend bool operator==(const Entry&, const Entry&) = default;
 };
 
-// What a node must persist before answering any RPC (Raft paper, Figure 2: currentTerm,
-// votedFor; plus the commit index so a restart need not rediscover it).
+// What a node must persist before answering any RPC (Raft paper, Figure 2:
+// currentTerm, votedFor; plus the commit index so a restart need not rediscover
+// it).
 struct HardState {
   Term term = kNoTerm;
   NodeId vote = kNoNode;
   LogIndex commit = kNoIndex;
 
-  bool IsEmpty() const { return term == kNoTerm && vote == kNoNode && commit == kNoIndex; }
+  bool IsEmpty() const {
+    return term == kNoTerm && vote == kNoNode && commit == kNoIndex;
+  }
   friend bool operator==(const HardState&, const HardState&) = default;
 };
 
-// The members of the cluster: voters decide elections and commitment; learners only
-// receive the log. Kept sorted and without duplicates.
+// The members of the cluster: voters decide elections and commitment; learners
+// only receive the log. Kept sorted and without duplicates.
 struct ConfState {
   std::vector<NodeId> voters;
   std::vector<NodeId> learners;
@@ -66,14 +71,15 @@ struct ConfState {
   friend bool operator==(const ConfState&, const ConfState&) = default;
 };
 
-// Describes the state a snapshot captures: everything up to and including `index`, whose
-// entry had `term`, under the configuration `conf_state`.
+// Describes the state a snapshot captures: everything up to and including
+// `index`, whose entry had `term`, under the configuration `conf_state`.
 struct SnapshotMetadata {
   LogIndex index = kNoIndex;
   Term term = kNoTerm;
   ConfState conf_state;
 
-  friend bool operator==(const SnapshotMetadata&, const SnapshotMetadata&) = default;
+  friend bool operator==(const SnapshotMetadata&,
+                         const SnapshotMetadata&) = default;
 };
 
 }  // namespace raftkv::raft

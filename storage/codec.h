@@ -1,8 +1,10 @@
-// Fixed-width big-endian encodings for the keys and records the LevelDB stores write.
+// Fixed-width big-endian encodings for the keys and records the LevelDB stores
+// write.
 //
-// Big-endian index keys make LevelDB's byte order equal to numeric order, so iterating
-// keys walks the log in index order. Thread safety: pure functions. Invariant: every
-// Decode* rejects input of the wrong length instead of reading past it.
+// Big-endian index keys make LevelDB's byte order equal to numeric order, so
+// iterating keys walks the log in index order. Thread safety: pure functions.
+// Invariant: every Decode* rejects input of the wrong length instead of reading
+// past it.
 #ifndef RAFTKV_STORAGE_CODEC_H_
 #define RAFTKV_STORAGE_CODEC_H_
 
@@ -20,11 +22,13 @@ inline void PutBigEndian64(std::string* out, uint64_t value) {
   }
 }
 
-// Reads 8 bytes from the front of `*in` and advances it; nullopt if fewer remain.
+// Reads 8 bytes from the front of `*in` and advances it; nullopt if fewer
+// remain.
 inline std::optional<uint64_t> GetBigEndian64(absl::string_view* in) {
   if (in->size() < 8) return std::nullopt;
   uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<uint8_t>((*in)[i]);
+  for (int i = 0; i < 8; ++i)
+    value = (value << 8) | static_cast<uint8_t>((*in)[i]);
   in->remove_prefix(8);
   return value;
 }

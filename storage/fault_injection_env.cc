@@ -49,7 +49,8 @@ class TrackedWritableFile final : public leveldb::WritableFile {
 
 }  // namespace
 
-leveldb::Status FaultInjectionEnv::WrapFile(const std::string& name, uint64_t initial_size,
+leveldb::Status FaultInjectionEnv::WrapFile(const std::string& name,
+                                            uint64_t initial_size,
                                             leveldb::WritableFile* file,
                                             leveldb::WritableFile** result) {
   {
@@ -62,8 +63,8 @@ leveldb::Status FaultInjectionEnv::WrapFile(const std::string& name, uint64_t in
   return leveldb::Status::OK();
 }
 
-leveldb::Status FaultInjectionEnv::NewWritableFile(const std::string& name,
-                                                   leveldb::WritableFile** result) {
+leveldb::Status FaultInjectionEnv::NewWritableFile(
+    const std::string& name, leveldb::WritableFile** result) {
   *result = nullptr;
   leveldb::Status error = WriteStatus();
   if (!error.ok()) return error;
@@ -73,8 +74,8 @@ leveldb::Status FaultInjectionEnv::NewWritableFile(const std::string& name,
   return WrapFile(name, 0, file, result);
 }
 
-leveldb::Status FaultInjectionEnv::NewAppendableFile(const std::string& name,
-                                                     leveldb::WritableFile** result) {
+leveldb::Status FaultInjectionEnv::NewAppendableFile(
+    const std::string& name, leveldb::WritableFile** result) {
   *result = nullptr;
   leveldb::Status error = WriteStatus();
   if (!error.ok()) return error;
@@ -95,7 +96,8 @@ leveldb::Status FaultInjectionEnv::RemoveFile(const std::string& name) {
   return status;
 }
 
-leveldb::Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
+leveldb::Status FaultInjectionEnv::RenameFile(const std::string& from,
+                                              const std::string& to) {
   leveldb::Status error = WriteStatus();
   if (!error.ok()) return error;
   leveldb::Status status = target()->RenameFile(from, to);

@@ -14,7 +14,8 @@ class TrackedSequentialFile final : public leveldb::SequentialFile {
  public:
   TrackedSequentialFile(std::string name, leveldb::SequentialFile* file)
       : name_(std::move(name)), file_(file) {}
-  leveldb::Status Read(size_t n, leveldb::Slice* result, char* scratch) override {
+  leveldb::Status Read(size_t n, leveldb::Slice* result,
+                       char* scratch) override {
     last_file_read = name_;
     return file_->Read(n, result, scratch);
   }
@@ -42,16 +43,16 @@ class TrackedRandomAccessFile final : public leveldb::RandomAccessFile {
 
 }  // namespace
 
-leveldb::Status FileTrackingEnv::NewSequentialFile(const std::string& name,
-                                                   leveldb::SequentialFile** result) {
+leveldb::Status FileTrackingEnv::NewSequentialFile(
+    const std::string& name, leveldb::SequentialFile** result) {
   leveldb::SequentialFile* file = nullptr;
   leveldb::Status status = target()->NewSequentialFile(name, &file);
   *result = status.ok() ? new TrackedSequentialFile(name, file) : nullptr;
   return status;
 }
 
-leveldb::Status FileTrackingEnv::NewRandomAccessFile(const std::string& name,
-                                                     leveldb::RandomAccessFile** result) {
+leveldb::Status FileTrackingEnv::NewRandomAccessFile(
+    const std::string& name, leveldb::RandomAccessFile** result) {
   leveldb::RandomAccessFile* file = nullptr;
   leveldb::Status status = target()->NewRandomAccessFile(name, &file);
   *result = status.ok() ? new TrackedRandomAccessFile(name, file) : nullptr;
@@ -65,34 +66,39 @@ absl::Status LevelDbError(const leveldb::Status& status, absl::string_view what,
   const std::string detail = status.ToString();
   if (status.IsCorruption()) {
     const std::string& file = FileTrackingEnv::LastFileRead();
-    const std::string where =
-        (!file.empty() && absl::StartsWith(file, path)) ? file : std::string(path);
-    return absl::DataLossError(absl::StrCat(
-        "corrupt data in ", where, " while ", what, ": ", detail,
-        "; this replica's data cannot be trusted: restore the node from a healthy peer"));
+    const std::string where = (!file.empty() && absl::StartsWith(file, path))
+                                  ? file
+                                  : std::string(path);
+    return absl::DataLossError(
+        absl::StrCat("corrupt data in ", where, " while ", what, ": ", detail,
+                     "; this replica's data cannot be trusted: restore the "
+                     "node from a healthy peer"));
   }
   if (absl::StrContains(detail, "LOCK") &&
       (absl::StrContains(detail, "already held") ||
        absl::StrContains(detail, "temporarily unavailable"))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", path, " is in use by another process (its LOCK file is held); ",
-        "stop the other kvnode or choose another --data-dir"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", path,
+                     " is in use by another process (its LOCK file is held); ",
+                     "stop the other kvnode or choose another --data-dir"));
   }
   if (absl::StrContains(detail, "No space left on device")) {
-    return absl::ResourceExhaustedError(absl::StrCat("disk full while ", what, " ", path,
-                                                     ": ", detail,
-                                                     "; free space on that disk and retry"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("disk full while ", what, " ", path, ": ", detail,
+                     "; free space on that disk and retry"));
   }
   if (absl::StrContains(detail, "Permission denied") ||
       absl::StrContains(detail, "Read-only file system")) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "permission denied while ", what, " ", path, ": ", detail,
-        "; make the data directory writable by this user"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("permission denied while ", what, " ", path, ": ", detail,
+                     "; make the data directory writable by this user"));
   }
   if (status.IsInvalidArgument()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": ", detail));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", path, ": ", detail));
   }
-  return absl::UnavailableError(absl::StrCat("I/O error while ", what, " ", path, ": ", detail));
+  return absl::UnavailableError(
+      absl::StrCat("I/O error while ", what, " ", path, ": ", detail));
 }
 
 absl::StatusOr<LevelDbHandle> OpenLevelDb(const std::string& path,

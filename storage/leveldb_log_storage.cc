@@ -66,15 +66,17 @@ std::string EncodeSnapshot(const raft::SnapshotMetadata& snapshot) {
 }
 
 absl::Status CorruptRecord(const std::string& path, absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("corrupt raft log in ", path, ": ", what,
-                                          "; restore this node from a healthy peer"));
+  return absl::DataLossError(
+      absl::StrCat("corrupt raft log in ", path, ": ", what,
+                   "; restore this node from a healthy peer"));
 }
 
 }  // namespace
 
 LevelDbLogStorage::LevelDbLogStorage(LevelDbHandle handle,
                                      const LevelDbLogStorageOptions& options)
-    : entry_cache_bytes_(options.entry_cache_bytes), handle_(std::move(handle)) {}
+    : entry_cache_bytes_(options.entry_cache_bytes),
+      handle_(std::move(handle)) {}
 
 absl::StatusOr<std::unique_ptr<LevelDbLogStorage>> LevelDbLogStorage::Open(
     const std::string& path, const LevelDbLogStorageOptions& options) {
@@ -95,9 +97,11 @@ absl::Status LevelDbLogStorage::Load() {
   leveldb::Status status = handle_.db->Get(read, kHardStateKey, &value);
   if (status.ok()) {
     absl::string_view in(value);
-    std::optional<uint64_t> term = GetBigEndian64(&in), vote = GetBigEndian64(&in),
+    std::optional<uint64_t> term = GetBigEndian64(&in),
+                            vote = GetBigEndian64(&in),
                             commit = GetBigEndian64(&in);
-    if (!commit.has_value() || !in.empty()) return CorruptRecord(path, "bad hard state record");
+    if (!commit.has_value() || !in.empty())
+      return CorruptRecord(path, "bad hard state record");
     hard_state_ = raft::HardState{*term, *vote, *commit};
   } else if (!status.IsNotFound()) {
     return LevelDbError(status, "reading the hard state of", path);
@@ -106,7 +110,8 @@ absl::Status LevelDbLogStorage::Load() {
   status = handle_.db->Get(read, kSnapshotKey, &value);
   if (status.ok()) {
     absl::string_view in(value);
-    std::optional<uint64_t> index = GetBigEndian64(&in), term = GetBigEndian64(&in);
+    std::optional<uint64_t> index = GetBigEndian64(&in),
+                            term = GetBigEndian64(&in);
     std::optional<std::vector<raft::NodeId>> voters = GetIdList(&in), learners;
     if (voters.has_value()) learners = GetIdList(&in);
     if (!term.has_value() || !learners.has_value() || !in.empty()) {
@@ -117,33 +122,39 @@ absl::Status LevelDbLogStorage::Load() {
     return LevelDbError(status, "reading the snapshot metadata of", path);
   }
 
-  // Walk every entry: the log must be contiguous from the snapshot on, with decodable
-  // records and terms that never decrease. The newest entries fill the cache.
+  // Walk every entry: the log must be contiguous from the snapshot on, with
+  // decodable records and terms that never decrease. The newest entries fill
+  // the cache.
   last_index_ = snapshot_.index;
   Term last_term = snapshot_.term;
   std::unique_ptr<leveldb::Iterator> it(handle_.db->NewIterator(read));
   const std::string begin(1, kEntryPrefix);
-  for (it->Seek(begin); it->Valid() && it->key().starts_with(begin); it->Next()) {
+  for (it->Seek(begin); it->Valid() && it->key().starts_with(begin);
+       it->Next()) {
     absl::string_view key(it->key().data() + 1, it->key().size() - 1);
     std::optional<uint64_t> index = GetBigEndian64(&key);
-    if (!index.has_value() || !key.empty()) return CorruptRecord(path, "bad entry key");
-    // LevelDB's iterator steps over a block it cannot read and reports it only in
-    // status(); a gap is how that shows first, so ask it before blaming the records.
+    if (!index.has_value() || !key.empty())
+      return CorruptRecord(path, "bad entry key");
+    // LevelDB's iterator steps over a block it cannot read and reports it only
+    // in status(); a gap is how that shows first, so ask it before blaming the
+    // records.
     if (*index != last_index_ + 1 && !it->status().ok()) {
       return LevelDbError(it->status(), "reading the log in", path);
     }
     if (*index != last_index_ + 1) {
-      return CorruptRecord(path, absl::StrCat("log has a gap: entry ", *index, " follows ",
-                                              last_index_));
+      return CorruptRecord(path, absl::StrCat("log has a gap: entry ", *index,
+                                              " follows ", last_index_));
     }
     absl::string_view in(it->value().data(), it->value().size());
     std::optional<uint64_t> term = GetBigEndian64(&in);
     if (!term.has_value() || in.empty() || static_cast<uint8_t>(in[0]) > 1) {
-      return CorruptRecord(path, absl::StrCat("bad entry record at index ", *index));
+      return CorruptRecord(path,
+                           absl::StrCat("bad entry record at index ", *index));
     }
     if (*term < last_term) {
-      return CorruptRecord(path, absl::StrCat("entry ", *index, " has term ", *term,
-                                              " below the previous term ", last_term));
+      return CorruptRecord(
+          path, absl::StrCat("entry ", *index, " has term ", *term,
+                             " below the previous term ", last_term));
     }
     Entry entry{*term, *index, static_cast<raft::EntryType>(in[0]),
                 std::string(in.substr(1))};
@@ -151,7 +162,8 @@ absl::Status LevelDbLogStorage::Load() {
     last_term = *term;
     CacheAppend({&entry, 1});
   }
-  if (!it->status().ok()) return LevelDbError(it->status(), "reading the log in", path);
+  if (!it->status().ok())
+    return LevelDbError(it->status(), "reading the log in", path);
   return absl::OkStatus();
 }
 
@@ -215,22 +227,27 @@ absl::StatusOr<Entry> LevelDbLogStorage::ReadEntry(LogIndex index) const {
   leveldb::Status status = handle_.db->Get(read, EntryKey(index), &value);
   if (!status.ok()) {
     if (status.IsNotFound()) {
-      return CorruptRecord(handle_.path, absl::StrCat("entry ", index, " is missing"));
+      return CorruptRecord(handle_.path,
+                           absl::StrCat("entry ", index, " is missing"));
     }
     return LevelDbError(status, "reading the log in", handle_.path);
   }
   absl::string_view in(value);
   std::optional<uint64_t> term = GetBigEndian64(&in);
   if (!term.has_value() || in.empty()) {
-    return CorruptRecord(handle_.path, absl::StrCat("bad entry record at index ", index));
+    return CorruptRecord(handle_.path,
+                         absl::StrCat("bad entry record at index ", index));
   }
   ++entries_read_from_disk_;
-  return Entry{*term, index, static_cast<raft::EntryType>(in[0]), std::string(in.substr(1))};
+  return Entry{*term, index, static_cast<raft::EntryType>(in[0]),
+               std::string(in.substr(1))};
 }
 
 absl::StatusOr<Term> LevelDbLogStorage::TermAtLocked(LogIndex index) const {
-  if (index < snapshot_.index) return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > last_index_) return raft::EntryUnavailableError(index, last_index_);
+  if (index < snapshot_.index)
+    return raft::CompactedError(index, snapshot_.index + 1);
+  if (index > last_index_)
+    return raft::EntryUnavailableError(index, last_index_);
   if (index == snapshot_.index) return snapshot_.term;
   if (!cache_.empty() && index >= cache_.front().index) {
     return cache_[index - cache_.front().index].term;
@@ -244,14 +261,17 @@ absl::StatusOr<Term> LevelDbLogStorage::TermAt(LogIndex index) const {
   return TermAtLocked(index);
 }
 
-absl::StatusOr<std::vector<Entry>> LevelDbLogStorage::Entries(LogIndex lo, LogIndex hi,
-                                                              uint64_t max_bytes) const {
+absl::StatusOr<std::vector<Entry>> LevelDbLogStorage::Entries(
+    LogIndex lo, LogIndex hi, uint64_t max_bytes) const {
   absl::MutexLock lock(&mu_);
-  if (lo <= snapshot_.index) return raft::CompactedError(lo, snapshot_.index + 1);
-  if (hi > last_index_ + 1) return raft::EntryUnavailableError(hi - 1, last_index_);
+  if (lo <= snapshot_.index)
+    return raft::CompactedError(lo, snapshot_.index + 1);
+  if (hi > last_index_ + 1)
+    return raft::EntryUnavailableError(hi - 1, last_index_);
   std::vector<Entry> out;
   uint64_t bytes = 0;
-  const LogIndex cache_first = cache_.empty() ? last_index_ + 1 : cache_.front().index;
+  const LogIndex cache_first =
+      cache_.empty() ? last_index_ + 1 : cache_.front().index;
   for (LogIndex i = lo; i < hi; ++i) {
     Entry entry;
     if (i >= cache_first) {
@@ -266,7 +286,8 @@ absl::StatusOr<std::vector<Entry>> LevelDbLogStorage::Entries(LogIndex lo, LogIn
   return out;
 }
 
-absl::Status LevelDbLogStorage::WriteSynced(leveldb::WriteBatch* batch, const char* what) {
+absl::Status LevelDbLogStorage::WriteSynced(leveldb::WriteBatch* batch,
+                                            const char* what) {
   leveldb::WriteOptions options;
   options.sync = true;
   leveldb::Status status = handle_.db->Write(options, batch);
@@ -274,22 +295,28 @@ absl::Status LevelDbLogStorage::WriteSynced(leveldb::WriteBatch* batch, const ch
   return absl::OkStatus();
 }
 
-absl::Status LevelDbLogStorage::Save(const std::optional<raft::HardState>& hard_state,
-                                     absl::Span<const Entry> entries) {
+absl::Status LevelDbLogStorage::Save(
+    const std::optional<raft::HardState>& hard_state,
+    absl::Span<const Entry> entries) {
   absl::MutexLock lock(&mu_);
   if (!hard_state.has_value() && entries.empty()) return absl::OkStatus();
   leveldb::WriteBatch batch;
   if (!entries.empty()) {
     Term prev_term = 0;
-    if (entries[0].index > snapshot_.index && entries[0].index <= last_index_ + 1) {
+    if (entries[0].index > snapshot_.index &&
+        entries[0].index <= last_index_ + 1) {
       ASSIGN_OR_RETURN(prev_term, TermAtLocked(entries[0].index - 1));
     }
-    RETURN_IF_ERROR(raft::ValidateSave(entries, snapshot_.index + 1, last_index_, prev_term));
-    for (const Entry& entry : entries) batch.Put(EntryKey(entry.index), EncodeEntry(entry));
+    RETURN_IF_ERROR(raft::ValidateSave(entries, snapshot_.index + 1,
+                                       last_index_, prev_term));
+    for (const Entry& entry : entries)
+      batch.Put(EntryKey(entry.index), EncodeEntry(entry));
     // Entries past the new end belong to a replaced, conflicting suffix (§5.3).
-    for (LogIndex i = entries.back().index + 1; i <= last_index_; ++i) batch.Delete(EntryKey(i));
+    for (LogIndex i = entries.back().index + 1; i <= last_index_; ++i)
+      batch.Delete(EntryKey(i));
   }
-  if (hard_state.has_value()) batch.Put(kHardStateKey, EncodeHardState(*hard_state));
+  if (hard_state.has_value())
+    batch.Put(kHardStateKey, EncodeHardState(*hard_state));
   RETURN_IF_ERROR(WriteSynced(&batch, "appending to the log in"));
   if (!entries.empty()) {
     last_index_ = entries.back().index;
@@ -299,14 +326,18 @@ absl::Status LevelDbLogStorage::Save(const std::optional<raft::HardState>& hard_
   return absl::OkStatus();
 }
 
-absl::Status LevelDbLogStorage::Compact(LogIndex index, const raft::ConfState& conf_state) {
+absl::Status LevelDbLogStorage::Compact(LogIndex index,
+                                        const raft::ConfState& conf_state) {
   absl::MutexLock lock(&mu_);
-  if (index <= snapshot_.index) return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > last_index_) return raft::EntryUnavailableError(index, last_index_);
+  if (index <= snapshot_.index)
+    return raft::CompactedError(index, snapshot_.index + 1);
+  if (index > last_index_)
+    return raft::EntryUnavailableError(index, last_index_);
   ASSIGN_OR_RETURN(Term term, TermAtLocked(index));
   const raft::SnapshotMetadata snapshot{index, term, conf_state};
   leveldb::WriteBatch batch;
-  for (LogIndex i = snapshot_.index + 1; i <= index; ++i) batch.Delete(EntryKey(i));
+  for (LogIndex i = snapshot_.index + 1; i <= index; ++i)
+    batch.Delete(EntryKey(i));
   batch.Put(kSnapshotKey, EncodeSnapshot(snapshot));
   RETURN_IF_ERROR(WriteSynced(&batch, "compacting the log in"));
   snapshot_ = snapshot;
@@ -314,14 +345,16 @@ absl::Status LevelDbLogStorage::Compact(LogIndex index, const raft::ConfState& c
   return absl::OkStatus();
 }
 
-absl::Status LevelDbLogStorage::InstallSnapshot(const raft::SnapshotMetadata& snapshot) {
+absl::Status LevelDbLogStorage::InstallSnapshot(
+    const raft::SnapshotMetadata& snapshot) {
   absl::MutexLock lock(&mu_);
   if (snapshot.index < snapshot_.index ||
       (snapshot.index == snapshot_.index && last_index_ > snapshot_.index)) {
     return raft::SnapshotOutOfDateError(snapshot.index, snapshot_.index);
   }
   leveldb::WriteBatch batch;
-  for (LogIndex i = snapshot_.index + 1; i <= last_index_; ++i) batch.Delete(EntryKey(i));
+  for (LogIndex i = snapshot_.index + 1; i <= last_index_; ++i)
+    batch.Delete(EntryKey(i));
   batch.Put(kSnapshotKey, EncodeSnapshot(snapshot));
   RETURN_IF_ERROR(WriteSynced(&batch, "installing a snapshot in"));
   snapshot_ = snapshot;

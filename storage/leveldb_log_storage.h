@@ -1,15 +1,17 @@
-// LevelDbLogStorage: the durable raft::LogStorage, one LevelDB database per node.
+// LevelDbLogStorage: the durable raft::LogStorage, one LevelDB database per
+// node.
 //
-// Layout: "e" + big-endian index -> entry (term, type, data); "h" -> hard state;
-// "s" -> snapshot metadata. Every Save, Compact and InstallSnapshot is one WriteBatch with
-// sync = true, so what returned OK survives kill -9 and power loss, and a half-written
-// batch is never read back. The newest entries are also kept in a byte-bounded cache, so
-// the leader's hot path (sending what it just appended) does not read LevelDB.
+// Layout: "e" + big-endian index -> entry (term, type, data); "h" -> hard
+// state; "s" -> snapshot metadata. Every Save, Compact and InstallSnapshot is
+// one WriteBatch with sync = true, so what returned OK survives kill -9 and
+// power loss, and a half-written batch is never read back. The newest entries
+// are also kept in a byte-bounded cache, so the leader's hot path (sending what
+// it just appended) does not read LevelDB.
 //
-// Thread safety: internally synchronized by one mutex; LevelDB I/O happens under it.
-// Invariants: those of raft::LogStorage; the cache holds a contiguous suffix of the log,
-// [cache_.front().index, LastIndex()], whose ByteSize() sum stays within the limit (except
-// that it always keeps the newest entry).
+// Thread safety: internally synchronized by one mutex; LevelDB I/O happens
+// under it. Invariants: those of raft::LogStorage; the cache holds a contiguous
+// suffix of the log, [cache_.front().index, LastIndex()], whose ByteSize() sum
+// stays within the limit (except that it always keeps the newest entry).
 #ifndef RAFTKV_STORAGE_LEVELDB_LOG_STORAGE_H_
 #define RAFTKV_STORAGE_LEVELDB_LOG_STORAGE_H_
 
@@ -36,28 +38,32 @@ struct LevelDbLogStorageOptions {
 
 class LevelDbLogStorage final : public raft::LogStorage {
  public:
-  // Opens or creates the log in directory `path`. Fails with a message naming the
-  // directory if another process has it open, or naming the file if it is corrupt.
+  // Opens or creates the log in directory `path`. Fails with a message naming
+  // the directory if another process has it open, or naming the file if it is
+  // corrupt.
   static absl::StatusOr<std::unique_ptr<LevelDbLogStorage>> Open(
       const std::string& path, const LevelDbLogStorageOptions& options = {});
 
   raft::InitialState GetInitialState() const override;
-  absl::StatusOr<std::vector<raft::Entry>> Entries(raft::LogIndex lo, raft::LogIndex hi,
-                                                   uint64_t max_bytes) const override;
+  absl::StatusOr<std::vector<raft::Entry>> Entries(
+      raft::LogIndex lo, raft::LogIndex hi, uint64_t max_bytes) const override;
   absl::StatusOr<raft::Term> TermAt(raft::LogIndex index) const override;
   raft::LogIndex FirstIndex() const override;
   raft::LogIndex LastIndex() const override;
   raft::SnapshotMetadata Snapshot() const override;
   absl::Status Save(const std::optional<raft::HardState>& hard_state,
                     absl::Span<const raft::Entry> entries) override;
-  absl::Status Compact(raft::LogIndex index, const raft::ConfState& conf_state) override;
+  absl::Status Compact(raft::LogIndex index,
+                       const raft::ConfState& conf_state) override;
   absl::Status InstallSnapshot(const raft::SnapshotMetadata& snapshot) override;
 
-  // Statistics for tests and benchmarks: entries served from LevelDB rather than the cache.
+  // Statistics for tests and benchmarks: entries served from LevelDB rather
+  // than the cache.
   uint64_t entries_read_from_disk() const;
 
  private:
-  LevelDbLogStorage(LevelDbHandle handle, const LevelDbLogStorageOptions& options);
+  LevelDbLogStorage(LevelDbHandle handle,
+                    const LevelDbLogStorageOptions& options);
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<raft::Entry> ReadEntry(raft::LogIndex index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -65,8 +71,10 @@ class LevelDbLogStorage final : public raft::LogStorage {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteSynced(leveldb::WriteBatch* batch, const char* what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CacheAppend(absl::Span<const raft::Entry> entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CacheDropThrough(raft::LogIndex index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CacheAppend(absl::Span<const raft::Entry> entries)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CacheDropThrough(raft::LogIndex index)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const uint64_t entry_cache_bytes_;
   mutable absl::Mutex mu_;

@@ -1,5 +1,6 @@
-// What only the LevelDB log store has to show: durability across power cuts, the entry
-// cache, and a clear one-line error for every storage failure a user can meet.
+// What only the LevelDB log store has to show: durability across power cuts,
+// the entry cache, and a clear one-line error for every storage failure a user
+// can meet.
 
 #include "storage/leveldb_log_storage.h"
 
@@ -25,12 +26,13 @@ namespace {
 using raft::Entry;
 using raft::kNoByteLimit;
 
-std::vector<Entry> Range(raft::LogIndex first, raft::LogIndex last, raft::Term term,
-                         size_t data_bytes = 32) {
+std::vector<Entry> Range(raft::LogIndex first, raft::LogIndex last,
+                         raft::Term term, size_t data_bytes = 32) {
   std::vector<Entry> entries;
   for (raft::LogIndex i = first; i <= last; ++i) {
-    entries.push_back(Entry{term, i, raft::EntryType::kNormal,
-                            std::string(data_bytes, static_cast<char>('a' + i % 26))});
+    entries.push_back(
+        Entry{term, i, raft::EntryType::kNormal,
+              std::string(data_bytes, static_cast<char>('a' + i % 26))});
   }
   return entries;
 }
@@ -39,8 +41,8 @@ class LevelDbLogStorageTest : public ::testing::Test {
  protected:
   LevelDbLogStorageTest() : dir_(*testing::MakeTempDir("leveldb_log")) {}
 
-  absl::StatusOr<std::unique_ptr<LevelDbLogStorage>> Open(leveldb::Env* env = nullptr,
-                                                          uint64_t cache_bytes = 16 << 20) {
+  absl::StatusOr<std::unique_ptr<LevelDbLogStorage>> Open(
+      leveldb::Env* env = nullptr, uint64_t cache_bytes = 16 << 20) {
     LevelDbLogStorageOptions options;
     options.leveldb.base_env = env;
     options.entry_cache_bytes = cache_bytes;
@@ -51,9 +53,11 @@ class LevelDbLogStorageTest : public ::testing::Test {
   testing::TempDir dir_;
 };
 
-// Runs first, before this process has started any LevelDB background thread, because it
-// forks: a child process holds the directory open while this one tries to open it too.
-TEST_F(LevelDbLogStorageTest, Open_DirectoryHeldByAnotherProcessIsRefusedByName) {
+// Runs first, before this process has started any LevelDB background thread,
+// because it forks: a child process holds the directory open while this one
+// tries to open it too.
+TEST_F(LevelDbLogStorageTest,
+       Open_DirectoryHeldByAnotherProcessIsRefusedByName) {
   int ready[2], release[2];
   ASSERT_EQ(pipe(ready), 0);
   ASSERT_EQ(pipe(release), 0);
@@ -75,10 +79,12 @@ TEST_F(LevelDbLogStorageTest, Open_DirectoryHeldByAnotherProcessIsRefusedByName)
   waitpid(child, &status, 0);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(second.status().message(),
-            absl::StrCat("data directory ", path(),
-                         " is in use by another process (its LOCK file is held); stop the "
-                         "other kvnode or choose another --data-dir"));
+  EXPECT_EQ(
+      second.status().message(),
+      absl::StrCat(
+          "data directory ", path(),
+          " is in use by another process (its LOCK file is held); stop the "
+          "other kvnode or choose another --data-dir"));
   for (int fd : {ready[0], ready[1], release[0], release[1]}) close(fd);
 }
 
@@ -88,7 +94,8 @@ TEST_F(LevelDbLogStorageTest, Open_SecondOpenInSameProcessIsRefused) {
   auto second = Open();
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(second.status().message(), path())) << second.status();
+  EXPECT_TRUE(absl::StrContains(second.status().message(), path()))
+      << second.status();
 }
 
 TEST_F(LevelDbLogStorageTest, PowerCut_KeepsEverySyncedSave) {
@@ -97,9 +104,11 @@ TEST_F(LevelDbLogStorageTest, PowerCut_KeepsEverySyncedSave) {
     auto log = Open(&env);
     ASSERT_TRUE(log.ok()) << log.status();
     for (raft::LogIndex i = 1; i <= 200; i += 4) {
-      ASSERT_TRUE((*log)->Save(raft::HardState{1, 1, i}, Range(i, i + 3, 1)).ok());
+      ASSERT_TRUE(
+          (*log)->Save(raft::HardState{1, 1, i}, Range(i, i + 3, 1)).ok());
     }
-    env.SetFilesystemActive(false);  // the power goes; nothing more reaches the disk
+    env.SetFilesystemActive(
+        false);  // the power goes; nothing more reaches the disk
   }
   ASSERT_TRUE(env.DropUnsyncedData().ok());
   env.SetFilesystemActive(true);
@@ -112,8 +121,9 @@ TEST_F(LevelDbLogStorageTest, PowerCut_KeepsEverySyncedSave) {
   EXPECT_EQ(*entries, Range(1, 200, 1));
 }
 
-// The Env itself: synced writes survive a power cut, unsynced ones vanish cleanly, and the
-// database still opens. This is what makes the test above meaningful.
+// The Env itself: synced writes survive a power cut, unsynced ones vanish
+// cleanly, and the database still opens. This is what makes the test above
+// meaningful.
 TEST_F(LevelDbLogStorageTest, FaultInjectionEnv_DropsOnlyUnsyncedWrites) {
   FaultInjectionEnv env;
   leveldb::Options options;
@@ -126,8 +136,10 @@ TEST_F(LevelDbLogStorageTest, FaultInjectionEnv_DropsOnlyUnsyncedWrites) {
     std::unique_ptr<leveldb::DB> db(raw);
     leveldb::WriteOptions synced, unsynced;
     synced.sync = true;
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(db->Put(synced, absl::StrCat("s", i), "v").ok());
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(db->Put(unsynced, absl::StrCat("u", i), "v").ok());
+    for (int i = 0; i < 50; ++i)
+      ASSERT_TRUE(db->Put(synced, absl::StrCat("s", i), "v").ok());
+    for (int i = 0; i < 50; ++i)
+      ASSERT_TRUE(db->Put(unsynced, absl::StrCat("u", i), "v").ok());
     env.SetFilesystemActive(false);
   }
   ASSERT_TRUE(env.DropUnsyncedData().ok());
@@ -143,19 +155,23 @@ TEST_F(LevelDbLogStorageTest, FaultInjectionEnv_DropsOnlyUnsyncedWrites) {
   }
 }
 
-TEST_F(LevelDbLogStorageTest, DiskFull_FailsSaveWithMessageAndKeepsEarlierData) {
+TEST_F(LevelDbLogStorageTest,
+       DiskFull_FailsSaveWithMessageAndKeepsEarlierData) {
   FaultInjectionEnv env;
   {
     auto log = Open(&env);
     ASSERT_TRUE(log.ok()) << log.status();
     ASSERT_TRUE((*log)->Save(std::nullopt, Range(1, 3, 1)).ok());
-    env.SetWriteError(leveldb::Status::IOError(path() + "/000003.log", "No space left on device"));
+    env.SetWriteError(leveldb::Status::IOError(path() + "/000003.log",
+                                               "No space left on device"));
     absl::Status full = (*log)->Save(std::nullopt, Range(4, 6, 1));
     EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
-    EXPECT_TRUE(absl::StartsWith(full.message(), "disk full while appending to the log in " +
-                                                     path()))
+    EXPECT_TRUE(absl::StartsWith(
+        full.message(), "disk full while appending to the log in " + path()))
         << full;
-    EXPECT_TRUE(absl::EndsWith(full.message(), "free space on that disk and retry")) << full;
+    EXPECT_TRUE(
+        absl::EndsWith(full.message(), "free space on that disk and retry"))
+        << full;
     EXPECT_EQ((*log)->LastIndex(), 3u);  // the failed batch is not half-applied
     env.SetWriteError(leveldb::Status::OK());
   }
@@ -171,8 +187,10 @@ TEST_F(LevelDbLogStorageTest, PermissionDenied_FailsOpenWithMessage) {
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(log.status().message(),
-            absl::StrCat("permission denied while creating ", path(), ": IO error: ", path(),
-                         ": Permission denied; make the data directory writable by this user"));
+            absl::StrCat("permission denied while creating ", path(),
+                         ": IO error: ", path(),
+                         ": Permission denied; make the data directory "
+                         "writable by this user"));
 }
 
 // Flips bytes in the middle of every file whose name ends with `suffix`.
@@ -199,9 +217,11 @@ TEST_F(LevelDbLogStorageTest, CorruptWriteAheadLog_FailsOpenNamingTheFile) {
   auto log = Open();
   ASSERT_FALSE(log.ok()) << "a corrupt record must never be skipped silently";
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_TRUE(absl::StartsWith(log.status().message(), "corrupt data in " + path() + "/"))
+  EXPECT_TRUE(absl::StartsWith(log.status().message(),
+                               "corrupt data in " + path() + "/"))
       << log.status();
-  EXPECT_TRUE(absl::StrContains(log.status().message(), ".log while opening")) << log.status();
+  EXPECT_TRUE(absl::StrContains(log.status().message(), ".log while opening"))
+      << log.status();
 }
 
 TEST_F(LevelDbLogStorageTest, CorruptTable_FailsOpenNamingTheFile) {
@@ -210,14 +230,18 @@ TEST_F(LevelDbLogStorageTest, CorruptTable_FailsOpenNamingTheFile) {
     ASSERT_TRUE(log.ok());
     ASSERT_TRUE((*log)->Save(std::nullopt, Range(1, 50, 1, 1000)).ok());
   }
-  { ASSERT_TRUE(Open().ok()); }  // recovery turns the write-ahead log into a table file
+  {
+    ASSERT_TRUE(Open().ok());
+  }  // recovery turns the write-ahead log into a table file
   ASSERT_GE(CorruptFiles(path(), ".ldb"), 1);
   auto log = Open();
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_TRUE(absl::StartsWith(log.status().message(), "corrupt data in " + path() + "/"))
+  EXPECT_TRUE(absl::StartsWith(log.status().message(),
+                               "corrupt data in " + path() + "/"))
       << log.status();
-  EXPECT_TRUE(absl::StrContains(log.status().message(), ".ldb while")) << log.status();
+  EXPECT_TRUE(absl::StrContains(log.status().message(), ".ldb while"))
+      << log.status();
 }
 
 TEST_F(LevelDbLogStorageTest, Entries_RecentOnesComeFromCache) {

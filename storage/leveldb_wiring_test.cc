@@ -1,6 +1,7 @@
-// Proves the LevelDB wiring: the system library opens a database under TEST_TMPDIR with the
-// options raftkv relies on (synced writes, paranoid checks), data survives a reopen, and the
-// LOCK file keeps a second opener out of a directory in use.
+// Proves the LevelDB wiring: the system library opens a database under
+// TEST_TMPDIR with the options raftkv relies on (synced writes, paranoid
+// checks), data survives a reopen, and the LOCK file keeps a second opener out
+// of a directory in use.
 
 #include <gtest/gtest.h>
 #include <leveldb/db.h>
@@ -14,7 +15,8 @@
 namespace raftkv::storage {
 namespace {
 
-std::unique_ptr<leveldb::DB> Open(const std::string& path, leveldb::Status* status) {
+std::unique_ptr<leveldb::DB> Open(const std::string& path,
+                                  leveldb::Status* status) {
   leveldb::Options options;
   options.create_if_missing = true;
   options.paranoid_checks = true;
@@ -59,7 +61,8 @@ TEST(LevelDbWiringTest, SecondOpen_IsRefusedByLock) {
   std::unique_ptr<leveldb::DB> second = Open(path, &second_status);
   EXPECT_FALSE(second_status.ok());
   EXPECT_EQ(second, nullptr);
-  EXPECT_NE(second_status.ToString().find("LOCK"), std::string::npos) << second_status.ToString();
+  EXPECT_NE(second_status.ToString().find("LOCK"), std::string::npos)
+      << second_status.ToString();
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
-// One conformance suite for every raft::LogStorage: the LevelDB store and its in-memory
-// twin must agree on every behaviour, so the simulator's storage cannot drift from the
-// real one. Reopen() closes and reopens the LevelDB store (proving durability) and is a
-// no-op for the twin.
+// One conformance suite for every raft::LogStorage: the LevelDB store and its
+// in-memory twin must agree on every behaviour, so the simulator's storage
+// cannot drift from the real one. Reopen() closes and reopens the LevelDB store
+// (proving durability) and is a no-op for the twin.
 
 #include <gtest/gtest.h>
 
@@ -33,7 +33,9 @@ class MemoryFactory {
 
 class LevelDbFactory {
  public:
-  LevelDbFactory() : dir_(*testing::MakeTempDir("log_conformance")) { Reopen(); }
+  LevelDbFactory() : dir_(*testing::MakeTempDir("log_conformance")) {
+    Reopen();
+  }
   raft::LogStorage* storage() { return storage_.get(); }
   void Reopen() {
     storage_.reset();
@@ -51,13 +53,16 @@ class LevelDbFactory {
 };
 
 Entry MakeEntry(raft::LogIndex index, raft::Term term, std::string data = "") {
-  if (data.empty()) data = "cmd" + std::to_string(index) + "@" + std::to_string(term);
+  if (data.empty())
+    data = "cmd" + std::to_string(index) + "@" + std::to_string(term);
   return Entry{term, index, raft::EntryType::kNormal, std::move(data)};
 }
 
-std::vector<Entry> Range(raft::LogIndex first, raft::LogIndex last, raft::Term term) {
+std::vector<Entry> Range(raft::LogIndex first, raft::LogIndex last,
+                         raft::Term term) {
   std::vector<Entry> entries;
-  for (raft::LogIndex i = first; i <= last; ++i) entries.push_back(MakeEntry(i, term));
+  for (raft::LogIndex i = first; i <= last; ++i)
+    entries.push_back(MakeEntry(i, term));
   return entries;
 }
 
@@ -119,7 +124,8 @@ TYPED_TEST(LogStorageConformanceTest, Save_HardStateAloneLeavesLog) {
 
 TYPED_TEST(LogStorageConformanceTest, Save_ReplacesConflictingSuffix) {
   ASSERT_TRUE(this->log().Save(std::nullopt, Range(1, 6, 1)).ok());
-  // A new leader's entries at 3 and 4 conflict with ours: 3..6 go, 3..4 come (§5.3).
+  // A new leader's entries at 3 and 4 conflict with ours: 3..6 go, 3..4 come
+  // (§5.3).
   ASSERT_TRUE(this->log().Save(std::nullopt, Range(3, 4, 2)).ok());
   this->Reopen();
   EXPECT_EQ(this->log().LastIndex(), 4u);
@@ -131,7 +137,8 @@ TYPED_TEST(LogStorageConformanceTest, Save_ReplacesConflictingSuffix) {
   EXPECT_EQ(this->log().LastIndex(), 5u);
 }
 
-TYPED_TEST(LogStorageConformanceTest, Save_RejectsGapsDisorderAndDecreasingTerms) {
+TYPED_TEST(LogStorageConformanceTest,
+           Save_RejectsGapsDisorderAndDecreasingTerms) {
   ASSERT_TRUE(this->log().Save(std::nullopt, Range(1, 3, 2)).ok());
   EXPECT_EQ(this->log().Save(std::nullopt, Range(5, 6, 2)).code(),
             absl::StatusCode::kInvalidArgument);
@@ -141,15 +148,18 @@ TYPED_TEST(LogStorageConformanceTest, Save_RejectsGapsDisorderAndDecreasingTerms
   EXPECT_EQ(this->log().Save(std::nullopt, Range(4, 4, 1)).code(),
             absl::StatusCode::kInvalidArgument);
   std::vector<Entry> falling = {MakeEntry(4, 3), MakeEntry(5, 2)};
-  EXPECT_EQ(this->log().Save(std::nullopt, falling).code(), absl::StatusCode::kInvalidArgument);
-  // A rejected save changes nothing, including the hard state that came with it.
+  EXPECT_EQ(this->log().Save(std::nullopt, falling).code(),
+            absl::StatusCode::kInvalidArgument);
+  // A rejected save changes nothing, including the hard state that came with
+  // it.
   EXPECT_FALSE(this->log().Save(HardState{9, 9, 9}, Range(5, 6, 2)).ok());
   this->Reopen();
   EXPECT_EQ(this->All(), Range(1, 3, 2));
   EXPECT_TRUE(this->log().GetInitialState().hard_state.IsEmpty());
 }
 
-TYPED_TEST(LogStorageConformanceTest, Entries_StopsAtMaxBytesButReturnsAtLeastOne) {
+TYPED_TEST(LogStorageConformanceTest,
+           Entries_StopsAtMaxBytesButReturnsAtLeastOne) {
   ASSERT_TRUE(this->log().Save(std::nullopt, Range(1, 10, 1)).ok());
   const uint64_t one = MakeEntry(1, 1).ByteSize();
   absl::StatusOr<std::vector<Entry>> page = this->log().Entries(2, 11, 3 * one);
@@ -163,7 +173,8 @@ TYPED_TEST(LogStorageConformanceTest, Entries_StopsAtMaxBytesButReturnsAtLeastOn
   EXPECT_TRUE(page->empty());
 }
 
-TYPED_TEST(LogStorageConformanceTest, Entries_DistinguishesCompactedFromUnavailable) {
+TYPED_TEST(LogStorageConformanceTest,
+           Entries_DistinguishesCompactedFromUnavailable) {
   ASSERT_TRUE(this->log().Save(std::nullopt, Range(1, 10, 1)).ok());
   ASSERT_TRUE(this->log().Compact(4, {{1, 2, 3}, {}}).ok());
   absl::Status compacted = this->log().Entries(3, 6, kNoByteLimit).status();
@@ -172,7 +183,8 @@ TYPED_TEST(LogStorageConformanceTest, Entries_DistinguishesCompactedFromUnavaila
   absl::Status unavailable = this->log().Entries(6, 12, kNoByteLimit).status();
   EXPECT_TRUE(raft::IsEntryUnavailable(unavailable)) << unavailable;
   EXPECT_FALSE(raft::IsCompacted(unavailable));
-  EXPECT_NE(unavailable.message().find("ends at 10"), absl::string_view::npos) << unavailable;
+  EXPECT_NE(unavailable.message().find("ends at 10"), absl::string_view::npos)
+      << unavailable;
   EXPECT_TRUE(raft::IsCompacted(this->log().TermAt(3).status()));
 }
 
@@ -185,11 +197,14 @@ TYPED_TEST(LogStorageConformanceTest, Compact_DropsPrefixAndKeepsBoundaryTerm) {
   this->Reopen();
   EXPECT_EQ(this->log().FirstIndex(), 6u);
   EXPECT_EQ(this->log().LastIndex(), 8u);
-  EXPECT_EQ(*this->log().TermAt(5), 2u);  // the consistency check needs it (§5.3)
+  EXPECT_EQ(*this->log().TermAt(5),
+            2u);  // the consistency check needs it (§5.3)
   EXPECT_EQ(this->log().Snapshot(), (raft::SnapshotMetadata{5, 2, conf}));
-  EXPECT_EQ(this->log().GetInitialState().snapshot, (raft::SnapshotMetadata{5, 2, conf}));
+  EXPECT_EQ(this->log().GetInitialState().snapshot,
+            (raft::SnapshotMetadata{5, 2, conf}));
   EXPECT_EQ(this->All(), Range(6, 8, 2));
-  // Compacting again to an old point, or past the end, fails with the right kind.
+  // Compacting again to an old point, or past the end, fails with the right
+  // kind.
   EXPECT_TRUE(raft::IsCompacted(this->log().Compact(5, conf)));
   EXPECT_TRUE(raft::IsEntryUnavailable(this->log().Compact(9, conf)));
   // The whole log can be compacted; appends continue after it.
@@ -204,7 +219,8 @@ TYPED_TEST(LogStorageConformanceTest, Compact_DropsPrefixAndKeepsBoundaryTerm) {
 TYPED_TEST(LogStorageConformanceTest, Save_CannotRewriteCompactedEntries) {
   ASSERT_TRUE(this->log().Save(std::nullopt, Range(1, 5, 1)).ok());
   ASSERT_TRUE(this->log().Compact(3, {}).ok());
-  EXPECT_TRUE(raft::IsCompacted(this->log().Save(std::nullopt, Range(2, 6, 1))));
+  EXPECT_TRUE(
+      raft::IsCompacted(this->log().Save(std::nullopt, Range(2, 6, 1))));
   EXPECT_EQ(this->log().LastIndex(), 5u);
 }
 
@@ -239,7 +255,8 @@ TYPED_TEST(LogStorageConformanceTest, InstallSnapshot_AtZeroBootstrapsMembers) {
 TYPED_TEST(LogStorageConformanceTest, Entries_PreserveTypeAndBinaryData) {
   Entry conf{1, 1, raft::EntryType::kConfChange, std::string("\0\x01\xff", 3)};
   Entry empty{1, 2, raft::EntryType::kNormal, ""};
-  ASSERT_TRUE(this->log().Save(std::nullopt, std::vector<Entry>{conf, empty}).ok());
+  ASSERT_TRUE(
+      this->log().Save(std::nullopt, std::vector<Entry>{conf, empty}).ok());
   this->Reopen();
   EXPECT_EQ(this->All(), (std::vector<Entry>{conf, empty}));
 }

@@ -13,7 +13,9 @@ raft::InitialState MemoryLogStorage::GetInitialState() const {
   return raft::InitialState{hard_state_, snapshot_};
 }
 
-LogIndex MemoryLogStorage::LastIndexLocked() const { return snapshot_.index + entries_.size(); }
+LogIndex MemoryLogStorage::LastIndexLocked() const {
+  return snapshot_.index + entries_.size();
+}
 
 LogIndex MemoryLogStorage::FirstIndex() const {
   absl::MutexLock lock(&mu_);
@@ -31,8 +33,10 @@ raft::SnapshotMetadata MemoryLogStorage::Snapshot() const {
 }
 
 absl::StatusOr<Term> MemoryLogStorage::TermAtLocked(LogIndex index) const {
-  if (index < snapshot_.index) return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > LastIndexLocked()) return raft::EntryUnavailableError(index, LastIndexLocked());
+  if (index < snapshot_.index)
+    return raft::CompactedError(index, snapshot_.index + 1);
+  if (index > LastIndexLocked())
+    return raft::EntryUnavailableError(index, LastIndexLocked());
   if (index == snapshot_.index) return snapshot_.term;
   return entries_[index - snapshot_.index - 1].term;
 }
@@ -42,11 +46,13 @@ absl::StatusOr<Term> MemoryLogStorage::TermAt(LogIndex index) const {
   return TermAtLocked(index);
 }
 
-absl::StatusOr<std::vector<Entry>> MemoryLogStorage::Entries(LogIndex lo, LogIndex hi,
-                                                             uint64_t max_bytes) const {
+absl::StatusOr<std::vector<Entry>> MemoryLogStorage::Entries(
+    LogIndex lo, LogIndex hi, uint64_t max_bytes) const {
   absl::MutexLock lock(&mu_);
-  if (lo <= snapshot_.index) return raft::CompactedError(lo, snapshot_.index + 1);
-  if (hi > LastIndexLocked() + 1) return raft::EntryUnavailableError(hi - 1, LastIndexLocked());
+  if (lo <= snapshot_.index)
+    return raft::CompactedError(lo, snapshot_.index + 1);
+  if (hi > LastIndexLocked() + 1)
+    return raft::EntryUnavailableError(hi - 1, LastIndexLocked());
   std::vector<Entry> out;
   uint64_t bytes = 0;
   for (LogIndex i = lo; i < hi; ++i) {
@@ -58,16 +64,18 @@ absl::StatusOr<std::vector<Entry>> MemoryLogStorage::Entries(LogIndex lo, LogInd
   return out;
 }
 
-absl::Status MemoryLogStorage::Save(const std::optional<raft::HardState>& hard_state,
-                                    absl::Span<const Entry> entries) {
+absl::Status MemoryLogStorage::Save(
+    const std::optional<raft::HardState>& hard_state,
+    absl::Span<const Entry> entries) {
   absl::MutexLock lock(&mu_);
   if (!entries.empty()) {
     Term prev_term = 0;
-    if (entries[0].index > snapshot_.index && entries[0].index <= LastIndexLocked() + 1) {
+    if (entries[0].index > snapshot_.index &&
+        entries[0].index <= LastIndexLocked() + 1) {
       ASSIGN_OR_RETURN(prev_term, TermAtLocked(entries[0].index - 1));
     }
-    RETURN_IF_ERROR(
-        raft::ValidateSave(entries, snapshot_.index + 1, LastIndexLocked(), prev_term));
+    RETURN_IF_ERROR(raft::ValidateSave(entries, snapshot_.index + 1,
+                                       LastIndexLocked(), prev_term));
     entries_.resize(entries[0].index - snapshot_.index - 1);
     entries_.insert(entries_.end(), entries.begin(), entries.end());
   }
@@ -75,17 +83,22 @@ absl::Status MemoryLogStorage::Save(const std::optional<raft::HardState>& hard_s
   return absl::OkStatus();
 }
 
-absl::Status MemoryLogStorage::Compact(LogIndex index, const raft::ConfState& conf_state) {
+absl::Status MemoryLogStorage::Compact(LogIndex index,
+                                       const raft::ConfState& conf_state) {
   absl::MutexLock lock(&mu_);
-  if (index <= snapshot_.index) return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > LastIndexLocked()) return raft::EntryUnavailableError(index, LastIndexLocked());
+  if (index <= snapshot_.index)
+    return raft::CompactedError(index, snapshot_.index + 1);
+  if (index > LastIndexLocked())
+    return raft::EntryUnavailableError(index, LastIndexLocked());
   ASSIGN_OR_RETURN(Term term, TermAtLocked(index));
-  entries_.erase(entries_.begin(), entries_.begin() + (index - snapshot_.index));
+  entries_.erase(entries_.begin(),
+                 entries_.begin() + (index - snapshot_.index));
   snapshot_ = raft::SnapshotMetadata{index, term, conf_state};
   return absl::OkStatus();
 }
 
-absl::Status MemoryLogStorage::InstallSnapshot(const raft::SnapshotMetadata& snapshot) {
+absl::Status MemoryLogStorage::InstallSnapshot(
+    const raft::SnapshotMetadata& snapshot) {
   absl::MutexLock lock(&mu_);
   if (snapshot.index < snapshot_.index ||
       (snapshot.index == snapshot_.index && !entries_.empty())) {

@@ -1,10 +1,12 @@
-// MemoryLogStorage: the in-memory twin of LevelDbLogStorage, for the simulator and tests.
+// MemoryLogStorage: the in-memory twin of LevelDbLogStorage, for the simulator
+// and tests.
 //
-// Same semantics as the LevelDB implementation (one conformance suite runs against both),
-// but nothing is durable: "durable" means "saved in this object". The simulator models a
-// crash by keeping the object and dropping what the node had not yet saved.
-// Thread safety: internally synchronized. Invariants: those of raft::LogStorage;
-// entries_[i].index == snapshot_.index + 1 + i.
+// Same semantics as the LevelDB implementation (one conformance suite runs
+// against both), but nothing is durable: "durable" means "saved in this
+// object". The simulator models a crash by keeping the object and dropping what
+// the node had not yet saved. Thread safety: internally synchronized.
+// Invariants: those of raft::LogStorage; entries_[i].index == snapshot_.index +
+// 1 + i.
 #ifndef RAFTKV_STORAGE_MEMORY_LOG_STORAGE_H_
 #define RAFTKV_STORAGE_MEMORY_LOG_STORAGE_H_
 
@@ -23,15 +25,16 @@ class MemoryLogStorage final : public raft::LogStorage {
   MemoryLogStorage() = default;
 
   raft::InitialState GetInitialState() const override;
-  absl::StatusOr<std::vector<raft::Entry>> Entries(raft::LogIndex lo, raft::LogIndex hi,
-                                                   uint64_t max_bytes) const override;
+  absl::StatusOr<std::vector<raft::Entry>> Entries(
+      raft::LogIndex lo, raft::LogIndex hi, uint64_t max_bytes) const override;
   absl::StatusOr<raft::Term> TermAt(raft::LogIndex index) const override;
   raft::LogIndex FirstIndex() const override;
   raft::LogIndex LastIndex() const override;
   raft::SnapshotMetadata Snapshot() const override;
   absl::Status Save(const std::optional<raft::HardState>& hard_state,
                     absl::Span<const raft::Entry> entries) override;
-  absl::Status Compact(raft::LogIndex index, const raft::ConfState& conf_state) override;
+  absl::Status Compact(raft::LogIndex index,
+                       const raft::ConfState& conf_state) override;
   absl::Status InstallSnapshot(const raft::SnapshotMetadata& snapshot) override;
 
  private:

@@ -24,8 +24,9 @@ absl::StatusOr<TempDir> MakeTempDir(absl::string_view prefix) {
   if (root == nullptr || *root == '\0') root = "/tmp";
   std::string pattern = absl::StrCat(root, "/", prefix, ".XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) {
-    return absl::InternalError(absl::StrCat("cannot create a temporary directory like ",
-                                            pattern, ": ", strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("cannot create a temporary directory like ", pattern, ": ",
+                     strerror(errno)));
   }
   return TempDir(std::move(pattern));
 }

@@ -28,7 +28,8 @@ TEST(TempDirTest, MakeTempDir_FailsWithPathInMessage) {
   setenv("TEST_TMPDIR", "/nonexistent/raftkv", 1);
   absl::StatusOr<TempDir> dir = MakeTempDir("x");
   ASSERT_FALSE(dir.ok());
-  EXPECT_NE(dir.status().message().find("/nonexistent/raftkv/x."), absl::string_view::npos)
+  EXPECT_NE(dir.status().message().find("/nonexistent/raftkv/x."),
+            absl::string_view::npos)
       << dir.status();
 }
 

@@ -1,0 +1,50 @@
+// MemoryKvStore: the in-memory twin of LevelDbKvStore, for the simulator and
+// tests.
+//
+// Same semantics and the same snapshot format as the LevelDB store (one
+// conformance suite runs against both); nothing is durable, and Sync() has
+// nothing to do. Thread safety: internally synchronized. Invariant:
+// applied_index_ only grows, except through RestoreSnapshot.
+#ifndef RAFTKV_STORAGE_MEMORY_KV_STORE_H_
+#define RAFTKV_STORAGE_MEMORY_KV_STORE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/kv_store.h"
+
+namespace raftkv::storage {
+
+class MemoryKvStore final : public KvStore {
+ public:
+  absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view key) const override;
+  absl::StatusOr<ScanPage> Scan(const ScanOptions& options) const override;
+  raft::LogIndex AppliedIndex() const override;
+  absl::StatusOr<std::vector<SessionRecord>> LoadSessions() const override;
+  absl::Status Apply(const KvBatch& batch) override;
+  absl::Status Sync() override { return absl::OkStatus(); }
+  absl::StatusOr<std::unique_ptr<KvSnapshotReader>> ReadSnapshot()
+      const override;
+  absl::Status RestoreSnapshot(SnapshotChunkSource next_chunk) override;
+
+ private:
+  struct State {
+    std::map<std::string, std::string, std::less<>> data;
+    std::map<uint64_t, std::string> sessions;
+    raft::LogIndex applied_index = raft::kNoIndex;
+  };
+
+  mutable absl::Mutex mu_;
+  // Shared with snapshot readers; replaced, never mutated, once a reader holds
+  // it.
+  std::shared_ptr<State> state_ ABSL_GUARDED_BY(mu_) =
+      std::make_shared<State>();
+};
+
+}  // namespace raftkv::storage
+
+#endif  // RAFTKV_STORAGE_MEMORY_KV_STORE_H_
