@@ -1,0 +1,576 @@
+// Core: construction, roles and elections, message dispatch, follower handling,
+// Ready. Leader replication, commitment, reads and transfer live in
+// core_leader.cc.
+#include "raft/core.h"
+
+#include <algorithm>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+
+namespace raftkv::raft {
+namespace {
+
+constexpr char kNotLeaderKind[] = "type.raftkv.dev/not-leader";
+
+absl::Status NotLeader(NodeId leader) {
+  absl::Status status = absl::FailedPreconditionError(
+      leader == kNoNode ? std::string("not the leader; no leader is known yet")
+                        : absl::StrCat("not the leader; node ", leader, " is"));
+  status.SetPayload(kNotLeaderKind, absl::Cord("1"));
+  return status;
+}
+
+bool IsLeaderMessage(MessageType type) {
+  return type == MessageType::kAppend || type == MessageType::kHeartbeat ||
+         type == MessageType::kSnapshot;
+}
+
+}  // namespace
+
+absl::Status Core::NotLeaderStatus() const { return NotLeader(leader_); }
+
+bool IsNotLeader(const absl::Status& status) {
+  return status.GetPayload(kNotLeaderKind).has_value();
+}
+
+const char* MessageTypeName(MessageType type) {
+  switch (type) {
+    case MessageType::kAppend:
+      return "Append";
+    case MessageType::kAppendResponse:
+      return "AppendResponse";
+    case MessageType::kVote:
+      return "Vote";
+    case MessageType::kVoteResponse:
+      return "VoteResponse";
+    case MessageType::kPreVote:
+      return "PreVote";
+    case MessageType::kPreVoteResponse:
+      return "PreVoteResponse";
+    case MessageType::kHeartbeat:
+      return "Heartbeat";
+    case MessageType::kHeartbeatResponse:
+      return "HeartbeatResponse";
+    case MessageType::kSnapshot:
+      return "Snapshot";
+    case MessageType::kTimeoutNow:
+      return "TimeoutNow";
+  }
+  return "?";
+}
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
+  }
+  return "?";
+}
+
+Core::Core(const Config& config, LogStorage* storage)
+    : config_(config), storage_(storage), log_(storage), rng_(config.seed) {}
+
+absl::StatusOr<std::unique_ptr<Core>> Core::Create(const Config& config,
+                                                   LogStorage* storage) {
+  if (config.id == kNoNode)
+    return absl::InvalidArgumentError("raft node id must be positive");
+  if (config.heartbeat_ticks == 0 ||
+      config.election_ticks <= config.heartbeat_ticks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("election_ticks (", config.election_ticks,
+                     ") must exceed heartbeat_ticks (", config.heartbeat_ticks,
+                     ") and heartbeat_ticks must be positive"));
+  }
+  std::unique_ptr<Core> core(new Core(config, storage));
+  const InitialState initial = storage->GetInitialState();
+  core->conf_ = initial.snapshot.conf_state;
+  if (initial.hard_state.commit > core->log_.LastIndex()) {
+    return absl::DataLossError(
+        absl::StrCat("hard state commit ", initial.hard_state.commit,
+                     " is beyond the last log index ", core->log_.LastIndex()));
+  }
+  core->log_.CommitTo(initial.hard_state.commit);
+  core->persisted_hard_state_ = initial.hard_state;
+  core->term_ = initial.hard_state.term;
+  core->vote_ = initial.hard_state.vote;
+  core->BecomeFollower(core->term_, kNoNode);  // same term: the vote is kept
+  return core;
+}
+
+void Core::Log(const std::string& line) const {
+  if (config_.log_sink)
+    config_.log_sink(
+        absl::StrCat("raft ", config_.id, " t", term_, ": ", line));
+}
+
+bool Core::IsVoter(NodeId id) const {
+  return std::find(conf_.voters.begin(), conf_.voters.end(), id) !=
+         conf_.voters.end();
+}
+
+bool Core::IsMember(NodeId id) const {
+  return IsVoter(id) || std::find(conf_.learners.begin(), conf_.learners.end(),
+                                  id) != conf_.learners.end();
+}
+
+const Progress* Core::progress(NodeId id) const {
+  auto it = progress_.find(id);
+  return it == progress_.end() ? nullptr : &it->second;
+}
+
+void Core::ResetRandomizedTimeout() {
+  randomized_election_ticks_ =
+      config_.election_ticks + rng_() % config_.election_ticks;
+}
+
+void Core::ResetTerm(Term term) {
+  if (term_ != term) {
+    term_ = term;
+    vote_ = kNoNode;
+  }
+  leader_ = kNoNode;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  ResetRandomizedTimeout();
+  votes_.clear();
+  progress_.clear();
+  transfer_target_ = kNoNode;
+  pending_reads_.clear();
+  round_in_flight_ = 0;
+  round_acks_.clear();
+  broadcast_pending_ = false;
+}
+
+// Leader lease (thesis §6.2 with check-quorum, §9.6): a node that heard from a
+// leader within the minimum election timeout ignores vote requests, so a
+// partitioned node rejoining with a higher term cannot depose a healthy leader.
+bool Core::InLease() const {
+  return config_.check_quorum && leader_ != kNoNode &&
+         election_elapsed_ < config_.election_ticks;
+}
+
+void Core::BecomeFollower(Term term, NodeId leader) {
+  const Role old = role_;
+  ResetTerm(term);
+  role_ = Role::kFollower;
+  leader_ = leader;
+  if (old != Role::kFollower)
+    Log(absl::StrCat("became follower, leader ", leader));
+}
+
+void Core::BecomePreCandidate() {
+  // A pre-candidate does not change its term or vote (thesis §9.6).
+  role_ = Role::kPreCandidate;
+  leader_ = kNoNode;
+  votes_.clear();
+  election_elapsed_ = 0;
+  ResetRandomizedTimeout();
+  Log("became pre-candidate");
+}
+
+void Core::BecomeCandidate() {
+  ResetTerm(term_ + 1);
+  role_ = Role::kCandidate;
+  vote_ = config_.id;
+  Log("became candidate");
+}
+
+void Core::BecomeLeader() {
+  ResetTerm(term_);
+  role_ = Role::kLeader;
+  leader_ = config_.id;
+  for (NodeId id : conf_.voters) {
+    progress_.emplace(
+        id, Progress(log_.LastIndex() + 1, config_.max_inflight_messages,
+                     config_.max_inflight_bytes));
+  }
+  for (NodeId id : conf_.learners) {
+    progress_.emplace(
+        id, Progress(log_.LastIndex() + 1, config_.max_inflight_messages,
+                     config_.max_inflight_bytes));
+  }
+  for (auto& [id, pr] : progress_) pr.set_recent_active(true);
+  Progress& self = progress_.at(config_.id);
+  self.MaybeUpdate(log_.StableLastIndex());
+  self.BecomeReplicate();
+  Log(absl::StrCat("became leader at last index ", log_.LastIndex()));
+  // A new leader commits an entry of its own term at once (§8): a no-op.
+  AppendOwnEntries({Entry{}});
+}
+
+void Core::Campaign() {
+  if (role_ == Role::kLeader || !IsVoter(config_.id)) return;
+  StartElection(config_.pre_vote, /*transfer=*/false);
+}
+
+void Core::StartElection(bool pre_vote, bool transfer) {
+  MessageType type;
+  Term term;
+  if (pre_vote) {
+    BecomePreCandidate();
+    type = MessageType::kPreVote;
+    term = term_ + 1;
+  } else {
+    BecomeCandidate();
+    type = MessageType::kVote;
+    term = term_;
+  }
+  votes_[config_.id] = true;
+  if (votes_.size() >= Quorum()) {  // a single voter wins at once
+    if (pre_vote) {
+      StartElection(/*pre_vote=*/false, transfer);
+    } else {
+      BecomeLeader();
+    }
+    return;
+  }
+  for (NodeId id : conf_.voters) {
+    if (id == config_.id) continue;
+    Message m;
+    m.type = type;
+    m.to = id;
+    m.term = term;
+    m.index = log_.LastIndex();
+    m.log_term = log_.LastTerm();
+    m.transfer = transfer;
+    Send(std::move(m));
+  }
+}
+
+void Core::Tick() {
+  if (role_ == Role::kLeader) {
+    TickLeader();
+    return;
+  }
+  ++election_elapsed_;
+  if (election_elapsed_ >= randomized_election_ticks_ && IsVoter(config_.id)) {
+    election_elapsed_ = 0;
+    StartElection(config_.pre_vote, /*transfer=*/false);
+  }
+}
+
+void Core::Send(Message m) {
+  m.from = config_.id;
+  if (m.term == kNoTerm) m.term = term_;
+  if (role_ == Role::kLeader &&
+      (IsLeaderMessage(m.type) || m.type == MessageType::kTimeoutNow)) {
+    early_messages_.push_back(std::move(m));
+  } else {
+    messages_.push_back(std::move(m));
+  }
+}
+
+absl::Status Core::Step(const Message& m) {
+  if (m.to != config_.id) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message for node ", m.to, " reached node ", config_.id));
+  }
+  if (!IsMember(m.from)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        MessageTypeName(m.type), " from unknown peer ", m.from, " dropped"));
+  }
+  bool handled = false;
+  absl::Status status = StepByTerm(m, &handled);
+  if (handled) return status;
+
+  switch (m.type) {
+    case MessageType::kVote:
+    case MessageType::kPreVote:
+      HandleVoteRequest(m);
+      break;
+    default:
+      if (role_ == Role::kLeader) {
+        StepLeader(m);
+      } else if (role_ == Role::kFollower) {
+        StepFollower(m);
+      } else {
+        StepCandidate(m);
+      }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Core::StepByTerm(const Message& m, bool* handled) {
+  const bool vote_request =
+      m.type == MessageType::kVote || m.type == MessageType::kPreVote;
+  if (m.term > term_) {
+    if (vote_request && !m.transfer && InLease()) {
+      *handled = true;
+      return absl::OkStatus();  // ignored: we heard from a live leader recently
+    }
+    if (m.type == MessageType::kPreVote)
+      return absl::OkStatus();  // no term change
+    if (m.type == MessageType::kPreVoteResponse && !m.reject)
+      return absl::OkStatus();
+    // Any message with a higher term makes us a follower of that term (§5.1).
+    BecomeFollower(m.term, IsLeaderMessage(m.type) ? m.from : kNoNode);
+    return absl::OkStatus();
+  }
+  if (m.term < term_) {
+    *handled = true;
+    if ((config_.check_quorum || config_.pre_vote) && IsLeaderMessage(m.type)) {
+      // A stale leader learns our term and steps down.
+      Message reply;
+      reply.type = MessageType::kAppendResponse;
+      reply.to = m.from;
+      Send(std::move(reply));
+    } else if (m.type == MessageType::kPreVote) {
+      Message reply;
+      reply.type = MessageType::kPreVoteResponse;
+      reply.to = m.from;
+      reply.reject = true;
+      Send(std::move(reply));
+    }
+    return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+void Core::HandleVoteRequest(const Message& m) {
+  const bool pre_vote = m.type == MessageType::kPreVote;
+  // One vote per term (§5.2); a pre-vote for a future term binds nothing.
+  const bool can_vote = vote_ == m.from ||
+                        (vote_ == kNoNode && leader_ == kNoNode) ||
+                        (pre_vote && m.term > term_);
+  Message reply;
+  reply.type =
+      pre_vote ? MessageType::kPreVoteResponse : MessageType::kVoteResponse;
+  reply.to = m.from;
+  // §5.4.1: grant only to a candidate whose log is at least as up to date as
+  // ours.
+  if (can_vote && log_.IsUpToDate(m.index, m.log_term)) {
+    reply.term = m.term;
+    if (!pre_vote) {
+      election_elapsed_ = 0;
+      vote_ = m.from;
+    }
+  } else {
+    reply.reject = true;
+  }
+  Send(std::move(reply));
+}
+
+void Core::StepCandidate(const Message& m) {
+  const MessageType response = role_ == Role::kPreCandidate
+                                   ? MessageType::kPreVoteResponse
+                                   : MessageType::kVoteResponse;
+  if (IsLeaderMessage(m.type)) {
+    // Someone won this term (§5.2): follow it.
+    BecomeFollower(m.term, m.from);
+    StepFollower(m);
+    return;
+  }
+  if (m.type != response || !IsVoter(m.from)) return;
+  votes_.emplace(m.from, !m.reject);
+  size_t granted = 0;
+  for (const auto& [id, yes] : votes_) granted += yes;
+  const size_t rejected = votes_.size() - granted;
+  if (granted >= Quorum()) {
+    if (role_ == Role::kPreCandidate) {
+      StartElection(/*pre_vote=*/false, /*transfer=*/false);
+    } else {
+      BecomeLeader();
+    }
+  } else if (rejected >= Quorum()) {
+    BecomeFollower(term_, kNoNode);
+  }
+}
+
+void Core::StepFollower(const Message& m) {
+  switch (m.type) {
+    case MessageType::kAppend:
+      election_elapsed_ = 0;
+      leader_ = m.from;
+      HandleAppend(m);
+      break;
+    case MessageType::kHeartbeat:
+      election_elapsed_ = 0;
+      leader_ = m.from;
+      HandleHeartbeat(m);
+      break;
+    case MessageType::kSnapshot:
+      election_elapsed_ = 0;
+      leader_ = m.from;
+      HandleSnapshot(m);
+      break;
+    case MessageType::kTimeoutNow:
+      // Leadership transfer (thesis §3.10): campaign at once, skipping
+      // pre-vote.
+      if (IsVoter(config_.id)) {
+        Log(absl::StrCat("leadership transfer from ", m.from));
+        StartElection(/*pre_vote=*/false, /*transfer=*/true);
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void Core::HandleAppend(const Message& m) {
+  Message reply;
+  reply.type = MessageType::kAppendResponse;
+  reply.to = m.from;
+  if (m.index < log_.committed()) {
+    reply.index = log_.committed();
+    Send(std::move(reply));
+    return;
+  }
+  // §5.3: the consistency check on (prev index, prev term).
+  std::optional<LogIndex> last =
+      log_.MaybeAppend(m.index, m.log_term, m.commit, m.entries);
+  if (last.has_value()) {
+    reply.index = *last;
+  } else {
+    reply.reject = true;
+    reply.index = m.index;
+    auto [hint, hint_term] = log_.FindConflictByTerm(
+        std::min(m.index, log_.LastIndex()), m.log_term);
+    reply.reject_hint = hint;
+    reply.hint_term = hint_term;
+  }
+  Send(std::move(reply));
+}
+
+void Core::HandleHeartbeat(const Message& m) {
+  log_.CommitTo(std::min(m.commit, log_.LastIndex()));
+  Message reply;
+  reply.type = MessageType::kHeartbeatResponse;
+  reply.to = m.from;
+  reply.context = m.context;
+  Send(std::move(reply));
+}
+
+void Core::HandleSnapshot(const Message& m) {
+  Message reply;
+  reply.type = MessageType::kAppendResponse;
+  reply.to = m.from;
+  const SnapshotMetadata& meta = m.snapshot;
+  if (meta.index <= log_.committed()) {
+    reply.index = log_.committed();
+  } else if (log_.MatchTerm(meta.index, meta.term)) {
+    // We already hold the snapshot's last entry: just commit up to it.
+    log_.CommitTo(meta.index);
+    reply.index = log_.committed();
+  } else {
+    Log(absl::StrCat("installing snapshot at index ", meta.index, " term ",
+                     meta.term));
+    log_.Restore(Snapshot{meta, m.snapshot_data});
+    conf_ = meta.conf_state;
+    reply.index = meta.index;
+  }
+  Send(std::move(reply));
+}
+
+bool Core::HasReady() const {
+  const HardState hard_state{term_, vote_, log_.committed()};
+  return broadcast_pending_ || !(hard_state == persisted_hard_state_) ||
+         !log_.UnstableEntries().empty() ||
+         log_.UnstableSnapshot().has_value() ||
+         log_.HasNextCommittedEntries() || !early_messages_.empty() ||
+         !messages_.empty() || !read_states_.empty() ||
+         role_ != reported_role_ || leader_ != reported_leader_;
+}
+
+Ready Core::GetReady() {
+  if (broadcast_pending_ && role_ == Role::kLeader) {
+    broadcast_pending_ = false;
+    BroadcastAppend();
+  }
+  Ready ready;
+  ready.role = role_;
+  ready.leader = leader_;
+  reported_role_ = role_;
+  reported_leader_ = leader_;
+  const HardState hard_state{term_, vote_, log_.committed()};
+  if (!(hard_state == persisted_hard_state_)) ready.hard_state = hard_state;
+  ready.entries = log_.UnstableEntries();
+  ready.snapshot = log_.UnstableSnapshot();
+  ready.committed_entries =
+      log_.NextCommittedEntries(config_.max_committed_bytes_per_ready);
+  ready.early_messages = std::move(early_messages_);
+  ready.messages = std::move(messages_);
+  ready.read_states = std::move(read_states_);
+  early_messages_.clear();
+  messages_.clear();
+  read_states_.clear();
+  ready.must_sync = !ready.entries.empty() || ready.snapshot.has_value() ||
+                    hard_state.term != persisted_hard_state_.term ||
+                    hard_state.vote != persisted_hard_state_.vote;
+  return ready;
+}
+
+void Core::Advance(const Ready& ready) {
+  if (ready.hard_state.has_value()) persisted_hard_state_ = *ready.hard_state;
+  if (ready.snapshot.has_value()) {
+    log_.StableSnapshotTo(ready.snapshot->metadata.index);
+    log_.AppliedTo(ready.snapshot->metadata.index);
+  }
+  if (!ready.entries.empty()) {
+    log_.StableTo(ready.entries.back().index, ready.entries.back().term);
+  }
+  if (!ready.committed_entries.empty())
+    log_.AppliedTo(ready.committed_entries.back().index);
+  if (role_ == Role::kLeader) {
+    // The leader counts itself toward a quorum only for what is durable
+    // (§10.2.1).
+    progress_.at(config_.id).MaybeUpdate(log_.StableLastIndex());
+    if (MaybeCommit()) broadcast_pending_ = true;
+  }
+}
+
+absl::Status Core::CheckInvariants() const {
+  auto fail = [&](const std::string& what) {
+    return absl::InternalError(absl::StrCat("node ", config_.id, " term ",
+                                            term_, " (", RoleName(role_),
+                                            "): ", what));
+  };
+  if (log_.applied() > log_.committed()) {
+    return fail(absl::StrCat("applied ", log_.applied(), " > committed ",
+                             log_.committed()));
+  }
+  if (log_.committed() > log_.LastIndex()) {
+    return fail(absl::StrCat("committed ", log_.committed(), " > last ",
+                             log_.LastIndex()));
+  }
+  if (log_.LastTerm() > term_) {
+    return fail(
+        absl::StrCat("last log term ", log_.LastTerm(), " > current term"));
+  }
+  if (persisted_hard_state_.term > term_) {
+    return fail(absl::StrCat("persisted term ", persisted_hard_state_.term,
+                             " > current term"));
+  }
+  if (role_ == Role::kLeader) {
+    if (leader_ != config_.id || vote_ != config_.id) {
+      return fail(
+          absl::StrCat("leader with leader=", leader_, " vote=", vote_));
+    }
+    if (log_.TermOrZero(log_.committed()) > term_)
+      return fail("committed entry from the future");
+    for (const auto& [id, pr] : progress_) {
+      if (pr.match() > log_.LastIndex() || pr.next() <= pr.match()) {
+        return fail(absl::StrCat("progress of ", id, " match ", pr.match(),
+                                 " next ", pr.next(), " last ",
+                                 log_.LastIndex()));
+      }
+    }
+    if (progress_.at(config_.id).match() > log_.StableLastIndex()) {
+      return fail("leader counts an entry it has not made durable");
+    }
+  } else if (leader_ == config_.id) {
+    return fail("a non-leader names itself leader");
+  }
+  if (role_ == Role::kCandidate && vote_ != config_.id) {
+    return fail(absl::StrCat("candidate voted for ", vote_));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace raftkv::raft

@@ -1,0 +1,206 @@
+// Core: the Raft consensus algorithm as a pure, deterministic state machine.
+//
+// Inputs only: Tick(), Step(message), Propose(data), ReadIndex(context),
+// TransferLeader(to), Campaign(). Output only through GetReady()/Advance(). No
+// I/O, no threads, no clock: time is ticks, randomness comes from Config::seed,
+// logging goes to Config::log_sink. So one seed and one sequence of inputs
+// replay one run exactly (DESIGN.md, "The consensus core"; the structure
+// follows etcd-io/raft's raft.go and rawnode.go). The member set is data: it
+// comes from storage's initial snapshot metadata.
+//
+// Implemented: elections with randomized timeouts (§5.2) and the up-to-date
+// vote rule (§5.4.1); pre-vote (thesis §9.6) and check-quorum with a leader
+// lease (thesis §6.2, §9.6); AppendEntries with the consistency check (§5.3)
+// and fast backtracking by term; pipelined replication with a per-follower
+// in-flight window; commitment only of current-term entries by counting
+// replicas (§5.4.2); leadership transfer (thesis §3.10); ReadIndex with one
+// heartbeat round shared by every read that arrived before it (thesis §6.4);
+// snapshots (§7).
+//
+// Thread safety: none. The core is touched only from its node's event loop
+// thread. Invariants: CheckInvariants() states them; the simulator calls it
+// after every step.
+#ifndef RAFTKV_RAFT_CORE_H_
+#define RAFTKV_RAFT_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "raft/log_storage.h"
+#include "raft/message.h"
+#include "raft/progress.h"
+#include "raft/raft_log.h"
+#include "raft/types.h"
+
+namespace raftkv::raft {
+
+struct Config {
+  NodeId id = kNoNode;
+  // A follower that hears nothing for a random number of ticks in
+  // [election_ticks, 2 * election_ticks) starts an election.
+  uint64_t election_ticks = 10;
+  uint64_t heartbeat_ticks = 1;
+  uint64_t seed = 1;
+  // Replication flow control.
+  uint64_t max_entries_bytes_per_message = 1 << 20;
+  uint64_t max_inflight_messages = 256;
+  uint64_t max_inflight_bytes = 32 << 20;
+  uint64_t max_committed_bytes_per_ready = 8 << 20;
+  bool pre_vote = true;
+  bool check_quorum = true;
+  // Receives one line per notable event (elections, role changes). May be
+  // empty.
+  std::function<void(absl::string_view)> log_sink;
+};
+
+class Core {
+ public:
+  // REQUIRES: `storage` outlives the core; config.id is a member of storage's
+  // initial configuration (or the configuration is empty and the node waits to
+  // be added).
+  static absl::StatusOr<std::unique_ptr<Core>> Create(const Config& config,
+                                                      LogStorage* storage);
+
+  // Advances logical time by one tick: elections, heartbeats, check-quorum,
+  // timeouts.
+  void Tick();
+  // Handles a message from a peer. Messages from unknown peers and stale
+  // messages are dropped; the returned status says why, for the driver's logs.
+  absl::Status Step(const Message& message);
+  // Leader only: appends a command; returns its log index. Otherwise
+  // kFailedPrecondition
+  // ("not the leader"), with leader() naming the leader when one is known.
+  absl::StatusOr<LogIndex> Propose(std::string data);
+  // Requests a linearizable read point; a ReadState with `context` appears in a
+  // later Ready.
+  absl::Status ReadIndex(std::string context);
+  // Leader only: hands leadership to `to` once its log is caught up.
+  absl::Status TransferLeader(NodeId to);
+  // Starts an election now (tests and bootstrap).
+  void Campaign();
+
+  bool HasReady() const;
+  Ready GetReady();
+  // REQUIRES: `ready` is the last value GetReady() returned, fully handled as
+  // its comment in message.h says.
+  void Advance(const Ready& ready);
+
+  // The Raft safety properties this node can check alone, as code. OK or the
+  // first violation, with the values that show it.
+  absl::Status CheckInvariants() const;
+
+  NodeId id() const { return config_.id; }
+  Role role() const { return role_; }
+  Term term() const { return term_; }
+  NodeId leader() const { return leader_; }
+  NodeId vote() const { return vote_; }
+  const RaftLog& log() const { return log_; }
+  const ConfState& conf_state() const { return conf_; }
+  // Leader only: the progress it tracks for `id`, or null.
+  const Progress* progress(NodeId id) const;
+  NodeId transfer_target() const { return transfer_target_; }
+
+ private:
+  Core(const Config& config, LogStorage* storage);
+
+  // Roles (§5.2, thesis §9.6).
+  void BecomeFollower(Term term, NodeId leader);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void StartElection(bool pre_vote, bool transfer);
+  void ResetTerm(Term term);
+  void ResetRandomizedTimeout();
+  bool InLease() const;
+  bool IsVoter(NodeId id) const;
+  bool IsMember(NodeId id) const;
+  size_t Quorum() const { return conf_.voters.size() / 2 + 1; }
+  void Log(const std::string& line) const;
+  absl::Status NotLeaderStatus() const;
+
+  // Message handling.
+  absl::Status StepByTerm(const Message& m, bool* handled);
+  void HandleVoteRequest(const Message& m);
+  void StepLeader(const Message& m);
+  void StepCandidate(const Message& m);
+  void StepFollower(const Message& m);
+  void HandleAppend(const Message& m);
+  void HandleHeartbeat(const Message& m);
+  void HandleSnapshot(const Message& m);
+  void HandleAppendResponse(const Message& m);
+  void HandleHeartbeatResponse(const Message& m);
+  void Send(Message m);
+
+  // Leader replication (core_leader.cc).
+  void BroadcastAppend();
+  void BroadcastHeartbeat(const std::string& context);
+  // Returns whether a message was sent.
+  bool MaybeSendAppend(NodeId to, bool send_if_empty);
+  void SendSnapshot(NodeId to, Progress& progress);
+  void SendHeartbeat(NodeId to, const std::string& context);
+  bool MaybeCommit();
+  void AppendOwnEntries(std::vector<Entry> entries);
+  void TickLeader();
+  void AbortTransfer();
+  void StartReadRound();
+  void OnReadAck(NodeId from, const std::string& context);
+
+  Config config_;
+  LogStorage* storage_;
+  RaftLog log_;
+  std::mt19937_64 rng_;
+  ConfState conf_;
+
+  Role role_ = Role::kFollower;
+  Term term_ = kNoTerm;
+  NodeId vote_ = kNoNode;
+  NodeId leader_ = kNoNode;
+  HardState persisted_hard_state_;
+
+  uint64_t election_elapsed_ = 0;
+  uint64_t heartbeat_elapsed_ = 0;
+  uint64_t randomized_election_ticks_ = 0;
+  std::map<NodeId, bool> votes_;
+
+  std::map<NodeId, Progress> progress_;
+  bool broadcast_pending_ = false;
+  NodeId transfer_target_ = kNoNode;
+  uint64_t transfer_elapsed_ = 0;
+
+  // ReadIndex (thesis §6.4): reads wait for an entry of this term to commit,
+  // then join a heartbeat round; a round confirms leadership for every read
+  // queued before it began.
+  struct PendingRead {
+    std::string context;
+    LogIndex index = kNoIndex;
+    uint64_t round = 0;  // 0: not yet in a round
+  };
+  std::deque<PendingRead> pending_reads_;
+  uint64_t next_round_ = 1;
+  uint64_t round_in_flight_ = 0;
+  std::map<NodeId, bool> round_acks_;
+  std::vector<ReadState> read_states_;
+
+  std::vector<Message> early_messages_;
+  std::vector<Message> messages_;
+  Role reported_role_ = Role::kFollower;
+  NodeId reported_leader_ = kNoNode;
+};
+
+// Distinguishes "not the leader" from other errors of
+// Propose/ReadIndex/TransferLeader.
+bool IsNotLeader(const absl::Status& status);
+
+}  // namespace raftkv::raft
+
+#endif  // RAFTKV_RAFT_CORE_H_

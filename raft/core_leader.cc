@@ -1,0 +1,312 @@
+// Core, leader side: proposals, replication with flow control, commitment,
+// ReadIndex rounds, leadership transfer and check-quorum.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "raft/core.h"
+
+namespace raftkv::raft {
+namespace {
+
+std::string EncodeRound(uint64_t round) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i, round >>= 8)
+    out[i] = static_cast<char>(round & 0xff);
+  return out;
+}
+
+uint64_t DecodeRound(const std::string& context) {
+  if (context.size() != 8) return 0;
+  uint64_t round = 0;
+  for (char c : context) round = (round << 8) | static_cast<uint8_t>(c);
+  return round;
+}
+
+}  // namespace
+
+absl::StatusOr<LogIndex> Core::Propose(std::string data) {
+  if (role_ != Role::kLeader) return NotLeaderStatus();
+  if (transfer_target_ != kNoNode) {
+    return absl::UnavailableError(absl::StrCat(
+        "leadership is moving to node ", transfer_target_, "; retry there"));
+  }
+  Entry entry;
+  entry.data = std::move(data);
+  AppendOwnEntries({std::move(entry)});
+  return log_.LastIndex();
+}
+
+void Core::AppendOwnEntries(std::vector<Entry> entries) {
+  LogIndex index = log_.LastIndex();
+  for (Entry& entry : entries) {
+    entry.term = term_;
+    entry.index = ++index;
+  }
+  log_.Append(entries);
+  // Sent once per Ready, so that many proposals share each AppendEntries.
+  broadcast_pending_ = true;
+}
+
+void Core::BroadcastAppend() {
+  for (auto& [id, pr] : progress_) {
+    if (id == config_.id) continue;
+    if (!MaybeSendAppend(id, /*send_if_empty=*/true)) continue;
+    while (MaybeSendAppend(id, /*send_if_empty=*/false)) {
+    }
+  }
+}
+
+bool Core::MaybeSendAppend(NodeId to, bool send_if_empty) {
+  Progress& pr = progress_.at(to);
+  if (pr.IsPaused()) return false;
+  const LogIndex prev = pr.next() - 1;
+  absl::StatusOr<Term> prev_term = log_.TermAt(prev);
+  absl::StatusOr<std::vector<Entry>> entries = log_.Slice(
+      pr.next(), log_.LastIndex() + 1, config_.max_entries_bytes_per_message);
+  if (!prev_term.ok() || !entries.ok()) {
+    // What the follower needs next is compacted: send a snapshot instead (§7).
+    SendSnapshot(to, pr);
+    return false;
+  }
+  if (entries->empty() && !send_if_empty) return false;
+  Message m;
+  m.type = MessageType::kAppend;
+  m.to = to;
+  m.index = prev;
+  m.log_term = *prev_term;
+  m.commit = log_.committed();
+  if (entries->empty()) {
+    pr.SentProbe();
+  } else {
+    uint64_t bytes = 0;
+    for (const Entry& e : *entries) bytes += e.ByteSize();
+    pr.SentEntries(entries->back().index, bytes);
+    m.entries = std::move(*entries);
+  }
+  Send(std::move(m));
+  return true;
+}
+
+void Core::SendSnapshot(NodeId to, Progress& pr) {
+  const SnapshotMetadata snapshot = storage_->Snapshot();
+  if (snapshot.index == kNoIndex)
+    return;  // nothing compacted: the entries will come
+  Log(absl::StrCat("sending snapshot at index ", snapshot.index, " to ", to));
+  pr.BecomeSnapshot(snapshot.index);
+  Message m;
+  m.type = MessageType::kSnapshot;
+  m.to = to;
+  m.snapshot = snapshot;
+  Send(std::move(m));
+}
+
+void Core::SendHeartbeat(NodeId to, const std::string& context) {
+  Message m;
+  m.type = MessageType::kHeartbeat;
+  m.to = to;
+  // Never tell a follower to commit past what it is known to hold.
+  m.commit = std::min(progress_.at(to).match(), log_.committed());
+  m.context = context;
+  Send(std::move(m));
+}
+
+void Core::BroadcastHeartbeat(const std::string& context) {
+  for (const auto& [id, pr] : progress_) {
+    if (id != config_.id) SendHeartbeat(id, context);
+  }
+}
+
+bool Core::MaybeCommit() {
+  std::vector<LogIndex> matches;
+  for (NodeId id : conf_.voters) {
+    auto it = progress_.find(id);
+    matches.push_back(it == progress_.end() ? kNoIndex : it->second.match());
+  }
+  std::sort(matches.begin(), matches.end(), std::greater<>());
+  const LogIndex quorum_match = matches[Quorum() - 1];
+  // §5.4.2: only an entry of the current term is committed by counting
+  // replicas; earlier entries commit with it.
+  if (!log_.MaybeCommit(quorum_match, term_)) return false;
+  StartReadRound();  // reads that waited for this term's first commit may go
+  return true;
+}
+
+void Core::HandleAppendResponse(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.set_recent_active(true);
+  if (m.reject) {
+    // Fast backtracking: skip all of the follower's entries from a term we
+    // lack.
+    LogIndex next_probe = m.reject_hint;
+    if (m.hint_term > kNoTerm)
+      next_probe = log_.FindConflictByTerm(m.reject_hint, m.hint_term).first;
+    if (pr.MaybeDecrease(m.index, next_probe)) {
+      if (pr.state() == Progress::State::kReplicate) pr.BecomeProbe();
+      MaybeSendAppend(m.from, /*send_if_empty=*/true);
+    }
+    return;
+  }
+  const bool was_paused = pr.IsPaused();
+  if (!pr.MaybeUpdate(m.index)) return;
+  if (pr.state() == Progress::State::kProbe) {
+    pr.BecomeReplicate();
+  } else if (pr.state() == Progress::State::kSnapshot &&
+             pr.match() >= pr.pending_snapshot()) {
+    pr.BecomeProbe();
+    pr.BecomeReplicate();
+  }
+  if (MaybeCommit()) {
+    BroadcastAppend();
+  } else if (was_paused || pr.state() == Progress::State::kReplicate) {
+    while (MaybeSendAppend(m.from, /*send_if_empty=*/false)) {
+    }
+  }
+  if (m.from == transfer_target_ && pr.match() == log_.LastIndex()) {
+    Message timeout;
+    timeout.type = MessageType::kTimeoutNow;
+    timeout.to = m.from;
+    Send(std::move(timeout));
+  }
+}
+
+void Core::HandleHeartbeatResponse(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.set_recent_active(true);
+  pr.OnHeartbeatResponse();
+  if (pr.match() < log_.LastIndex())
+    MaybeSendAppend(m.from, /*send_if_empty=*/false);
+  if (!m.context.empty()) OnReadAck(m.from, m.context);
+}
+
+void Core::StepLeader(const Message& m) {
+  switch (m.type) {
+    case MessageType::kAppendResponse:
+      HandleAppendResponse(m);
+      break;
+    case MessageType::kHeartbeatResponse:
+      HandleHeartbeatResponse(m);
+      break;
+    default:
+      break;  // stale vote responses and the like
+  }
+}
+
+void Core::TickLeader() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  for (auto& [id, pr] : progress_) {
+    if (pr.TickSnapshot(config_.election_ticks))
+      pr.BecomeProbe();  // retry the snapshot
+  }
+  if (election_elapsed_ >= config_.election_ticks) {
+    election_elapsed_ = 0;
+    if (config_.check_quorum) {
+      // Check-quorum (thesis §6.2): a leader that has not heard from a majority
+      // within an election timeout steps down, so clients stop waiting on it.
+      size_t active = 0;
+      for (NodeId id : conf_.voters) {
+        auto it = progress_.find(id);
+        if (id == config_.id ||
+            (it != progress_.end() && it->second.recent_active()))
+          ++active;
+      }
+      for (auto& [id, pr] : progress_) pr.set_recent_active(id == config_.id);
+      if (active < Quorum()) {
+        Log("stepping down: cannot reach a quorum");
+        BecomeFollower(term_, kNoNode);
+        return;
+      }
+    }
+    if (transfer_target_ != kNoNode) AbortTransfer();
+  }
+  if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
+    heartbeat_elapsed_ = 0;
+    BroadcastHeartbeat(round_in_flight_ != 0 ? EncodeRound(round_in_flight_)
+                                             : std::string());
+  }
+}
+
+absl::Status Core::TransferLeader(NodeId to) {
+  if (role_ != Role::kLeader) return NotLeaderStatus();
+  if (to == config_.id) return absl::OkStatus();
+  if (!IsVoter(to)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot transfer leadership to node ", to, ": not a voting member"));
+  }
+  if (transfer_target_ == to) return absl::OkStatus();
+  Log(absl::StrCat("transferring leadership to ", to));
+  transfer_target_ = to;
+  election_elapsed_ =
+      0;  // the transfer must finish within one election timeout
+  const Progress& pr = progress_.at(to);
+  if (pr.match() == log_.LastIndex()) {
+    Message timeout;
+    timeout.type = MessageType::kTimeoutNow;
+    timeout.to = to;
+    Send(std::move(timeout));
+  } else {
+    MaybeSendAppend(to, /*send_if_empty=*/true);
+  }
+  return absl::OkStatus();
+}
+
+void Core::AbortTransfer() {
+  Log(absl::StrCat("leadership transfer to ", transfer_target_, " timed out"));
+  transfer_target_ = kNoNode;
+}
+
+absl::Status Core::ReadIndex(std::string context) {
+  if (role_ != Role::kLeader) return NotLeaderStatus();
+  pending_reads_.push_back(PendingRead{std::move(context), kNoIndex, 0});
+  StartReadRound();
+  return absl::OkStatus();
+}
+
+void Core::StartReadRound() {
+  if (role_ != Role::kLeader || round_in_flight_ != 0 || pending_reads_.empty())
+    return;
+  // Thesis §6.4: a new leader serves reads only once an entry of its term has
+  // committed, so that its commit index is at least that of every earlier
+  // leader.
+  if (log_.TermOrZero(log_.committed()) != term_) return;
+  bool any = false;
+  for (PendingRead& read : pending_reads_) {
+    if (read.round != 0) continue;
+    read.round = next_round_;
+    read.index = log_.committed();
+    any = true;
+  }
+  if (!any) return;
+  round_in_flight_ = next_round_++;
+  round_acks_.clear();
+  round_acks_[config_.id] = true;
+  if (round_acks_.size() >= Quorum()) {
+    OnReadAck(config_.id, EncodeRound(round_in_flight_));
+    return;
+  }
+  BroadcastHeartbeat(EncodeRound(round_in_flight_));
+}
+
+void Core::OnReadAck(NodeId from, const std::string& context) {
+  const uint64_t round = DecodeRound(context);
+  if (round == 0 || round != round_in_flight_ || !IsVoter(from)) return;
+  round_acks_[from] = true;
+  if (round_acks_.size() < Quorum()) return;
+  // A quorum still follows us: every read queued before this round began is
+  // safe.
+  while (!pending_reads_.empty() && pending_reads_.front().round != 0 &&
+         pending_reads_.front().round <= round) {
+    read_states_.push_back(
+        ReadState{pending_reads_.front().index,
+                  std::move(pending_reads_.front().context)});
+    pending_reads_.pop_front();
+  }
+  round_in_flight_ = 0;
+  StartReadRound();
+}
+
+}  // namespace raftkv::raft
