@@ -87,6 +87,14 @@ void Progress::SentEntries(LogIndex last, uint64_t bytes) {
   }
 }
 
+void Progress::OnHeartbeatResponse() {
+  probe_sent_ = false;
+  if (state_ == State::kReplicate && IsPaused() && !inflight_.empty()) {
+    inflight_bytes_ -= inflight_.front().second;
+    inflight_.pop_front();
+  }
+}
+
 void Progress::FreeInflightsThrough(LogIndex index) {
   while (!inflight_.empty() && inflight_.front().first <= index) {
     inflight_bytes_ -= inflight_.front().second;

@@ -68,7 +68,7 @@ class RaftLog {
   bool MaybeCommit(LogIndex index, Term term);
   void AppliedTo(LogIndex index);
 
-  std::vector<Entry> UnstableEntries() const { return unstable_; }
+  const std::vector<Entry>& UnstableEntries() const { return unstable_; }
   const std::optional<Snapshot>& UnstableSnapshot() const {
     return unstable_snapshot_;
   }
