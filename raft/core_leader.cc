@@ -177,8 +177,12 @@ void Core::HandleHeartbeatResponse(const Message& m) {
   Progress& pr = it->second;
   pr.set_recent_active(true);
   pr.OnHeartbeatResponse();
-  if (pr.match() < log_.LastIndex())
-    MaybeSendAppend(m.from, /*send_if_empty=*/false);
+  // Even an empty append: a follower that lost our messages (say, it restarted)
+  // answers it with a rejection, which starts probing and, if needed, a
+  // snapshot.
+  if (pr.match() < log_.LastIndex()) {
+    MaybeSendAppend(m.from, /*send_if_empty=*/true);
+  }
   if (!m.context.empty()) OnReadAck(m.from, m.context);
 }
 

@@ -90,7 +90,8 @@ struct SimNode {
   // Hash chain of the durable log: chain[i] covers entries 1..i.
   std::vector<uint64_t> chain{0};
   LogIndex last_commit_seen = 0;
-  // acked_[0, acked_verified) are known to be in `commands` (which only grows until a crash).
+  // acked_[0, acked_verified) are known to be in `commands` (which only grows
+  // until a crash).
   size_t acked_verified = 0;
   // Log index -> command id this incarnation proposed there.
   std::map<LogIndex, uint64_t> proposals;
@@ -184,8 +185,10 @@ class Simulation {
                                " cannot restart: ", core.status().ToString()));
     node.core = std::move(*core);
     ++node.incarnation;
-    Trace(absl::StrCat("start node ", node.id, " incarnation ", node.incarnation, " last index ",
-                       node.core->log().LastIndex(), " commit ", node.core->log().committed()));
+    Trace(absl::StrCat("start node ", node.id, " incarnation ",
+                       node.incarnation, " last index ",
+                       node.core->log().LastIndex(), " commit ",
+                       node.core->log().committed()));
     node.commands = DecodeState(node.snap_data);
     node.applied = node.snap_index;
     node.acked_verified = 0;
@@ -196,7 +199,8 @@ class Simulation {
 
   void Trace(const std::string& line) {
     if (options_.trace) {
-      fprintf(stderr, "%6llu sim: %s\n", static_cast<unsigned long long>(now_), line.c_str());
+      fprintf(stderr, "%6llu sim: %s\n", static_cast<unsigned long long>(now_),
+              line.c_str());
     }
   }
 
@@ -235,10 +239,14 @@ class Simulation {
     const bool faulty = now_ < options_.fault_microticks;
     for (Message& m : messages) {
       if (m.type == MessageType::kSnapshot) {
+        // The core asked for the snapshot it knew of; like a real driver, send
+        // the newest one (the node may have compacted again since), metadata
+        // and data together.
+        m.snapshot = from.storage.Snapshot();
         if (m.snapshot.index != from.snap_index) {
-          return Fail(absl::StrCat("node ", from.id, " sent a snapshot at ",
-                                   m.snapshot.index, " but holds one at ",
-                                   from.snap_index));
+          return Fail(absl::StrCat(
+              "node ", from.id, " storage snapshot ", m.snapshot.index,
+              " disagrees with its state machine snapshot ", from.snap_index));
         }
         m.snapshot_data = from.snap_data;
         ++result_.snapshots_sent;
@@ -258,9 +266,10 @@ class Simulation {
       SimNode& to = Node(m.to);
       if (to.core == nullptr) continue;
       if (options_.trace && now_ > trace_messages_after_) {
-        Trace(absl::StrCat(raft::MessageTypeName(m.type), " ", m.from, "->", m.to, " t", m.term,
-                           " i", m.index, " lt", m.log_term, " n", m.entries.size(), " c",
-                           m.commit, m.reject ? " reject" : "", " hint", m.reject_hint));
+        Trace(absl::StrCat(raft::MessageTypeName(m.type), " ", m.from, "->",
+                           m.to, " t", m.term, " i", m.index, " lt", m.log_term,
+                           " n", m.entries.size(), " c", m.commit,
+                           m.reject ? " reject" : "", " hint", m.reject_hint));
       }
       (void)to.core->Step(m);
       Observe(to);
@@ -592,9 +601,10 @@ class Simulation {
   uint64_t next_command_ = 1;
   uint64_t next_read_ = 1;
   NodeId believed_leader_ = raft::kNoNode;
-  uint64_t trace_messages_after_ = getenv("SIM_TRACE_MESSAGES_AFTER") != nullptr
-                                       ? strtoull(getenv("SIM_TRACE_MESSAGES_AFTER"), nullptr, 10)
-                                       : UINT64_MAX;
+  uint64_t trace_messages_after_ =
+      getenv("SIM_TRACE_MESSAGES_AFTER") != nullptr
+          ? strtoull(getenv("SIM_TRACE_MESSAGES_AFTER"), nullptr, 10)
+          : UINT64_MAX;
 };
 
 }  // namespace
