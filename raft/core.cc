@@ -345,7 +345,12 @@ void Core::HandleVoteRequest(const Message& m) {
   reply.to = m.from;
   // §5.4.1: grant only to a candidate whose log is at least as up to date as
   // ours.
+#ifdef RAFTKV_MUTATION_STALE_VOTE  // a deliberate bug, built only for
+                                   // mutation_test
+  if (can_vote) {
+#else
   if (can_vote && log_.IsUpToDate(m.index, m.log_term)) {
+#endif
     reply.term = m.term;
     if (!pre_vote) {
       election_elapsed_ = 0;

@@ -126,7 +126,13 @@ bool Core::MaybeCommit() {
   const LogIndex quorum_match = matches[Quorum() - 1];
   // §5.4.2: only an entry of the current term is committed by counting
   // replicas; earlier entries commit with it.
+#ifdef RAFTKV_MUTATION_COMMIT_OLD_TERM  // a deliberate bug, built only for
+                                        // mutation_test
+  if (quorum_match <= log_.committed()) return false;
+  log_.CommitTo(quorum_match);
+#else
   if (!log_.MaybeCommit(quorum_match, term_)) return false;
+#endif
   StartReadRound();  // reads that waited for this term's first commit may go
   return true;
 }

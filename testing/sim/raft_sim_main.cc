@@ -31,7 +31,10 @@ ABSL_FLAG(uint64_t, fault_microticks, 4000,
 ABSL_FLAG(uint64_t, heal_microticks, 3000,
           "length of the healed phase that checks liveness");
 ABSL_FLAG(bool, verbose, false, "print one line per run");
-ABSL_FLAG(bool, trace, false, "print every node's raft log and every fault to stderr");
+ABSL_FLAG(uint64_t, stop_after, 0,
+          "stop after this many violations (0: run every seed)");
+ABSL_FLAG(bool, trace, false,
+          "print every node's raft log and every fault to stderr");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -57,8 +60,10 @@ int main(int argc, char** argv) {
   const uint64_t seeds = absl::GetFlag(FLAGS_seeds);
   const uint64_t first = absl::GetFlag(FLAGS_first_seed);
   uint64_t violations = 0, committed = 0, crashes = 0, reads = 0, leaders = 0;
+  uint64_t run = 0;
   for (uint64_t i = 0; i < seeds; ++i) {
     options.seed = first + i;
+    ++run;
     raftkv::testing::SimResult result = raftkv::testing::RunSimulation(options);
     committed += result.committed;
     crashes += result.crashes;
@@ -84,6 +89,8 @@ int main(int argc, char** argv) {
           static_cast<unsigned long long>(options.seed),
           result.violation.c_str(),
           raftkv::testing::ReplayFlags(options).c_str());
+      const uint64_t stop_after = absl::GetFlag(FLAGS_stop_after);
+      if (stop_after > 0 && violations >= stop_after) break;
     }
   }
   printf(
@@ -93,7 +100,7 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(leaders),
       static_cast<unsigned long long>(crashes),
       static_cast<unsigned long long>(reads));
-  printf("seeds=%llu violations=%llu\n", static_cast<unsigned long long>(seeds),
+  printf("seeds=%llu violations=%llu\n", static_cast<unsigned long long>(run),
          static_cast<unsigned long long>(violations));
   return violations > 0 ? 1 : 0;
 }

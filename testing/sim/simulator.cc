@@ -434,6 +434,15 @@ class Simulation {
     if (!local.ok()) return Fail(std::string(local.message()));
     // Record newly committed entries; a committed entry may never change.
     const LogIndex commit = core.log().committed();
+    // §5.4.2: a leader commits by counting replicas only an entry of its current term
+    // (earlier entries commit with it); so when a leader's commit index moves, it lands on
+    // an entry of the leader's term.
+    if (core.role() == Role::kLeader && commit > node.last_commit_seen &&
+        core.log().TermOrZero(commit) != core.term()) {
+      return Fail(absl::StrCat("leader ", node.id, " of term ", core.term(), " committed index ",
+                               commit, " of term ", core.log().TermOrZero(commit),
+                               " by counting replicas (§5.4.2)"));
+    }
     if (commit > node.last_commit_seen) {
       const LogIndex from =
           std::max(node.last_commit_seen + 1, core.log().FirstIndex());

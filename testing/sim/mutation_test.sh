@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Mutation test: each argument is raft_sim built over a core with one safety rule broken on
+# purpose (a vote granted to a stale log, an old-term entry committed by counting replicas,
+# AppendEntries without its consistency check). With its default seeds, the simulator must
+# report a violation for every one of them; a mutant that survives means the simulator has
+# gone blind to that rule.
+set -uo pipefail
+survivors=0
+for sim in "$@"; do
+  name=$(basename "$sim")
+  out=$("$sim" --stop_after=1 2>&1)
+  status=$?
+  if [[ $status -eq 1 ]] && grep -q '^VIOLATION seed=' <<<"$out"; then
+    echo "caught  $name: $(grep -m1 '^VIOLATION seed=' <<<"$out")"
+  else
+    echo "SURVIVED $name (exit $status): the simulator did not notice the broken rule"
+    echo "$out" | tail -3
+    survivors=$((survivors + 1))
+  fi
+done
+echo "mutants=$# survivors=$survivors"
+[[ $survivors -eq 0 ]]
