@@ -55,8 +55,11 @@ def cc_capnp_library(name, srcs, deps = [], visibility = None, testonly = False)
         name = name,
         srcs = outs_cc,
         hdrs = outs_h,
+        # Generated code for interfaces refers to capnp::Capability, which lives in the
+        # RPC library; every schema links it so interface-only users need nothing else.
         deps = deps + [
             "@capnproto//:capnp",
+            "@capnproto//:capnp_rpc",
             "@capnproto//:kj",
         ],
         visibility = visibility,

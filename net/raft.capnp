@@ -1,0 +1,43 @@
+# Peer-to-peer Raft messages: what raft::Message looks like on the wire.
+@0xd8c89bb34675b8cf;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("raftkv::net::wire");
+
+struct Entry {
+  term @0 :UInt64;
+  index @1 :UInt64;
+  type @2 :UInt8;    # raft::EntryType
+  data @3 :Data;
+}
+
+struct SnapshotMetadata {
+  index @0 :UInt64;
+  term @1 :UInt64;
+  voters @2 :List(UInt64);
+  learners @3 :List(UInt64);
+}
+
+struct RaftMessage {
+  type @0 :UInt8;    # raft::MessageType
+  from @1 :UInt64;
+  to @2 :UInt64;
+  term @3 :UInt64;
+  logTerm @4 :UInt64;
+  index @5 :UInt64;
+  entries @6 :List(Entry);
+  commit @7 :UInt64;
+  reject @8 :Bool;
+  rejectHint @9 :UInt64;
+  hintTerm @10 :UInt64;
+  transfer @11 :Bool;
+  context @12 :Data;
+  snapshot @13 :SnapshotMetadata;
+  snapshotData @14 :Data;
+}
+
+interface RaftPeer {
+  # Delivers a batch of messages from one peer, in order. The reply only acknowledges
+  # receipt; Raft's own responses travel as messages the other way.
+  deliver @0 (clusterId :UInt64, messages :List(RaftMessage)) -> ();
+}

@@ -1,0 +1,111 @@
+#include "net/raft_codec.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace raftkv::net {
+namespace {
+
+std::string ToString(capnp::Data::Reader data) {
+  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+capnp::Data::Reader AsData(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()),
+                             s.size());
+}
+
+}  // namespace
+
+void ToWire(const raft::Message& m, wire::RaftMessage::Builder out) {
+  out.setType(static_cast<uint8_t>(m.type));
+  out.setFrom(m.from);
+  out.setTo(m.to);
+  out.setTerm(m.term);
+  out.setLogTerm(m.log_term);
+  out.setIndex(m.index);
+  out.setCommit(m.commit);
+  out.setReject(m.reject);
+  out.setRejectHint(m.reject_hint);
+  out.setHintTerm(m.hint_term);
+  out.setTransfer(m.transfer);
+  if (!m.context.empty()) out.setContext(AsData(m.context));
+  if (!m.entries.empty()) {
+    auto entries = out.initEntries(static_cast<unsigned>(m.entries.size()));
+    for (size_t i = 0; i < m.entries.size(); ++i) {
+      const raft::Entry& e = m.entries[i];
+      auto entry = entries[static_cast<unsigned>(i)];
+      entry.setTerm(e.term);
+      entry.setIndex(e.index);
+      entry.setType(static_cast<uint8_t>(e.type));
+      entry.setData(AsData(e.data));
+    }
+  }
+  if (m.type == raft::MessageType::kSnapshot) {
+    auto snapshot = out.initSnapshot();
+    snapshot.setIndex(m.snapshot.index);
+    snapshot.setTerm(m.snapshot.term);
+    auto voters = snapshot.initVoters(
+        static_cast<unsigned>(m.snapshot.conf_state.voters.size()));
+    for (size_t i = 0; i < m.snapshot.conf_state.voters.size(); ++i) {
+      voters.set(static_cast<unsigned>(i), m.snapshot.conf_state.voters[i]);
+    }
+    auto learners = snapshot.initLearners(
+        static_cast<unsigned>(m.snapshot.conf_state.learners.size()));
+    for (size_t i = 0; i < m.snapshot.conf_state.learners.size(); ++i) {
+      learners.set(static_cast<unsigned>(i), m.snapshot.conf_state.learners[i]);
+    }
+    out.setSnapshotData(AsData(m.snapshot_data));
+  }
+}
+
+absl::StatusOr<raft::Message> FromWire(wire::RaftMessage::Reader in) {
+  if (in.getType() > static_cast<uint8_t>(raft::MessageType::kTimeoutNow)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown raft message type ", in.getType()));
+  }
+  raft::Message m;
+  m.type = static_cast<raft::MessageType>(in.getType());
+  m.from = in.getFrom();
+  m.to = in.getTo();
+  m.term = in.getTerm();
+  m.log_term = in.getLogTerm();
+  m.index = in.getIndex();
+  m.commit = in.getCommit();
+  m.reject = in.getReject();
+  m.reject_hint = in.getRejectHint();
+  m.hint_term = in.getHintTerm();
+  m.transfer = in.getTransfer();
+  m.context = ToString(in.getContext());
+  auto entries = in.getEntries();
+  m.entries.reserve(entries.size());
+  raft::LogIndex expected = m.index + 1;
+  for (auto entry : entries) {
+    if (entry.getType() > static_cast<uint8_t>(raft::EntryType::kConfChange)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown entry type ", entry.getType()));
+    }
+    if (entry.getIndex() != expected++) {
+      return absl::InvalidArgumentError(
+          "entries in a raft message are not contiguous");
+    }
+    m.entries.push_back(
+        raft::Entry{entry.getTerm(), entry.getIndex(),
+                    static_cast<raft::EntryType>(entry.getType()),
+                    ToString(entry.getData())});
+  }
+  if (m.type == raft::MessageType::kSnapshot) {
+    auto snapshot = in.getSnapshot();
+    m.snapshot.index = snapshot.getIndex();
+    m.snapshot.term = snapshot.getTerm();
+    for (uint64_t id : snapshot.getVoters())
+      m.snapshot.conf_state.voters.push_back(id);
+    for (uint64_t id : snapshot.getLearners())
+      m.snapshot.conf_state.learners.push_back(id);
+    m.snapshot_data = ToString(in.getSnapshotData());
+  }
+  return m;
+}
+
+}  // namespace raftkv::net
