@@ -1,0 +1,199 @@
+#include "kv/state_machine.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "net/kv.capnp.h"
+#include "raft/status_macros.h"
+#include "storage/codec.h"
+
+namespace raftkv::kv {
+namespace {
+
+using net::wire::Command;
+
+std::string ToString(capnp::Data::Reader data) {
+  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+std::string EncodeSession(uint64_t sequence, uint64_t last_active_ms,
+                          const CommandResult& result) {
+  std::string out;
+  storage::PutBigEndian64(&out, sequence);
+  storage::PutBigEndian64(&out, last_active_ms);
+  out.push_back(static_cast<char>(result.code));
+  out.push_back(result.value.has_value() ? 1 : 0);
+  storage::PutBigEndian64(&out, result.message.size());
+  out += result.message;
+  if (result.value.has_value()) out += *result.value;
+  return out;
+}
+
+bool DecodeSession(absl::string_view in, uint64_t* sequence,
+                   uint64_t* last_active_ms, CommandResult* result) {
+  std::optional<uint64_t> seq = storage::GetBigEndian64(&in);
+  std::optional<uint64_t> last = storage::GetBigEndian64(&in);
+  if (!last.has_value() || in.size() < 2) return false;
+  const uint8_t code = static_cast<uint8_t>(in[0]);
+  const bool has_value = in[1] != 0;
+  in.remove_prefix(2);
+  std::optional<uint64_t> message_size = storage::GetBigEndian64(&in);
+  if (!message_size.has_value() || *message_size > in.size() || code > 6)
+    return false;
+  *sequence = *seq;
+  *last_active_ms = *last;
+  result->code = static_cast<Code>(code);
+  result->message = std::string(in.substr(0, *message_size));
+  in.remove_prefix(*message_size);
+  if (has_value) result->value = std::string(in);
+  return true;
+}
+
+}  // namespace
+
+StateMachine::StateMachine(storage::KvStore* store, StateMachineOptions options)
+    : store_(store), options_(options) {}
+
+absl::Status StateMachine::Load() {
+  ASSIGN_OR_RETURN(std::vector<storage::SessionRecord> records,
+                   store_->LoadSessions());
+  sessions_.clear();
+  for (const storage::SessionRecord& record : records) {
+    Session session;
+    if (!DecodeSession(record.state, &session.sequence, &session.last_active_ms,
+                       &session.result)) {
+      return absl::DataLossError(
+          absl::StrCat("corrupt session record for client ", record.client_id));
+    }
+    clock_ms_ = std::max(clock_ms_, session.last_active_ms);
+    sessions_[record.client_id] = std::move(session);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
+  storage::KvBatch batch;
+  batch.applied_index = entry.index;
+  CommandResult result;
+  if (entry.type != raft::EntryType::kNormal || entry.data.empty()) {
+    RETURN_IF_ERROR(store_->Apply(batch));
+    return result;
+  }
+
+  // Decode into aligned words; a command that does not parse fails alike
+  // everywhere.
+  if (entry.data.size() % sizeof(capnp::word) != 0) {
+    RETURN_IF_ERROR(store_->Apply(batch));
+    return CommandResult{Code::kInvalidArgument, "malformed command",
+                         std::nullopt};
+  }
+  kj::Array<capnp::word> words =
+      kj::heapArray<capnp::word>(entry.data.size() / sizeof(capnp::word));
+  memcpy(words.begin(), entry.data.data(), entry.data.size());
+  capnp::ReaderOptions limits;
+  limits.traversalLimitInWords = words.size() + 16;
+  uint64_t client_id = 0, sequence = 0;
+  try {
+    capnp::FlatArrayMessageReader reader(words, limits);
+    Command::Reader command = reader.getRoot<Command>();
+    client_id = command.getSession().getClientId();
+    sequence = command.getSession().getSequence();
+    clock_ms_ = std::max(clock_ms_, command.getTimestampMs());
+
+    // Expire idle sessions (deterministic: the clock comes from the log).
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+      if (it->first != client_id &&
+          it->second.last_active_ms + options_.session_ttl_ms < clock_ms_) {
+        batch.session_deletes.push_back(it->first);
+        it = sessions_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+
+    auto session = sessions_.find(client_id);
+    if (client_id != 0 && session != sessions_.end() &&
+        sequence <= session->second.sequence) {
+      // A retry: answer with what the original got, and change nothing (exactly
+      // once).
+      if (sequence == session->second.sequence) {
+        result = session->second.result;
+      } else {
+        result = {Code::kInvalidArgument,
+                  absl::StrCat("request ", sequence, " of client ", client_id,
+                               " is older than its last request ",
+                               session->second.sequence),
+                  std::nullopt};
+      }
+      RETURN_IF_ERROR(store_->Apply(batch));
+      return result;
+    }
+    if (client_id != 0 && session == sessions_.end() && sequence > 1) {
+      RETURN_IF_ERROR(store_->Apply(batch));
+      return CommandResult{
+          Code::kSessionExpired,
+          absl::StrCat("session of client ", client_id,
+                       " expired or is unknown; start a new session"),
+          std::nullopt};
+    }
+
+    switch (command.which()) {
+      case Command::PUT:
+        batch.mutations.push_back({storage::KvMutation::Kind::kPut,
+                                   ToString(command.getPut().getKey()),
+                                   ToString(command.getPut().getValue())});
+        break;
+      case Command::DELETE: {
+        std::string key = ToString(command.getDelete().getKey());
+        ASSIGN_OR_RETURN(std::optional<std::string> current, store_->Get(key));
+        if (current.has_value()) {
+          batch.mutations.push_back(
+              {storage::KvMutation::Kind::kDelete, std::move(key), ""});
+        } else {
+          result.code = Code::kNotFound;
+        }
+        break;
+      }
+      case Command::CAS: {
+        auto cas = command.getCas();
+        std::string key = ToString(cas.getKey());
+        ASSIGN_OR_RETURN(std::optional<std::string> current, store_->Get(key));
+        const bool matches = cas.getExpectAbsent()
+                                 ? !current.has_value()
+                                 : current.has_value() &&
+                                       *current == ToString(cas.getExpected());
+        if (matches) {
+          batch.mutations.push_back({storage::KvMutation::Kind::kPut,
+                                     std::move(key), ToString(cas.getValue())});
+        } else {
+          result.code = Code::kCompareFailed;
+          result.value = current;
+        }
+        break;
+      }
+      case Command::NOOP:
+        break;
+    }
+  } catch (const kj::Exception& e) {
+    RETURN_IF_ERROR(store_->Apply(batch));
+    return CommandResult{Code::kInvalidArgument, "malformed command",
+                         std::nullopt};
+  }
+
+  if (client_id != 0) {
+    Session& session = sessions_[client_id];
+    session.sequence = sequence;
+    session.last_active_ms = clock_ms_;
+    session.result = result;
+    batch.session_puts.push_back(
+        {client_id, EncodeSession(sequence, clock_ms_, result)});
+  }
+  RETURN_IF_ERROR(store_->Apply(batch));
+  return result;
+}
+
+}  // namespace raftkv::kv

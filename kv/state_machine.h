@@ -1,0 +1,84 @@
+// StateMachine: the replicated key-value state machine with exactly-once client
+// sessions.
+//
+// Every committed log entry is applied here, in log order, on every node. A
+// command carries its client's session (client id, sequence number). The
+// session table remembers, per client, the last sequence applied and its
+// result, so a retried command returns the original result and is never applied
+// twice (thesis §6.3). Sessions live in the KvStore, written in the same batch
+// as the mutation and applied index, so they survive restarts; a session idle
+// for longer than the TTL, measured on the leader clock stamped into each
+// command (so every replica expires the same sessions at the same log
+// position), is removed.
+//
+// Thread safety: not thread-safe; the node runtime applies on its event loop
+// thread. Invariants: store().AppliedIndex() is the last entry applied;
+// sessions_ mirrors the store.
+#ifndef RAFTKV_KV_STATE_MACHINE_H_
+#define RAFTKV_KV_STATE_MACHINE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "raft/types.h"
+#include "storage/kv_store.h"
+
+namespace raftkv::kv {
+
+enum class Code : uint8_t {
+  kOk = 0,
+  kNotFound = 1,
+  kNotLeader = 2,
+  kInvalidArgument = 3,
+  kUnavailable = 4,
+  kCompareFailed = 5,
+  kSessionExpired = 6,
+};
+
+struct CommandResult {
+  Code code = Code::kOk;
+  std::string message;
+  std::optional<std::string>
+      value;  // cas: the current value when the compare failed
+};
+
+struct StateMachineOptions {
+  uint64_t session_ttl_ms = 30 * 60 * 1000;
+};
+
+class StateMachine {
+ public:
+  StateMachine(storage::KvStore* store, StateMachineOptions options);
+
+  // Loads the session table; call once before the first Apply.
+  absl::Status Load();
+
+  // Applies one committed entry. An empty entry (a new leader's no-op) or a
+  // configuration change only advances the applied index. A malformed command
+  // is applied as a failed command (kInvalidArgument) so every replica stays in
+  // step.
+  absl::StatusOr<CommandResult> Apply(const raft::Entry& entry);
+
+  storage::KvStore& store() { return *store_; }
+  raft::LogIndex applied() const { return store_->AppliedIndex(); }
+  size_t session_count() const { return sessions_.size(); }
+
+ private:
+  struct Session {
+    uint64_t sequence = 0;
+    uint64_t last_active_ms = 0;
+    CommandResult result;
+  };
+
+  storage::KvStore* store_;
+  StateMachineOptions options_;
+  std::map<uint64_t, Session> sessions_;
+  uint64_t clock_ms_ = 0;  // the largest command timestamp applied
+};
+
+}  // namespace raftkv::kv
+
+#endif  // RAFTKV_KV_STATE_MACHINE_H_

@@ -1,0 +1,115 @@
+#include "kv/state_machine.h"
+
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+
+#include "kv/command.h"
+#include "storage/memory_kv_store.h"
+
+namespace raftkv::kv {
+namespace {
+
+class StateMachineTest : public ::testing::Test {
+ protected:
+  StateMachineTest() : machine_(&store_, {.session_ttl_ms = 1000}) {
+    EXPECT_TRUE(machine_.Load().ok());
+  }
+  CommandResult Apply(const std::string& data) {
+    raft::Entry entry{1, ++index_, raft::EntryType::kNormal, data};
+    absl::StatusOr<CommandResult> result = machine_.Apply(entry);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : CommandResult{};
+  }
+  std::optional<std::string> Get(const std::string& key) {
+    return *store_.Get(key);
+  }
+
+  storage::MemoryKvStore store_;
+  StateMachine machine_;
+  raft::LogIndex index_ = 0;
+};
+
+TEST_F(StateMachineTest, Put_AppliesAndAdvancesIndex) {
+  EXPECT_EQ(Apply(PutCommand(7, 1, "k", "v", 100)).code, Code::kOk);
+  EXPECT_EQ(Get("k"), "v");
+  EXPECT_EQ(machine_.applied(), 1u);
+  EXPECT_EQ(Apply("").code, Code::kOk);  // a leader's no-op
+  EXPECT_EQ(machine_.applied(), 2u);
+}
+
+TEST_F(StateMachineTest,
+       RetriedCommand_ReturnsOriginalResultAndIsNotReapplied) {
+  ASSERT_EQ(Apply(PutCommand(7, 1, "k", "first", 100)).code, Code::kOk);
+  ASSERT_EQ(Apply(DeleteCommand(7, 2, "k", 101)).code, Code::kOk);
+  // The client never saw the answer to request 2 and retries it: the original
+  // "ok" comes back, although deleting again would now say "not found".
+  EXPECT_EQ(Apply(DeleteCommand(7, 2, "k", 102)).code, Code::kOk);
+  // A stale duplicate of request 1 must not resurrect the key.
+  CommandResult stale = Apply(PutCommand(7, 1, "k", "first", 103));
+  EXPECT_EQ(stale.code, Code::kInvalidArgument);
+  EXPECT_EQ(Get("k"), std::nullopt);
+  EXPECT_EQ(Apply(DeleteCommand(7, 3, "k", 104)).code, Code::kNotFound);
+}
+
+TEST_F(StateMachineTest, Sessions_SurviveRestart) {
+  ASSERT_EQ(Apply(PutCommand(7, 1, "k", "v1", 100)).code, Code::kOk);
+  ASSERT_EQ(Apply(PutCommand(7, 2, "k", "v2", 100)).code, Code::kOk);
+  StateMachine restarted(&store_, {.session_ttl_ms = 1000});
+  ASSERT_TRUE(restarted.Load().ok());
+  absl::StatusOr<CommandResult> retry =
+      restarted.Apply({1, ++index_, raft::EntryType::kNormal,
+                       PutCommand(7, 1, "k", "v1", 101)});
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(retry->code, Code::kInvalidArgument);
+  EXPECT_EQ(Get("k"), "v2");
+  EXPECT_EQ(restarted.session_count(), 1u);
+}
+
+TEST_F(StateMachineTest, IdleSessions_ExpireOnTheLogClock) {
+  ASSERT_EQ(Apply(PutCommand(7, 1, "a", "1", 1000)).code, Code::kOk);
+  ASSERT_EQ(Apply(PutCommand(8, 1, "b", "1", 1500)).code, Code::kOk);
+  EXPECT_EQ(machine_.session_count(), 2u);
+  // 2,100 ms: client 7 (last seen at 1,000) is past the 1,000 ms TTL, client 8
+  // is not.
+  ASSERT_EQ(Apply(PutCommand(9, 1, "c", "1", 2100)).code, Code::kOk);
+  EXPECT_EQ(machine_.session_count(), 2u);
+  CommandResult expired = Apply(PutCommand(7, 2, "a", "2", 2200));
+  EXPECT_EQ(expired.code, Code::kSessionExpired);
+  EXPECT_EQ(Get("a"), "1");
+  EXPECT_TRUE(store_.LoadSessions().ok());
+  EXPECT_EQ(store_.LoadSessions()->size(), 2u);  // 8 and 9 persisted; 7 deleted
+}
+
+TEST_F(StateMachineTest, CompareAndSwap_ChecksExpectedOrAbsent) {
+  capnp::MallocMessageBuilder builder;
+  auto cas = [&](uint64_t seq, bool absent, const std::string& expected,
+                 const std::string& value) {
+    auto command = builder.initRoot<net::wire::Command>();
+    command.getSession().setClientId(5);
+    command.getSession().setSequence(seq);
+    auto c = command.initCas();
+    c.setKey(capnp::Data::Reader(reinterpret_cast<const kj::byte*>("k"), 1));
+    c.setExpectAbsent(absent);
+    c.setExpected(capnp::Data::Reader(
+        reinterpret_cast<const kj::byte*>(expected.data()), expected.size()));
+    c.setValue(capnp::Data::Reader(
+        reinterpret_cast<const kj::byte*>(value.data()), value.size()));
+    return Apply(SerializeCommand(command.asReader(), 10));
+  };
+  EXPECT_EQ(cas(1, true, "", "v1").code, Code::kOk);
+  EXPECT_EQ(Get("k"), "v1");
+  CommandResult failed = cas(2, true, "", "v2");
+  EXPECT_EQ(failed.code, Code::kCompareFailed);
+  EXPECT_EQ(failed.value, "v1");
+  EXPECT_EQ(cas(3, false, "v1", "v3").code, Code::kOk);
+  EXPECT_EQ(Get("k"), "v3");
+}
+
+TEST_F(StateMachineTest, MalformedCommand_FailsAlikeAndAdvances) {
+  EXPECT_EQ(Apply("not a capnp message").code, Code::kInvalidArgument);
+  EXPECT_EQ(Apply(std::string(64, '\xff')).code, Code::kInvalidArgument);
+  EXPECT_EQ(machine_.applied(), 2u);
+}
+
+}  // namespace
+}  // namespace raftkv::kv
