@@ -47,6 +47,7 @@ struct Result {
   value @2 :Data;          # cas: the current value when compareFailed
   hasValue @3 :Bool;
   leaderAddress @4 :Text;
+  leaderId @5 :UInt64;     # with notLeader: the leader's node id, 0 if unknown
 }
 
 enum Consistency {
@@ -82,3 +83,8 @@ interface KvService {
        -> (result :Result, items :List(KeyValue), more :Bool, nextStart :Data);
   status @3 () -> (status :NodeStatus);
 }
+
+using Raft = import "/net/raft.capnp";
+
+# What every kvnode serves on its one port: Raft peers and clients alike.
+interface Node extends(Raft.RaftPeer, KvService) {}

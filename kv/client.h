@@ -1,0 +1,95 @@
+// Client: the raftkv client library, used by `kvnode` client commands, the demo
+// and tests.
+//
+// It talks to any node and finds the leader by itself: a follower's "not the
+// leader" answer names the leader, and an unreachable node is skipped for the
+// next one, with backoff, until the request's deadline. Every write carries
+// this client's session (a random id and a sequence number); a write retried
+// after a lost answer is applied at most once. Thread safety: not thread-safe,
+// and it owns a kj event loop: one Client per thread. Invariant: one request is
+// in flight at a time; sequence numbers increase by one per write.
+#ifndef RAFTKV_KV_CLIENT_H_
+#define RAFTKV_KV_CLIENT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "raft/types.h"
+
+namespace raftkv::kv {
+
+struct ClientOptions {
+  // "HOST:PORT,HOST:PORT" or the servers' "ID=HOST:PORT,..." form.
+  std::string cluster = "127.0.0.1:7001";
+  uint64_t timeout_ms = 5000;
+  bool linearizable = true;
+};
+
+struct CasResult {
+  bool swapped = false;
+  std::optional<std::string>
+      current;  // when not swapped: the value found (nullopt: absent)
+};
+
+struct ListResult {
+  std::vector<std::pair<std::string, std::string>> items;
+  bool more = false;
+  std::string next_start;
+};
+
+struct NodeInfo {
+  raft::NodeId id = 0;
+  std::string role;
+  raft::Term term = 0;
+  raft::NodeId leader = 0;
+  std::string leader_address;
+  raft::LogIndex commit = 0;
+  raft::LogIndex applied = 0;
+  std::map<raft::NodeId, std::string> members;
+};
+
+class Client {
+ public:
+  // Fails only on a malformed cluster string; connections are made on first
+  // use.
+  static absl::StatusOr<std::unique_ptr<Client>> Create(
+      const ClientOptions& options);
+  ~Client();
+
+  // nullopt when the key does not exist. Errors: kUnavailable (no leader within
+  // the timeout), kInvalidArgument (a limit, named in the message).
+  absl::StatusOr<std::optional<std::string>> Get(const std::string& key);
+  absl::Status Put(const std::string& key, const std::string& value);
+  // false when there was nothing to delete.
+  absl::StatusOr<bool> Delete(const std::string& key);
+  // Sets `value` if the key currently holds `expected` (nullopt: is absent).
+  absl::StatusOr<CasResult> CompareAndSwap(
+      const std::string& key, const std::optional<std::string>& expected,
+      const std::string& value);
+  absl::StatusOr<ListResult> List(const std::string& prefix,
+                                  const std::string& start, uint32_t limit,
+                                  bool keys_only);
+  // The status of one node, asked directly (no redirection).
+  absl::StatusOr<NodeInfo> Status(const std::string& address);
+  // A serializable scan of one node's own state, asked directly (no redirection).
+  absl::StatusOr<ListResult> ListAt(const std::string& address, const std::string& prefix,
+                                    uint32_t limit);
+
+  const std::vector<std::string>& addresses() const;
+  uint64_t client_id() const;
+
+  class Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace raftkv::kv
+
+#endif  // RAFTKV_KV_CLIENT_H_

@@ -1,0 +1,233 @@
+// The RPC face of a kvnode: Raft peer delivery and the client API
+// (net/kv.capnp).
+#include <capnp/message.h>
+
+#include "absl/strings/str_cat.h"
+#include "kv/node_runtime.h"
+#include "net/raft_codec.h"
+
+namespace raftkv::kv {
+namespace {
+
+using net::wire::KvService;
+using net::wire::RaftPeer;
+
+std::string ToString(capnp::Data::Reader data) {
+  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+capnp::Data::Reader AsData(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()),
+                             s.size());
+}
+
+net::wire::Code ToWire(Code code) { return static_cast<net::wire::Code>(code); }
+
+void Fill(const NodeRuntime& runtime, const CommandResult& result,
+          net::wire::Result::Builder out) {
+  out.setCode(ToWire(result.code));
+  out.setMessage(result.message);
+  if (result.value.has_value()) {
+    out.setHasValue(true);
+    out.setValue(AsData(*result.value));
+  }
+  if (result.code == Code::kNotLeader)
+    out.setLeaderAddress(runtime.LeaderAddress());
+}
+
+CommandResult Invalid(std::string message) {
+  return CommandResult{Code::kInvalidArgument, std::move(message),
+                       std::nullopt};
+}
+
+class NodeService final : public net::wire::Node::Server {
+ public:
+  explicit NodeService(NodeRuntime& runtime) : runtime_(runtime) {}
+
+ protected:
+  kj::Promise<void> deliver(DeliverContext context) override {
+    auto params = context.getParams();
+    if (params.getClusterId() != runtime_.cluster_id()) {
+      return KJ_EXCEPTION(
+          FAILED,
+          "message from a member of another cluster (its --cluster "
+          "lists different node ids)");
+    }
+    std::vector<raft::Message> messages;
+    for (auto wire : params.getMessages()) {
+      absl::StatusOr<raft::Message> m = net::FromWire(wire);
+      if (m.ok())
+        messages.push_back(std::move(*m));  // malformed ones are dropped
+    }
+    runtime_.Deliver(std::move(messages));
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> get(GetContext context) override {
+    const std::string key = ToString(context.getParams().getKey());
+    if (auto error = CheckKey(key)) {
+      Fill(runtime_, *error, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
+    auto read = [this, key, context]() mutable {
+      auto out = context.getResults().initResult();
+      absl::StatusOr<std::optional<std::string>> value =
+          runtime_.machine().store().Get(key);
+      if (!value.ok()) {
+        Fill(runtime_,
+             {Code::kUnavailable, std::string(value.status().message()),
+              std::nullopt},
+             out);
+      } else if (!value->has_value()) {
+        out.setCode(net::wire::Code::NOT_FOUND);
+      } else {
+        out.setCode(net::wire::Code::OK);
+        out.setHasValue(true);
+        out.setValue(AsData(**value));
+      }
+    };
+    if (context.getParams().getConsistency() ==
+        net::wire::Consistency::SERIALIZABLE) {
+      read();
+      return kj::READY_NOW;
+    }
+    return runtime_.ReadBarrier().then(
+        [this, read, context](CommandResult barrier) mutable {
+          if (barrier.code != Code::kOk)
+            return Fill(runtime_, barrier, context.getResults().initResult());
+          read();
+        });
+  }
+
+  kj::Promise<void> write(WriteContext context) override {
+    auto command = context.getParams().getCommand();
+    std::optional<CommandResult> error;
+    switch (command.which()) {
+      case net::wire::Command::PUT:
+        error = CheckKeyValue(command.getPut().getKey(),
+                              command.getPut().getValue());
+        break;
+      case net::wire::Command::DELETE:
+        error = CheckKey(ToString(command.getDelete().getKey()));
+        break;
+      case net::wire::Command::CAS:
+        error = CheckKeyValue(command.getCas().getKey(),
+                              command.getCas().getValue());
+        if (!error && command.getCas().getExpected().size() >
+                          runtime_.options().max_value_bytes) {
+          error = Invalid("expected value exceeds the value limit");
+        }
+        break;
+      case net::wire::Command::NOOP:
+        break;
+    }
+    if (error) {
+      Fill(runtime_, *error, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
+    return runtime_.Write(command).then(
+        [this, context](CommandResult result) mutable {
+          Fill(runtime_, result, context.getResults().initResult());
+        });
+  }
+
+  kj::Promise<void> list(ListContext context) override {
+    auto params = context.getParams();
+    storage::ScanOptions options;
+    options.prefix = ToString(params.getPrefix());
+    options.start = ToString(params.getStart());
+    options.end = ToString(params.getEnd());
+    options.keys_only = params.getKeysOnly();
+    options.limit = params.getLimit() == 0 ? 100 : params.getLimit();
+    if (options.limit > 10000) {
+      Fill(runtime_,
+           Invalid(absl::StrCat("list limit ", options.limit,
+                                " exceeds the maximum of 10000 per page")),
+           context.getResults().initResult());
+      return kj::READY_NOW;
+    }
+    auto scan = [this, options, context]() mutable {
+      absl::StatusOr<storage::ScanPage> page =
+          runtime_.machine().store().Scan(options);
+      auto results = context.getResults();
+      if (!page.ok()) {
+        const Code code = absl::IsInvalidArgument(page.status())
+                              ? Code::kInvalidArgument
+                              : Code::kUnavailable;
+        return Fill(runtime_,
+                    {code, std::string(page.status().message()), std::nullopt},
+                    results.initResult());
+      }
+      results.initResult().setCode(net::wire::Code::OK);
+      auto items = results.initItems(static_cast<unsigned>(page->items.size()));
+      for (size_t i = 0; i < page->items.size(); ++i) {
+        items[static_cast<unsigned>(i)].setKey(AsData(page->items[i].key));
+        items[static_cast<unsigned>(i)].setValue(AsData(page->items[i].value));
+      }
+      results.setMore(page->more);
+      results.setNextStart(AsData(page->next_start));
+    };
+    if (params.getConsistency() == net::wire::Consistency::SERIALIZABLE) {
+      scan();
+      return kj::READY_NOW;
+    }
+    return runtime_.ReadBarrier().then(
+        [this, scan, context](CommandResult barrier) mutable {
+          if (barrier.code != Code::kOk)
+            return Fill(runtime_, barrier, context.getResults().initResult());
+          scan();
+        });
+  }
+
+  kj::Promise<void> status(StatusContext context) override {
+    auto out = context.getResults().initStatus();
+    const raft::Core& core = runtime_.core();
+    out.setNodeId(core.id());
+    out.setRole(raft::RoleName(core.role()));
+    out.setTerm(core.term());
+    out.setLeaderId(core.leader());
+    out.setLeaderAddress(runtime_.LeaderAddress());
+    out.setCommitIndex(core.log().committed());
+    out.setAppliedIndex(runtime_.machine().applied());
+    const auto& cluster = runtime_.options().cluster;
+    auto members = out.initMembers(static_cast<unsigned>(cluster.size()));
+    unsigned i = 0;
+    for (const auto& [id, address] : cluster) {
+      members[i].setId(id);
+      members[i].setAddress(address);
+      ++i;
+    }
+    return kj::READY_NOW;
+  }
+
+ private:
+  std::optional<CommandResult> CheckKey(const std::string& key) const {
+    if (key.empty()) return Invalid("key must not be empty");
+    if (key.size() > runtime_.options().max_key_bytes) {
+      return Invalid(absl::StrCat("key of ", key.size(),
+                                  " bytes exceeds the limit of ",
+                                  runtime_.options().max_key_bytes, " bytes"));
+    }
+    return std::nullopt;
+  }
+  std::optional<CommandResult> CheckKeyValue(capnp::Data::Reader key,
+                                             capnp::Data::Reader value) const {
+    if (auto error = CheckKey(ToString(key))) return error;
+    if (value.size() > runtime_.options().max_value_bytes) {
+      return Invalid(absl::StrCat(
+          "value of ", value.size(), " bytes exceeds the limit of ",
+          runtime_.options().max_value_bytes, " bytes"));
+    }
+    return std::nullopt;
+  }
+
+  NodeRuntime& runtime_;
+};
+
+}  // namespace
+
+capnp::Capability::Client MakeNodeService(NodeRuntime& runtime) {
+  return kj::heap<NodeService>(runtime);
+}
+
+}  // namespace raftkv::kv

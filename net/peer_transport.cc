@@ -1,0 +1,191 @@
+#include "net/peer_transport.h"
+
+#include <deque>
+
+#include "net/raft_codec.h"
+
+namespace raftkv::net {
+namespace {
+
+constexpr uint64_t kMinBackoffMs = 50;
+constexpr uint64_t kMaxBackoffMs = 2000;
+
+class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
+ public:
+  void taskFailed(kj::Exception&&) override {}
+};
+
+IgnoreErrors ignore_errors;
+
+}  // namespace
+
+capnp::ReaderOptions PeerReaderOptions() {
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords =
+      (512ull << 20) / sizeof(capnp::word);  // 512 MiB
+  options.nestingLimit = 64;
+  return options;
+}
+
+struct PeerTransport::Link {
+  raft::NodeId id;
+  std::string address;
+  std::deque<raft::Message> queue;
+  // The live connection, if any.
+  kj::Own<kj::AsyncIoStream> stream;
+  kj::Own<capnp::TwoPartyVatNetwork> network;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
+  kj::Maybe<wire::RaftPeer::Client> peer;
+  bool connecting = false;
+  uint64_t generation =
+      0;  // bumps on every disconnect, to ignore stale completions
+  int calls_in_flight = 0;
+  uint64_t backoff_ms = kMinBackoffMs;
+  kj::TimePoint next_attempt = kj::origin<kj::TimePoint>();
+};
+
+PeerTransport::PeerTransport(kj::AsyncIoContext& io, uint64_t cluster_id,
+                             std::map<raft::NodeId, std::string> peer_addresses,
+                             uint64_t seed)
+    : io_(io),
+      cluster_id_(cluster_id),
+      rng_(seed),
+      error_handler_(&ignore_errors),
+      tasks_(kj::heap<kj::TaskSet>(*error_handler_)) {
+  for (auto& [id, address] : peer_addresses) {
+    auto link = std::make_unique<Link>();
+    link->id = id;
+    link->address = address;
+    links_.emplace(id, std::move(link));
+  }
+}
+
+PeerTransport::~PeerTransport() {
+  tasks_ = nullptr;
+  links_.clear();
+}
+
+void PeerTransport::Send(std::vector<raft::Message> messages) {
+  for (raft::Message& m : messages) {
+    auto it = links_.find(m.to);
+    if (it == links_.end()) {
+      ++dropped_;
+      continue;
+    }
+    Link& link = *it->second;
+    if (link.queue.size() >= kMaxQueuedMessages) {
+      link.queue
+          .pop_front();  // the oldest is the least useful; Raft will resend
+      ++dropped_;
+    }
+    link.queue.push_back(std::move(m));
+  }
+  for (auto& [id, link] : links_) {
+    if (!link->queue.empty()) Flush(*link);
+  }
+}
+
+void PeerTransport::Flush(Link& link) {
+  if (link.queue.empty()) return;
+  KJ_IF_MAYBE (peer, link.peer) {
+    while (!link.queue.empty() && link.calls_in_flight < kMaxCallsInFlight) {
+      auto request = peer->deliverRequest();
+      request.setClusterId(cluster_id_);
+      size_t count = 0, bytes = 0;
+      for (const raft::Message& m : link.queue) {
+        ++count;
+        for (const raft::Entry& e : m.entries) bytes += e.ByteSize();
+        bytes += m.snapshot_data.size();
+        if (bytes >= kMaxBatchBytes) break;
+      }
+      auto list = request.initMessages(static_cast<unsigned>(count));
+      for (size_t i = 0; i < count; ++i) {
+        ToWire(link.queue.front(), list[static_cast<unsigned>(i)]);
+        link.queue.pop_front();
+      }
+      ++link.calls_in_flight;
+      const uint64_t generation = link.generation;
+      Link* target = &link;
+      tasks_->add(request.send().then(
+          [this, target, generation](auto&&) {
+            if (target->generation != generation) return;
+            --target->calls_in_flight;
+            Flush(*target);
+          },
+          [this, target, generation](kj::Exception&& e) {
+            if (target->generation != generation) return;
+            Disconnect(*target, e);
+          }));
+    }
+    return;
+  }
+  Connect(link);
+}
+
+void PeerTransport::Connect(Link& link) {
+  if (link.connecting || io_.provider->getTimer().now() < link.next_attempt) {
+    if (!link.connecting) {
+      // Backing off: what is queued now would be stale by then.
+      dropped_ += link.queue.size();
+      link.queue.clear();
+    }
+    return;
+  }
+  link.connecting = true;
+  const uint64_t generation = link.generation;
+  Link* target = &link;
+  tasks_->add(
+      io_.provider->getNetwork()
+          .parseAddress(link.address)
+          .then([](kj::Own<kj::NetworkAddress> address) {
+            return address->connect().attach(kj::mv(address));
+          })
+          .then(
+              [this, target, generation](kj::Own<kj::AsyncIoStream> stream) {
+                target->connecting = false;
+                if (target->generation != generation) return;
+                target->stream = kj::mv(stream);
+                target->network = kj::heap<capnp::TwoPartyVatNetwork>(
+                    *target->stream, capnp::rpc::twoparty::Side::CLIENT,
+                    PeerReaderOptions());
+                target->rpc =
+                    kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(
+                        capnp::makeRpcClient(*target->network));
+                capnp::MallocMessageBuilder vat;
+                auto server = vat.initRoot<capnp::rpc::twoparty::VatId>();
+                server.setSide(capnp::rpc::twoparty::Side::SERVER);
+                target->peer =
+                    target->rpc->bootstrap(server).castAs<wire::RaftPeer>();
+                target->backoff_ms = kMinBackoffMs;
+                tasks_->add(target->network->onDisconnect().then(
+                    [this, target, generation]() {
+                      if (target->generation == generation) {
+                        Disconnect(*target,
+                                   KJ_EXCEPTION(DISCONNECTED, "peer hung up"));
+                      }
+                    }));
+                Flush(*target);
+              },
+              [this, target, generation](kj::Exception&& e) {
+                target->connecting = false;
+                if (target->generation == generation) Disconnect(*target, e);
+              }));
+}
+
+void PeerTransport::Disconnect(Link& link, const kj::Exception&) {
+  ++link.generation;
+  link.peer = nullptr;
+  link.rpc = nullptr;
+  link.network = nullptr;
+  link.stream = nullptr;
+  link.connecting = false;
+  link.calls_in_flight = 0;
+  dropped_ += link.queue.size();
+  link.queue.clear();
+  const uint64_t jitter = rng_() % (link.backoff_ms / 2 + 1);
+  link.next_attempt = io_.provider->getTimer().now() +
+                      (link.backoff_ms + jitter) * kj::MILLISECONDS;
+  link.backoff_ms = std::min(link.backoff_ms * 2, kMaxBackoffMs);
+}
+
+}  // namespace raftkv::net

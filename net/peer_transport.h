@@ -1,0 +1,72 @@
+// PeerTransport: sends Raft messages to the other members of the cluster over
+// Cap'n Proto RPC.
+//
+// One connection per peer, dialled lazily on the first message and redialled
+// after a failure with exponential backoff (50 ms doubling to 2 s, plus up to
+// 50% jitter). Messages to one peer are batched into one `deliver` call and up
+// to kMaxCallsInFlight calls are pipelined. A slow or dead peer never blocks
+// the event loop or the other peers: its queue is bounded and what does not fit
+// is dropped, as Raft tolerates lost messages and resends. Incoming messages
+// arrive through the node's RPC server, not here.
+//
+// Thread safety: event-loop thread only. Invariant: at most one connection
+// attempt per peer is in progress; a peer's queue never exceeds
+// kMaxQueuedMessages.
+#ifndef RAFTKV_NET_PEER_TRANSPORT_H_
+#define RAFTKV_NET_PEER_TRANSPORT_H_
+
+#include <capnp/rpc-twoparty.h>
+#include <kj/async-io.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "net/raft.capnp.h"
+#include "raft/message.h"
+
+namespace raftkv::net {
+
+// Reader limits for every connection: the largest legal message is a snapshot
+// or an AppendEntries batch, both bounded well below this; anything larger is
+// refused by Cap'n Proto before it is decoded.
+capnp::ReaderOptions PeerReaderOptions();
+
+class PeerTransport {
+ public:
+  static constexpr size_t kMaxQueuedMessages = 4096;
+  static constexpr int kMaxCallsInFlight = 4;
+  static constexpr size_t kMaxBatchBytes = 4 << 20;
+
+  PeerTransport(kj::AsyncIoContext& io, uint64_t cluster_id,
+                std::map<raft::NodeId, std::string> peer_addresses,
+                uint64_t seed);
+  ~PeerTransport();
+
+  // Queues the messages for their destinations and starts sending.
+  void Send(std::vector<raft::Message> messages);
+
+  // Statistics for logs and tests.
+  uint64_t messages_dropped() const { return dropped_; }
+
+ private:
+  struct Link;
+  void Flush(Link& link);
+  void Connect(Link& link);
+  void Disconnect(Link& link, const kj::Exception& why);
+
+  kj::AsyncIoContext& io_;
+  const uint64_t cluster_id_;
+  std::map<raft::NodeId, std::unique_ptr<Link>> links_;
+  std::mt19937_64 rng_;
+  uint64_t dropped_ = 0;
+  kj::TaskSet::ErrorHandler* error_handler_;
+  kj::Own<kj::TaskSet> tasks_;
+};
+
+}  // namespace raftkv::net
+
+#endif  // RAFTKV_NET_PEER_TRANSPORT_H_
