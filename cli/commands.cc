@@ -12,7 +12,8 @@
 namespace raftkv::cli {
 namespace {
 
-bool Usage(const std::vector<std::string>& args, size_t min, size_t max, const char* form) {
+bool Usage(const std::vector<std::string>& args, size_t min, size_t max,
+           const char* form) {
   if (args.size() - 1 < min || args.size() - 1 > max) {
     fprintf(stderr, "kvnode: usage: %s\n", form);
     return false;
@@ -26,11 +27,21 @@ std::string JsonString(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           out += absl::StrFormat("\\u%04x", c);
@@ -43,6 +54,7 @@ std::string JsonString(const std::string& s) {
 }
 
 int ReportError(const absl::Status& status) {
+  fflush(stdout);
   fprintf(stderr, "kvnode: %s\n", std::string(status.message()).c_str());
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
@@ -55,7 +67,8 @@ int ReportError(const absl::Status& status) {
   }
 }
 
-int RunClientCommand(const std::vector<std::string>& args, const CommandContext& ctx) {
+int RunClientCommand(const std::vector<std::string>& args,
+                     const CommandContext& ctx) {
   const std::string& cmd = args[0];
   kv::Client& client = *ctx.client;
   if (cmd == "get") {
@@ -71,10 +84,11 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
       return kExitNotFound;
     }
     if (ctx.output == Output::kJson) {
-      printf("{\"key\":%s,\"found\":true,\"value\":%s}\n", JsonString(args[1]).c_str(),
-             JsonString(**value).c_str());
+      printf("{\"key\":%s,\"found\":true,\"value\":%s}\n",
+             JsonString(args[1]).c_str(), JsonString(**value).c_str());
     } else if (ctx.output == Output::kTable) {
-      printf("%-24s %s\n%-24s %s\n", "KEY", "VALUE", args[1].c_str(), (*value)->c_str());
+      printf("%-24s %s\n%-24s %s\n", "KEY", "VALUE", args[1].c_str(),
+             (*value)->c_str());
     } else {
       printf("%s\n", (*value)->c_str());
     }
@@ -106,8 +120,9 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
     return *deleted ? kExitOk : kExitNotFound;
   }
   if (cmd == "cas") {
-    if (ctx.expect_absent ? !Usage(args, 2, 2, "kvnode cas --expect-absent KEY NEW")
-                          : !Usage(args, 3, 3, "kvnode cas KEY EXPECTED NEW")) {
+    if (ctx.expect_absent
+            ? !Usage(args, 2, 2, "kvnode cas --expect-absent KEY NEW")
+            : !Usage(args, 3, 3, "kvnode cas KEY EXPECTED NEW")) {
       return kExitUsage;
     }
     std::optional<std::string> expected;
@@ -115,31 +130,39 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
     auto cas = client.CompareAndSwap(args[1], expected, args.back());
     if (!cas.ok()) return ReportError(cas.status());
     if (ctx.output == Output::kJson) {
-      printf("{\"key\":%s,\"swapped\":%s,\"current\":%s}\n", JsonString(args[1]).c_str(),
-             cas->swapped ? "true" : "false",
-             cas->swapped ? JsonString(args.back()).c_str()
-                          : (cas->current ? JsonString(*cas->current).c_str() : "null"));
+      printf("{\"key\":%s,\"swapped\":%s,\"current\":%s}\n",
+             JsonString(args[1]).c_str(), cas->swapped ? "true" : "false",
+             cas->swapped
+                 ? JsonString(args.back()).c_str()
+                 : (cas->current ? JsonString(*cas->current).c_str() : "null"));
     } else if (cas->swapped) {
       printf("OK\n");
     } else {
       fprintf(stderr, "kvnode: compare failed: \"%s\" is %s\n", args[1].c_str(),
-              cas->current ? absl::StrCat("\"", *cas->current, "\"").c_str() : "absent");
+              cas->current ? absl::StrCat("\"", *cas->current, "\"").c_str()
+                           : "absent");
     }
     return cas->swapped ? kExitOk : kExitCompareFailed;
   }
   if (cmd == "list") {
-    if (!Usage(args, 0, 1, "kvnode list [PREFIX] [--limit=N] [--keys-only]")) return kExitUsage;
-    auto list = client.List(args.size() > 1 ? args[1] : "", "", ctx.limit, ctx.keys_only);
+    if (!Usage(args, 0, 1, "kvnode list [PREFIX] [--limit=N] [--keys-only]"))
+      return kExitUsage;
+    auto list = client.List(args.size() > 1 ? args[1] : "", "", ctx.limit,
+                            ctx.keys_only);
     if (!list.ok()) return ReportError(list.status());
     if (ctx.output == Output::kJson) {
       std::string items;
       for (const auto& [k, v] : list->items) {
-        absl::StrAppend(&items, items.empty() ? "" : ",", "{\"key\":", JsonString(k),
-                        ctx.keys_only ? "" : absl::StrCat(",\"value\":", JsonString(v)), "}");
+        absl::StrAppend(
+            &items, items.empty() ? "" : ",", "{\"key\":", JsonString(k),
+            ctx.keys_only ? "" : absl::StrCat(",\"value\":", JsonString(v)),
+            "}");
       }
-      printf("{\"items\":[%s],\"more\":%s}\n", items.c_str(), list->more ? "true" : "false");
+      printf("{\"items\":[%s],\"more\":%s}\n", items.c_str(),
+             list->more ? "true" : "false");
     } else {
-      if (ctx.output == Output::kTable) printf("%-24s %s\n", "KEY", ctx.keys_only ? "" : "VALUE");
+      if (ctx.output == Output::kTable)
+        printf("%-24s %s\n", "KEY", ctx.keys_only ? "" : "VALUE");
       for (const auto& [k, v] : list->items) {
         if (ctx.keys_only) {
           printf("%s\n", k.c_str());
@@ -150,7 +173,8 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
         }
       }
       if (list->more) {
-        fprintf(stderr, "kvnode: more keys follow \"%s\"; raise --limit to see them\n",
+        fprintf(stderr,
+                "kvnode: more keys follow \"%s\"; raise --limit to see them\n",
                 list->items.back().first.c_str());
       }
     }
@@ -160,8 +184,8 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
     if (!Usage(args, 0, 0, "kvnode status")) return kExitUsage;
     int unreachable = 0;
     if (ctx.output == Output::kTable || ctx.output == Output::kSimple) {
-      printf("%-22s %-4s %-10s %-6s %-7s %-8s %s\n", "ADDRESS", "ID", "ROLE", "TERM", "LEADER",
-             "COMMIT", "APPLIED");
+      printf("%-22s %-4s %-10s %-6s %-7s %-8s %s\n", "ADDRESS", "ID", "ROLE",
+             "TERM", "LEADER", "COMMIT", "APPLIED");
     }
     std::string json;
     for (const std::string& address : client.addresses()) {
@@ -169,7 +193,8 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
       if (!info.ok()) {
         ++unreachable;
         if (ctx.output == Output::kJson) {
-          absl::StrAppend(&json, json.empty() ? "" : ",", "{\"address\":", JsonString(address),
+          absl::StrAppend(&json, json.empty() ? "" : ",",
+                          "{\"address\":", JsonString(address),
                           ",\"reachable\":false}");
         } else {
           printf("%-22s %s\n", address.c_str(), "unreachable");
@@ -177,15 +202,17 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
         continue;
       }
       if (ctx.output == Output::kJson) {
-        absl::StrAppend(&json, json.empty() ? "" : ",", "{\"address\":", JsonString(address),
-                        ",\"reachable\":true,\"id\":", info->id, ",\"role\":",
-                        JsonString(info->role), ",\"term\":", info->term, ",\"leader\":",
-                        info->leader, ",\"commit\":", info->commit, ",\"applied\":",
-                        info->applied, "}");
+        absl::StrAppend(&json, json.empty() ? "" : ",",
+                        "{\"address\":", JsonString(address),
+                        ",\"reachable\":true,\"id\":", info->id,
+                        ",\"role\":", JsonString(info->role),
+                        ",\"term\":", info->term, ",\"leader\":", info->leader,
+                        ",\"commit\":", info->commit,
+                        ",\"applied\":", info->applied, "}");
       } else {
-        printf("%-22s %-4llu %-10s %-6llu %-7llu %-8llu %llu\n", address.c_str(),
-               static_cast<unsigned long long>(info->id), info->role.c_str(),
-               static_cast<unsigned long long>(info->term),
+        printf("%-22s %-4llu %-10s %-6llu %-7llu %-8llu %llu\n",
+               address.c_str(), static_cast<unsigned long long>(info->id),
+               info->role.c_str(), static_cast<unsigned long long>(info->term),
                static_cast<unsigned long long>(info->leader),
                static_cast<unsigned long long>(info->commit),
                static_cast<unsigned long long>(info->applied));
@@ -193,12 +220,14 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
     }
     if (ctx.output == Output::kJson) printf("{\"nodes\":[%s]}\n", json.c_str());
     if (unreachable == static_cast<int>(client.addresses().size())) {
+      fflush(stdout);
       fprintf(stderr, "kvnode: no node of the cluster is reachable\n");
       return kExitUnavailable;
     }
     return kExitOk;
   }
-  fprintf(stderr, "kvnode: unknown command \"%s\"; run kvnode --help for the list\n",
+  fprintf(stderr,
+          "kvnode: unknown command \"%s\"; run kvnode --help for the list\n",
           cmd.c_str());
   return kExitUsage;
 }
@@ -206,8 +235,10 @@ int RunClientCommand(const std::vector<std::string>& args, const CommandContext&
 int RunShell(const CommandContext& context) {
   const bool interactive = isatty(STDIN_FILENO);
   if (interactive) {
-    printf("raftkv shell: get KEY, put KEY VALUE, delete KEY, list [PREFIX], cas KEY OLD NEW, "
-           "status, help, quit\n");
+    printf(
+        "raftkv shell: get KEY, put KEY VALUE, delete KEY, list [PREFIX], cas "
+        "KEY OLD NEW, "
+        "status, help, quit\n");
   }
   int last = kExitOk;
   std::string line;
@@ -217,17 +248,20 @@ int RunShell(const CommandContext& context) {
       fflush(stdout);
     }
     if (!std::getline(std::cin, line)) break;
-    std::vector<std::string> args = absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    std::vector<std::string> args =
+        absl::StrSplit(line, ' ', absl::SkipWhitespace());
     if (args.empty() || args[0][0] == '#') continue;
     if (args[0] == "quit" || args[0] == "exit") break;
     if (args[0] == "help") {
-      printf("  get KEY            read a key (linearizable unless --consistency=serializable)\n"
-             "  put KEY VALUE      write a key\n"
-             "  delete KEY         remove a key (also: del)\n"
-             "  list [PREFIX]      list keys, up to --limit\n"
-             "  cas KEY OLD NEW    set KEY to NEW if it holds OLD\n"
-             "  status             every node's role, term and indexes\n"
-             "  quit               leave the shell\n");
+      printf(
+          "  get KEY            read a key (linearizable unless "
+          "--consistency=serializable)\n"
+          "  put KEY VALUE      write a key\n"
+          "  delete KEY         remove a key (also: del)\n"
+          "  list [PREFIX]      list keys, up to --limit\n"
+          "  cas KEY OLD NEW    set KEY to NEW if it holds OLD\n"
+          "  status             every node's role, term and indexes\n"
+          "  quit               leave the shell\n");
       continue;
     }
     if (args[0] == "put" && args.size() > 3) {

@@ -1,6 +1,7 @@
-// The client side of the kvnode binary: one function per command, shared by the command
-// line and the interactive shell, each printing its outcome and returning an exit code.
-// Thread safety: call from one thread (the Client is single-threaded).
+// The client side of the kvnode binary: one function per command, shared by the
+// command line and the interactive shell, each printing its outcome and
+// returning an exit code. Thread safety: call from one thread (the Client is
+// single-threaded).
 #ifndef RAFTKV_CLI_COMMANDS_H_
 #define RAFTKV_CLI_COMMANDS_H_
 
@@ -32,16 +33,18 @@ struct CommandContext {
   bool expect_absent = false;
 };
 
-// Runs one client command: args[0] is the command name. Prints results to stdout and
-// one-line errors to stderr.
-int RunClientCommand(const std::vector<std::string>& args, const CommandContext& context);
+// Runs one client command: args[0] is the command name. Prints results to
+// stdout and one-line errors to stderr.
+int RunClientCommand(const std::vector<std::string>& args,
+                     const CommandContext& context);
 
 // Maps a client error to its exit code and prints "kvnode: <message>".
 int ReportError(const absl::Status& status);
 
 std::string JsonString(const std::string& s);
 
-// The interactive prompt: reads commands from stdin (a terminal or a pipe) until quit/EOF.
+// The interactive prompt: reads commands from stdin (a terminal or a pipe)
+// until quit/EOF.
 int RunShell(const CommandContext& context);
 
 }  // namespace raftkv::cli

@@ -1,6 +1,6 @@
 // `kvnode demo`: a guided tour of a real 3-node cluster on this machine.
-// Thread safety: runs on the main thread; owns the child processes it starts and stops them
-// all (by PID) before returning, also on failure.
+// Thread safety: runs on the main thread; owns the child processes it starts
+// and stops them all (by PID) before returning, also on failure.
 #ifndef RAFTKV_CLI_DEMO_H_
 #define RAFTKV_CLI_DEMO_H_
 

@@ -349,35 +349,39 @@ absl::StatusOr<ListResult> Client::List(const std::string& prefix,
   return list;
 }
 
-absl::StatusOr<ListResult> Client::ListAt(const std::string& address, const std::string& prefix,
+absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
+                                          const std::string& prefix,
                                           uint32_t limit) {
   ListResult list;
   Reply reply;
-  KJ_IF_MAYBE(exception, kj::runCatchingExceptions([&] {
-                auto& timer = impl_->io_.provider->getTimer();
-                const kj::Duration timeout = impl_->options_.timeout_ms * kj::MILLISECONDS;
-                KvService::Client& kv = impl_->Connect(address, timeout);
-                auto request = kv.listRequest();
-                request.setPrefix(AsData(prefix));
-                request.setLimit(limit);
-                request.setConsistency(net::wire::Consistency::SERIALIZABLE);
-                reply = request.send()
-                            .then([&](auto response) {
-                              for (auto item : response.getItems()) {
-                                list.items.emplace_back(ToString(item.getKey()),
-                                                        ToString(item.getValue()));
-                              }
-                              list.more = response.getMore();
-                              return ReplyOf(response.getResult());
-                            })
-                            .exclusiveJoin(timer.afterDelay(timeout).then([] {
-                              return Reply{Code::UNAVAILABLE, "timed out", 0, ""};
-                            }))
-                            .wait(impl_->io_.waitScope);
-              })) {
+  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
+                 auto& timer = impl_->io_.provider->getTimer();
+                 const kj::Duration timeout =
+                     impl_->options_.timeout_ms * kj::MILLISECONDS;
+                 KvService::Client& kv = impl_->Connect(address, timeout);
+                 auto request = kv.listRequest();
+                 request.setPrefix(AsData(prefix));
+                 request.setLimit(limit);
+                 request.setConsistency(net::wire::Consistency::SERIALIZABLE);
+                 reply =
+                     request.send()
+                         .then([&](auto response) {
+                           for (auto item : response.getItems()) {
+                             list.items.emplace_back(ToString(item.getKey()),
+                                                     ToString(item.getValue()));
+                           }
+                           list.more = response.getMore();
+                           return ReplyOf(response.getResult());
+                         })
+                         .exclusiveJoin(timer.afterDelay(timeout).then([] {
+                           return Reply{Code::UNAVAILABLE, "timed out", 0, ""};
+                         }))
+                         .wait(impl_->io_.waitScope);
+               })) {
     impl_->connections_.erase(address);
     return absl::UnavailableError(
-        absl::StrCat("node at ", address, " is unreachable: ", exception->getDescription().cStr()));
+        absl::StrCat("node at ", address,
+                     " is unreachable: ", exception->getDescription().cStr()));
   }
   if (absl::Status status = ToStatus(reply); !status.ok()) return status;
   return list;

@@ -12,6 +12,7 @@
 #include "kv/command.h"
 #include "kv/node_runtime.h"
 #include "raft/status_macros.h"
+#include "storage/file_util.h"
 
 namespace raftkv::kv {
 namespace {
@@ -123,6 +124,7 @@ absl::Status NodeRuntime::Open() {
         "--node-id=", options_.id, " is not in --cluster; add it as ",
         options_.id, "=HOST:PORT"));
   }
+  RETURN_IF_ERROR(storage::MakeDirectories(options_.data_dir));
   ASSIGN_OR_RETURN(log_storage_, storage::LevelDbLogStorage::Open(
                                      options_.data_dir + "/raft"));
   ASSIGN_OR_RETURN(kv_store_,

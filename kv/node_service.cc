@@ -31,8 +31,10 @@ void Fill(const NodeRuntime& runtime, const CommandResult& result,
     out.setHasValue(true);
     out.setValue(AsData(*result.value));
   }
-  if (result.code == Code::kNotLeader)
+  if (result.code == Code::kNotLeader) {
     out.setLeaderAddress(runtime.LeaderAddress());
+    out.setLeaderId(const_cast<NodeRuntime&>(runtime).core().leader());
+  }
 }
 
 CommandResult Invalid(std::string message) {

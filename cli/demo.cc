@@ -1,0 +1,214 @@
+#include "cli/demo.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cli/local_cluster.h"
+#include "kv/client.h"
+
+namespace raftkv::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void Step(const std::string& text) {
+  printf("\n== %s\n", text.c_str());
+  fflush(stdout);
+}
+void Say(const std::string& text) {
+  printf("   %s\n", text.c_str());
+  fflush(stdout);
+}
+
+long long MillisSince(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                               start)
+      .count();
+}
+
+// Polls the nodes (except `skip`) until one of them is leader; returns its id
+// or 0.
+raft::NodeId WaitForLeader(kv::Client& client, LocalCluster& cluster,
+                           raft::NodeId skip, int timeout_ms,
+                           raft::Term* term) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    for (raft::NodeId id : cluster.ids()) {
+      if (id == skip || !cluster.running(id)) continue;
+      auto info = client.Status(cluster.address(id));
+      if (info.ok() && info->role == "leader") {
+        if (term != nullptr) *term = info->term;
+        return id;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return raft::kNoNode;
+}
+
+class Demo {
+ public:
+  explicit Demo(std::string self) : self_(std::move(self)) {}
+
+  int Run() {
+    const char* tmp = getenv("TMPDIR");
+    std::string pattern =
+        absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-demo.XXXXXX");
+    if (mkdtemp(pattern.data()) == nullptr)
+      return Fail("cannot create a temporary directory");
+    dir_ = pattern;
+    const int code = Tour();
+    cluster_.reset();  // kills anything still running, by PID
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+    Step(code == 0 ? "Done: every node stopped, temporary directory removed."
+                   : "The demo failed; every node stopped, temporary directory "
+                     "removed.");
+    return code;
+  }
+
+ private:
+  int Fail(const std::string& why) {
+    fprintf(stderr, "kvnode demo: %s\n", why.c_str());
+    return 6;
+  }
+
+  int Tour() {
+    auto cluster = LocalCluster::Create({self_, dir_, 3, {"--quiet"}, nullptr});
+    if (!cluster.ok()) return Fail(std::string(cluster.status().message()));
+    cluster_ = std::move(*cluster);
+
+    Step("Starting a 3-node raftkv cluster on this machine");
+    Say(absl::StrCat("data and logs in ", dir_));
+    for (raft::NodeId id : cluster_->ids()) {
+      Say(absl::StrCat("node ", id, ": kvnode serve --node-id=", id,
+                       " --bind=", cluster_->address(id),
+                       " --data-dir=", cluster_->data_dir(id)));
+    }
+    const auto started = Clock::now();
+    if (absl::Status s = cluster_->StartAll(); !s.ok())
+      return Fail(std::string(s.message()));
+    auto client = kv::Client::Create({cluster_->client_cluster(), 5000, true});
+    if (!client.ok()) return Fail(std::string(client.status().message()));
+    kv::Client& kv = **client;
+
+    raft::Term term = 0;
+    const raft::NodeId leader =
+        WaitForLeader(kv, *cluster_, raft::kNoNode, 15000, &term);
+    if (leader == raft::kNoNode)
+      return Fail("no leader was elected within 15 s; see the node logs");
+    Say(absl::StrCat("node ", leader, " was elected leader for term ", term,
+                     " after ", MillisSince(started), " ms"));
+
+    Step(
+        "Writing through the cluster (each write is acknowledged once a "
+        "majority has it on disk)");
+    for (const auto& [key, value] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"demo/greeting", "hello"},
+             {"demo/planet", "earth"},
+             {"demo/answer", "42"}}) {
+      const auto t = Clock::now();
+      if (absl::Status s = kv.Put(key, value); !s.ok())
+        return Fail(std::string(s.message()));
+      Say(absl::StrCat("put ", key, " = ", value, "   (", MillisSince(t),
+                       " ms)"));
+    }
+
+    Step(
+        "Linearizable reads (the leader confirms it still leads before "
+        "answering)");
+    for (const std::string key : {"demo/greeting", "demo/answer"}) {
+      auto value = kv.Get(key);
+      if (!value.ok() || !value->has_value())
+        return Fail(absl::StrCat("could not read ", key));
+      Say(absl::StrCat("get ", key, " -> ", **value));
+    }
+
+    Step(absl::StrCat("Killing the leader, node ", leader, ", with SIGKILL"));
+    const auto killed = Clock::now();
+    cluster_->Signal(leader, SIGKILL);
+    raft::Term new_term = 0;
+    const raft::NodeId next =
+        WaitForLeader(kv, *cluster_, leader, 15000, &new_term);
+    if (next == raft::kNoNode) return Fail("no new leader within 15 s");
+    Say(absl::StrCat("node ", next, " took over for term ", new_term, " after ",
+                     MillisSince(killed), " ms"));
+
+    Step("Writes continue on the new leader; nothing acknowledged was lost");
+    if (absl::Status s = kv.Put("demo/after-failover", "still here"); !s.ok()) {
+      return Fail(std::string(s.message()));
+    }
+    Say("put demo/after-failover = still here");
+    auto answer = kv.Get("demo/answer");
+    if (!answer.ok() || *answer != std::optional<std::string>("42")) {
+      return Fail("a write acknowledged before the failover is missing");
+    }
+    Say("get demo/answer -> 42   (written before the old leader died)");
+
+    Step(absl::StrCat("Restarting node ", leader, " from its data directory"));
+    if (absl::Status s = cluster_->StartNode(leader); !s.ok())
+      return Fail(std::string(s.message()));
+    const auto restarted = Clock::now();
+    bool caught_up = false;
+    while (MillisSince(restarted) < 15000 && !caught_up) {
+      auto mine = kv.Status(cluster_->address(leader));
+      auto theirs = kv.Status(cluster_->address(next));
+      caught_up = mine.ok() && theirs.ok() && mine->applied >= theirs->commit &&
+                  mine->applied > 0;
+      if (!caught_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!caught_up)
+      return Fail(
+          absl::StrCat("node ", leader, " did not catch up within 15 s"));
+    Say(absl::StrCat("node ", leader,
+                     " rejoined as a follower and caught up in ",
+                     MillisSince(restarted), " ms"));
+
+    Step(
+        "Every node holds the same data (each read from that node's own "
+        "state)");
+    std::optional<kv::ListResult> first;
+    for (raft::NodeId id : cluster_->ids()) {
+      auto list = kv.ListAt(cluster_->address(id), "demo/", 100);
+      if (!list.ok()) return Fail(std::string(list.status().message()));
+      std::string keys;
+      for (const auto& [k, v] : list->items)
+        absl::StrAppend(&keys, " ", k, "=", v);
+      Say(absl::StrCat("node ", id, ":", keys));
+      if (first.has_value() && first->items != list->items) {
+        return Fail(absl::StrCat("node ", id, " differs from node 1"));
+      }
+      first = *list;
+    }
+
+    Step(
+        "Stopping every node with SIGTERM (a leader hands over leadership "
+        "first)");
+    for (raft::NodeId id : cluster_->ids()) {
+      auto code = cluster_->Stop(id);
+      Say(absl::StrCat("node ", id,
+                       code.ok()
+                           ? absl::StrCat(" exited with ", *code)
+                           : absl::StrCat(": ", code.status().message())));
+    }
+    return 0;
+  }
+
+  std::string self_;
+  std::string dir_;
+  std::unique_ptr<LocalCluster> cluster_;
+};
+
+}  // namespace
+
+int RunDemo(const std::string& self) { return Demo(self).Run(); }
+
+}  // namespace raftkv::cli

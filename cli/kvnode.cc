@@ -1,0 +1,283 @@
+// kvnode: a raftkv cluster member (`serve`) and its client (every other
+// command).
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "cli/commands.h"
+#include "cli/demo.h"
+#include "kv/client.h"
+#include "kv/node.h"
+
+ABSL_FLAG(uint64_t, node_id, 0,
+          "serve: this node's id, one of the ids in --cluster");
+ABSL_FLAG(
+    std::string, bind, "",
+    "serve: HOST:PORT to listen on (default: this node's --cluster address)");
+ABSL_FLAG(std::string, cluster, "127.0.0.1:7001",
+          "serve: every member as ID=HOST:PORT,...; clients: HOST:PORT,... or "
+          "the same string");
+ABSL_FLAG(std::string, data_dir, "",
+          "serve: directory for this node's log and state");
+ABSL_FLAG(uint64_t, tick_ms, 50, "serve: Raft tick length in milliseconds");
+ABSL_FLAG(uint64_t, election_ticks, 10,
+          "serve: election timeout, in ticks (randomized up to 2x)");
+ABSL_FLAG(uint64_t, max_key_bytes, 4096, "serve: largest key accepted");
+ABSL_FLAG(uint64_t, max_value_bytes, 1 << 20, "serve: largest value accepted");
+ABSL_FLAG(uint64_t, max_request_bytes, 3 << 19,
+          "serve: largest request accepted");
+ABSL_FLAG(uint64_t, session_ttl_ms, 30 * 60 * 1000,
+          "serve: idle client sessions expire after this");
+ABSL_FLAG(bool, quiet, false, "serve: log only errors");
+ABSL_FLAG(std::string, output, "simple", "clients: simple, table or json");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
+          "clients: give up after this long");
+ABSL_FLAG(std::string, consistency, "linearizable",
+          "clients: linearizable or serializable reads");
+ABSL_FLAG(uint32_t, limit, 100, "list: at most this many keys (up to 10000)");
+ABSL_FLAG(bool, keys_only, false, "list: print keys without values");
+ABSL_FLAG(bool, expect_absent, false,
+          "cas: succeed only if the key does not exist");
+
+namespace raftkv::cli {
+namespace {
+
+constexpr char kUsage[] =
+    R"(kvnode: a replicated, strongly consistent key-value store (raftkv)
+
+Usage:
+  kvnode demo                          start a local 3-node cluster and show it at work
+  kvnode serve --node-id=N --cluster=ID=HOST:PORT,... --data-dir=DIR [--bind=HOST:PORT]
+  kvnode [--cluster=HOST:PORT,...] COMMAND
+  kvnode shell                         an interactive prompt (also reads commands from a pipe)
+
+Commands:
+  put KEY VALUE        write a key
+  get KEY              read a key (linearizable; --consistency=serializable reads locally)
+  del KEY              delete a key
+  list [PREFIX]        list keys in order (--limit=N, --keys-only)
+  cas KEY OLD NEW      set KEY to NEW only if it holds OLD (--expect-absent: if it is absent)
+  status               every node's id, role, term, leader and indexes
+
+Examples:
+  kvnode serve --node-id=1 --bind=127.0.0.1:7001 \
+      --cluster=1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir=/tmp/kv1
+  kvnode --cluster=127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003 put greeting hello
+  kvnode --cluster=127.0.0.1:7002 get greeting
+  kvnode --cluster=127.0.0.1:7001 --output=json list --limit=10
+
+Flags may also come from a file: --flagfile=PATH (one --flag=value per line).
+Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-ticks
+  --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms  --quiet
+
+Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
+            4 invalid argument (a limit), 5 compare failed, 6 other error.
+)";
+
+const std::set<std::string> kFlags = {
+    "node_id",           "bind",           "cluster",       "data_dir",
+    "tick_ms",           "election_ticks", "max_key_bytes", "max_value_bytes",
+    "max_request_bytes", "session_ttl_ms", "quiet",         "output",
+    "timeout",           "consistency",    "limit",         "keys_only",
+    "expect_absent",     "flagfile",       "help"};
+
+// Accepts --node-id as well as --node_id, and checks names and values before
+// Abseil does, so that a mistake is a usage error (exit 2) with a one-line
+// message.
+bool NormalizeFlags(int argc, char** argv, std::vector<std::string>* out) {
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i > 0 && absl::StartsWith(arg, "--") && arg.size() > 2) {
+      size_t eq = arg.find('=');
+      std::string name =
+          arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+      for (char& c : name)
+        if (c == '-') c = '_';
+      std::string bare =
+          absl::StartsWith(name, "no") && kFlags.count(name.substr(2))
+              ? name.substr(2)
+              : name;
+      if (kFlags.count(bare) == 0) {
+        fprintf(
+            stderr,
+            "kvnode: unknown flag --%s; run kvnode --help for the list\n",
+            arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2)
+                .c_str());
+        return false;
+      }
+      if (eq != std::string::npos && bare != "flagfile") {
+        absl::CommandLineFlag* flag = absl::FindCommandLineFlag(bare);
+        std::string error;
+        if (flag != nullptr && !flag->ParseFrom(arg.substr(eq + 1), &error)) {
+          fprintf(stderr, "kvnode: bad value for --%s: %s\n", bare.c_str(),
+                  error.c_str());
+          return false;
+        }
+      }
+      arg = "--" + name + (eq == std::string::npos ? "" : arg.substr(eq));
+    }
+    out->push_back(arg);
+  }
+  return true;
+}
+
+std::string Timestamp() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  tm local;
+  localtime_r(&tv.tv_sec, &local);
+  char buffer[32];
+  strftime(buffer, sizeof(buffer), "%H:%M:%S", &local);
+  return absl::StrCat(buffer, ".", absl::StrFormat("%03d", tv.tv_usec / 1000));
+}
+
+int Serve() {
+  absl::StatusOr<std::map<raft::NodeId, std::string>> cluster =
+      kv::ParseCluster(absl::GetFlag(FLAGS_cluster));
+  if (!cluster.ok()) {
+    fprintf(stderr, "kvnode: %s\n",
+            std::string(cluster.status().message()).c_str());
+    return kExitUsage;
+  }
+  kv::NodeOptions options;
+  options.id = absl::GetFlag(FLAGS_node_id);
+  options.cluster = *cluster;
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (options.id == 0 || cluster->count(options.id) == 0) {
+    fprintf(
+        stderr,
+        "kvnode: --node-id must be one of the ids in --cluster (got %llu)\n",
+        static_cast<unsigned long long>(options.id));
+    return kExitUsage;
+  }
+  if (options.data_dir.empty()) {
+    fprintf(stderr,
+            "kvnode: --data-dir is required: where this node keeps its log and "
+            "state\n");
+    return kExitUsage;
+  }
+  options.bind = absl::GetFlag(FLAGS_bind).empty() ? cluster->at(options.id)
+                                                   : absl::GetFlag(FLAGS_bind);
+  options.tick_ms = absl::GetFlag(FLAGS_tick_ms);
+  options.election_ticks = absl::GetFlag(FLAGS_election_ticks);
+  options.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
+  options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
+  options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
+  options.session_ttl_ms = absl::GetFlag(FLAGS_session_ttl_ms);
+  if (options.tick_ms == 0 || options.election_ticks < 2) {
+    fprintf(
+        stderr,
+        "kvnode: --tick-ms must be positive and --election-ticks at least 2\n");
+    return kExitUsage;
+  }
+  const bool quiet = absl::GetFlag(FLAGS_quiet);
+  options.log = [quiet](const std::string& line) {
+    if (!quiet || absl::StrContains(line, "failed") ||
+        absl::StrContains(line, "cannot")) {
+      fprintf(stderr, "%s %s\n", Timestamp().c_str(), line.c_str());
+    }
+  };
+  absl::Status status = kv::RunNode(options);
+  if (!status.ok()) {
+    fprintf(stderr, "kvnode: %s\n", std::string(status.message()).c_str());
+    return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                               : kExitError;
+  }
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? kExitUsage : kExitOk;
+  }
+  std::vector<std::string> normalized;
+  if (!NormalizeFlags(argc, argv, &normalized)) return kExitUsage;
+  std::vector<char*> args;
+  for (std::string& arg : normalized) args.push_back(arg.data());
+  std::vector<char*> positional =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  std::vector<std::string> words(positional.begin() + 1, positional.end());
+  if (words.empty()) {
+    fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  if (words[0] == "serve")
+    return words.size() == 1
+               ? Serve()
+               : (fputs("kvnode: serve takes flags only\n", stderr),
+                  kExitUsage);
+  if (words[0] == "demo") return RunDemo("/proc/self/exe");
+
+  CommandContext context;
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (output == "simple") {
+    context.output = Output::kSimple;
+  } else if (output == "table") {
+    context.output = Output::kTable;
+  } else if (output == "json") {
+    context.output = Output::kJson;
+  } else {
+    fprintf(stderr,
+            "kvnode: --output must be simple, table or json (got \"%s\")\n",
+            output.c_str());
+    return kExitUsage;
+  }
+  const std::string consistency = absl::GetFlag(FLAGS_consistency);
+  if (consistency != "linearizable" && consistency != "serializable") {
+    fprintf(stderr,
+            "kvnode: --consistency must be linearizable or serializable (got "
+            "\"%s\")\n",
+            consistency.c_str());
+    return kExitUsage;
+  }
+  context.limit = absl::GetFlag(FLAGS_limit);
+  context.keys_only = absl::GetFlag(FLAGS_keys_only);
+  context.expect_absent = absl::GetFlag(FLAGS_expect_absent);
+  kv::ClientOptions options;
+  options.cluster = absl::GetFlag(FLAGS_cluster);
+  options.timeout_ms = static_cast<uint64_t>(
+      absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_timeout)));
+  options.linearizable = consistency == "linearizable";
+  if (options.timeout_ms == 0) {
+    fprintf(stderr, "kvnode: --timeout must be positive, like 5s or 500ms\n");
+    return kExitUsage;
+  }
+  const std::set<std::string> commands = {"get",  "put", "del",    "delete",
+                                          "list", "cas", "status", "shell"};
+  if (commands.count(words[0]) == 0) {
+    fprintf(stderr,
+            "kvnode: unknown command \"%s\"; run kvnode --help for the list\n",
+            words[0].c_str());
+    return kExitUsage;
+  }
+  auto client = kv::Client::Create(options);
+  if (!client.ok()) {
+    fprintf(stderr, "kvnode: %s\n",
+            std::string(client.status().message()).c_str());
+    return kExitUsage;
+  }
+  context.client = client->get();
+  if (words[0] == "shell") return RunShell(context);
+  return RunClientCommand(words, context);
+}
+
+}  // namespace
+}  // namespace raftkv::cli
+
+int main(int argc, char** argv) { return raftkv::cli::Main(argc, argv); }
