@@ -63,6 +63,12 @@ class LocalCluster {
   std::string log_path(raft::NodeId id) const;
   std::string data_dir(raft::NodeId id) const;
   const LocalClusterOptions& options() const { return options_; }
+  // Sets how node `from` reaches node `to`; applies to nodes started
+  // afterwards.
+  void set_peer_address(
+      std::function<std::string(raft::NodeId, raft::NodeId)> peer_address) {
+    options_.peer_address = std::move(peer_address);
+  }
 
  private:
   explicit LocalCluster(LocalClusterOptions options)

@@ -1,0 +1,244 @@
+#include "testing/cluster/harness.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace raftkv::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string kvnode_path;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+const std::string& KvnodePath() { return kvnode_path; }
+void SetKvnodePath(std::string path) { kvnode_path = std::move(path); }
+
+absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
+    HarnessOptions options) {
+  if (kvnode_path.empty()) {
+    return absl::FailedPreconditionError(
+        "no --kvnode=PATH given to the test (use kv_cluster_test)");
+  }
+  std::unique_ptr<ClusterHarness> harness(new ClusterHarness());
+  const char* tmp = getenv("TEST_TMPDIR");
+  std::string pattern =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/cluster.XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr)
+    return absl::InternalError("mkdtemp failed");
+  harness->dir_ = pattern;
+
+  cli::LocalClusterOptions
+      cluster_options;  // peers are mapped through proxies below
+  cluster_options.binary = kvnode_path;
+  cluster_options.dir = harness->dir_;
+  cluster_options.nodes = options.nodes;
+  cluster_options.extra_flags = options.extra_flags;
+  auto cluster = cli::LocalCluster::Create(cluster_options);
+  if (!cluster.ok()) return cluster.status();
+  // One proxy per directed peer link: node `from` reaches node `to` through it.
+  for (raft::NodeId from : (*cluster)->ids()) {
+    for (raft::NodeId to : (*cluster)->ids()) {
+      if (from == to) continue;
+      auto proxy = TcpProxy::Start((*cluster)->port(to));
+      if (!proxy.ok()) return proxy.status();
+      harness->proxies_[{from, to}] = std::move(*proxy);
+    }
+  }
+  ClusterHarness* h = harness.get();
+  harness->cluster_ = std::move(*cluster);
+  harness->cluster_->set_peer_address([h](raft::NodeId from, raft::NodeId to) {
+    return absl::StrCat("127.0.0.1:", h->proxies_.at({from, to})->port());
+  });
+  absl::Status started = harness->cluster_->StartAll();
+  if (!started.ok()) return started;
+  auto client = kv::Client::Create(
+      {harness->cluster_->client_cluster(), options.client_timeout_ms, true});
+  if (!client.ok()) return client.status();
+  harness->client_ = std::move(*client);
+  return harness;
+}
+
+ClusterHarness::~ClusterHarness() {
+  client_.reset();
+  cluster_.reset();  // SIGKILLs and reaps every node still running
+  proxies_.clear();
+}
+
+absl::StatusOr<kv::NodeInfo> ClusterHarness::Status(raft::NodeId id) {
+  if (!cluster_->running(id))
+    return absl::UnavailableError(absl::StrCat("node ", id, " is down"));
+  return client_->Status(cluster_->address(id));
+}
+
+absl::StatusOr<raft::NodeId> ClusterHarness::WaitForLeader(
+    int timeout_ms, const std::set<raft::NodeId>& exclude) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    for (raft::NodeId id : ids()) {
+      if (exclude.count(id) > 0 || !cluster_->running(id)) continue;
+      auto info = Status(id);
+      if (info.ok() && info->role == "leader") return id;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no leader within ", timeout_ms, " ms"));
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ClusterHarness::Contents(
+    raft::NodeId id) {
+  auto list = client_->ListAt(cluster_->address(id), "", 10000);
+  if (!list.ok()) return list.status();
+  return std::map<std::string, std::string>(list->items.begin(),
+                                            list->items.end());
+}
+
+absl::Status ClusterHarness::WaitForConvergence(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string last = "never checked";
+  while (Clock::now() < deadline) {
+    raft::LogIndex max_commit = 0;
+    bool all_up = true;
+    std::map<raft::NodeId, raft::LogIndex> applied;
+    for (raft::NodeId id : ids()) {
+      if (!cluster_->running(id)) continue;
+      auto info = Status(id);
+      if (!info.ok()) {
+        all_up = false;
+        break;
+      }
+      max_commit = std::max(max_commit, info->commit);
+      applied[id] = info->applied;
+    }
+    bool caught_up = all_up;
+    for (const auto& [id, a] : applied)
+      caught_up = caught_up && a >= max_commit;
+    if (caught_up) {
+      std::optional<std::map<std::string, std::string>> first;
+      bool same = true;
+      for (const auto& [id, a] : applied) {
+        auto contents = Contents(id);
+        if (!contents.ok()) {
+          same = false;
+          break;
+        }
+        if (first.has_value() && *first != *contents) {
+          same = false;
+          last = absl::StrCat("node ", id, " holds different contents");
+        }
+        first = *contents;
+      }
+      if (same) return absl::OkStatus();
+    } else {
+      last = absl::StrCat("applied indexes behind commit ", max_commit);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no convergence within ", timeout_ms, " ms: ", last));
+}
+
+void ClusterHarness::Kill(raft::NodeId id) { cluster_->Signal(id, SIGKILL); }
+void ClusterHarness::Pause(raft::NodeId id) { cluster_->Signal(id, SIGSTOP); }
+void ClusterHarness::Resume(raft::NodeId id) { cluster_->Signal(id, SIGCONT); }
+absl::Status ClusterHarness::Restart(raft::NodeId id) {
+  return cluster_->StartNode(id);
+}
+
+void ClusterHarness::Partition(
+    const std::vector<std::set<raft::NodeId>>& groups) {
+  auto group_of = [&](raft::NodeId id) {
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (groups[g].count(id) > 0) return static_cast<int>(g);
+    }
+    return -1;
+  };
+  for (auto& [link, proxy] : proxies_) {
+    if (group_of(link.first) != group_of(link.second)) {
+      proxy->Cut();
+    } else {
+      proxy->Restore();
+    }
+  }
+}
+
+void ClusterHarness::Heal() {
+  for (auto& [link, proxy] : proxies_) proxy->Restore();
+}
+
+CommandOutput ClusterHarness::Run(const std::vector<std::string>& args,
+                                  int timeout_ms) {
+  CommandOutput output;
+  const std::string out_path = absl::StrCat(dir_, "/command.out");
+  const std::string err_path = absl::StrCat(dir_, "/command.err");
+  std::vector<std::string> full = {kvnode_path};
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                   O_RDONLY, 0);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, kvnode_path.c_str(), &actions, nullptr, argv.data(),
+                  environ) != 0) {
+    posix_spawn_file_actions_destroy(&actions);
+    return output;
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) != pid) {
+    if (Clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  output.exit_code =
+      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  output.out = ReadFile(out_path);
+  output.err = ReadFile(err_path);
+  return output;
+}
+
+std::string ClusterHarness::Logs() const {
+  std::string logs;
+  for (raft::NodeId id : cluster_->ids()) {
+    absl::StrAppend(&logs, "----- node ", id, " (", cluster_->log_path(id),
+                    ")\n", ReadFile(cluster_->log_path(id)));
+  }
+  return logs;
+}
+
+}  // namespace raftkv::testing
