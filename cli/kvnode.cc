@@ -186,8 +186,7 @@ int Serve() {
   }
   const bool quiet = absl::GetFlag(FLAGS_quiet);
   options.log = [quiet](const std::string& line) {
-    if (!quiet || absl::StrContains(line, "failed") ||
-        absl::StrContains(line, "cannot")) {
+    if (!quiet || absl::StrContains(line, "failed")) {
       fprintf(stderr, "%s %s\n", Timestamp().c_str(), line.c_str());
     }
   };
