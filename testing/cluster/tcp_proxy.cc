@@ -133,6 +133,7 @@ void TcpProxy::Run() {
       while (read(wake_read_, buffer, sizeof(buffer)) > 0) {
       }
     }
+    const size_t polled = (fds.size() - 2) / 2;  // pairs accepted below were not polled
     if (fds[0].revents & POLLIN) {
       int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client >= 0) {
@@ -145,7 +146,7 @@ void TcpProxy::Run() {
       }
     }
     std::vector<size_t> dead;
-    for (size_t i = 0; i < pairs.size(); ++i) {
+    for (size_t i = 0; i < polled; ++i) {
       for (int side = 0; side < 2; ++side) {
         const pollfd& f = fds[2 + 2 * i + side];
         if (!(f.revents & (POLLIN | POLLHUP | POLLERR))) continue;
