@@ -27,10 +27,12 @@ TEST(ClusterBadInputTest, EveryMistakeHasItsMessageAndExitCode) {
   EXPECT_EQ(big_key.err,
             "kvnode: key of 5000 bytes exceeds the limit of 4096 bytes\n");
 
-  // (A 1.1 MB value cannot travel as a command-line argument; the library sends it.)
+  // (A 1.1 MB value cannot travel as a command-line argument; the library sends
+  // it.)
   absl::Status big_value = h.client().Put("k", std::string(1100000, 'v'));
   EXPECT_EQ(big_value.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(big_value.message(), "value of 1100000 bytes exceeds the limit of 1048576 bytes");
+  EXPECT_EQ(big_value.message(),
+            "value of 1100000 bytes exceeds the limit of 1048576 bytes");
 
   CommandOutput unknown = h.Run({cluster, "frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);

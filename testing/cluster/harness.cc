@@ -191,8 +191,13 @@ void ClusterHarness::Heal() {
 }
 
 CommandOutput ClusterHarness::Run(const std::vector<std::string>& args,
-                                  int timeout_ms) {
+                                  int timeout_ms, const std::string& input) {
   CommandOutput output;
+  const std::string in_path = absl::StrCat(dir_, "/command.in");
+  {
+    std::ofstream in(in_path, std::ios::trunc);
+    in << input;
+  }
   const std::string out_path = absl::StrCat(dir_, "/command.out");
   const std::string err_path = absl::StrCat(dir_, "/command.err");
   std::vector<std::string> full = {kvnode_path};
@@ -206,7 +211,7 @@ CommandOutput ClusterHarness::Run(const std::vector<std::string>& args,
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_path.c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, in_path.c_str(),
                                    O_RDONLY, 0);
   pid_t pid = 0;
   if (posix_spawn(&pid, kvnode_path.c_str(), &actions, nullptr, argv.data(),

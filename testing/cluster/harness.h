@@ -70,9 +70,10 @@ class ClusterHarness {
   void Partition(const std::vector<std::set<raft::NodeId>>& groups);
   void Heal();
 
-  // Runs the kvnode binary with `args` and captures what it prints.
+  // Runs the kvnode binary with `args` (and `input` on its stdin) and captures
+  // its output.
   CommandOutput Run(const std::vector<std::string>& args,
-                    int timeout_ms = 30000);
+                    int timeout_ms = 30000, const std::string& input = "");
   // Every node's log, for failure messages.
   std::string Logs() const;
 

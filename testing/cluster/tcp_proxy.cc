@@ -133,7 +133,8 @@ void TcpProxy::Run() {
       while (read(wake_read_, buffer, sizeof(buffer)) > 0) {
       }
     }
-    const size_t polled = (fds.size() - 2) / 2;  // pairs accepted below were not polled
+    const size_t polled =
+        (fds.size() - 2) / 2;  // pairs accepted below were not polled
     if (fds[0].revents & POLLIN) {
       int client = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
       if (client >= 0) {

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's main command must keep working: `kvnode demo` runs end to end, reports each
+# step, exits 0 and leaves no temporary directory behind.
+set -uo pipefail
+kvnode="$1"
+export TMPDIR="${TEST_TMPDIR:-/tmp}"
+out=$("$kvnode" demo 2>&1)
+status=$?
+echo "$out"
+fail() { echo "demo_test: $*" >&2; exit 1; }
+[[ $status -eq 0 ]] || fail "kvnode demo exited with $status"
+for step in "was elected leader" "took over for term" "rejoined as a follower and caught up" \
+            "node 3 exited with 0" "Done: every node stopped"; do
+  grep -q "$step" <<<"$out" || fail "missing step: $step"
+done
+if ls -d "$TMPDIR"/raftkv-demo.* >/dev/null 2>&1; then fail "temporary directory left behind"; fi
+echo "demo_test: ok"

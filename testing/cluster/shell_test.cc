@@ -1,0 +1,48 @@
+// `kvnode shell` reads commands from a pipe like from a terminal, with clear
+// messages for wrong usage; `kvnode` alone prints the usage.
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "testing/cluster/harness.h"
+
+namespace raftkv::testing {
+namespace {
+
+TEST(ClusterShellTest, PipedCommands_RunInOrderWithClearErrors) {
+  auto harness = ClusterHarness::Start();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  ASSERT_TRUE(h.WaitForLeader().ok());
+  const std::string cluster =
+      absl::StrCat("--cluster=", h.cluster().client_cluster());
+  CommandOutput shell = h.Run({cluster, "shell"}, 30000,
+                              "put greeting hello world\n"
+                              "get greeting\n"
+                              "put lonely\n"
+                              "list\n"
+                              "delete greeting\n"
+                              "get greeting\n"
+                              "quit\n"
+                              "get never-run\n");
+  EXPECT_EQ(shell.out, "OK\nhello world\ngreeting=hello world\nOK\n");
+  EXPECT_EQ(shell.err,
+            "kvnode: usage: kvnode put KEY VALUE\n"
+            "kvnode: key \"greeting\" not found\n");
+  EXPECT_EQ(shell.exit_code, 1);  // the last command's outcome: not found
+}
+
+TEST(ClusterShellTest, NoArguments_PrintsUsageWithExamples) {
+  auto harness = ClusterHarness::Start({.nodes = 1});
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  CommandOutput bare = (*harness)->Run({});
+  EXPECT_EQ(bare.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(bare.err, "Examples:")) << bare.err;
+  CommandOutput help = (*harness)->Run({"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(help.out, "kvnode serve --node-id=1"))
+      << help.out;
+}
+
+}  // namespace
+}  // namespace raftkv::testing
