@@ -7,17 +7,24 @@ and `:fsync_benchmark_smoke`, a test that runs every benchmark in it for a momen
 `bazel test //...` proves the suite still builds and runs. Tests never assert timings.
 """
 
-def raftkv_benchmark(name, srcs, deps = [], smoke_args = [], **kwargs):
+def raftkv_benchmark(name, srcs, deps = [], smoke_args = [], args = [], data = [],
+                     custom_main = False, **kwargs):
+    """`args`/`data` go to the binary (and `bazel run`); `smoke_args` only to the smoke test.
+
+    With custom_main, the sources define main() themselves.
+    """
     native.cc_binary(
         name = name,
         srcs = srcs,
-        deps = deps + ["@com_github_google_benchmark//:benchmark_main"],
+        args = args,
+        data = data,
+        deps = deps + ["@com_github_google_benchmark//:benchmark" if custom_main else "@com_github_google_benchmark//:benchmark_main"],
         **kwargs
     )
     native.sh_test(
         name = name + "_smoke",
-        size = "small",
+        size = "small" if not data else "medium",
         srcs = ["//benchmarks:run_once.sh"],
-        args = ["$(rootpath :%s)" % name] + smoke_args,
-        data = [":" + name],
+        args = ["$(rootpath :%s)" % name] + args + smoke_args,
+        data = [":" + name] + data,
     )

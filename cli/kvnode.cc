@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "cli/bench.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
 #include "kv/client.h"
@@ -52,6 +53,16 @@ ABSL_FLAG(uint32_t, limit, 100, "list: at most this many keys (up to 10000)");
 ABSL_FLAG(bool, keys_only, false, "list: print keys without values");
 ABSL_FLAG(bool, expect_absent, false,
           "cas: succeed only if the key does not exist");
+ABSL_FLAG(int, clients, 16,
+          "bench: concurrent clients, each with one request in flight");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
+          "bench: stop after this long");
+ABSL_FLAG(uint64_t, ops, 0,
+          "bench: stop after this many operations (0: duration only)");
+ABSL_FLAG(uint64_t, value_size, 256, "bench: bytes per value");
+ABSL_FLAG(uint64_t, keys, 1000, "bench: size of the key space");
+ABSL_FLAG(double, read_ratio, 0.0,
+          "bench: fraction of operations that are gets");
 
 namespace raftkv::cli {
 namespace {
@@ -71,7 +82,11 @@ Commands:
   del KEY              delete a key
   list [PREFIX]        list keys in order (--limit=N, --keys-only)
   cas KEY OLD NEW      set KEY to NEW only if it holds OLD (--expect-absent: if it is absent)
-  status               every node's id, role, term, leader and indexes
+    status               every node's id, role, term, leader and indexes
+  bench                load the cluster, report throughput and latency percentiles
+                       (--clients=16 --duration=10s --ops=N --value-size=256 --keys=1000
+                        --read-ratio=0.0; --output=json prints one JSON object)
+
 
 Examples:
   kvnode serve --node-id=1 --bind=127.0.0.1:7001 \
@@ -88,12 +103,31 @@ Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
             4 invalid argument (a limit), 5 compare failed, 6 other error.
 )";
 
-const std::set<std::string> kFlags = {
-    "node_id",           "bind",           "cluster",       "data_dir",
-    "tick_ms",           "election_ticks", "max_key_bytes", "max_value_bytes",
-    "max_request_bytes", "session_ttl_ms", "quiet",         "output",
-    "timeout",           "consistency",    "limit",         "keys_only",
-    "expect_absent",     "flagfile",       "help"};
+const std::set<std::string> kFlags = {"node_id",
+                                      "bind",
+                                      "cluster",
+                                      "data_dir",
+                                      "tick_ms",
+                                      "election_ticks",
+                                      "max_key_bytes",
+                                      "max_value_bytes",
+                                      "max_request_bytes",
+                                      "session_ttl_ms",
+                                      "quiet",
+                                      "output",
+                                      "timeout",
+                                      "consistency",
+                                      "limit",
+                                      "keys_only",
+                                      "expect_absent",
+                                      "flagfile",
+                                      "help",
+                                      "clients",
+                                      "duration",
+                                      "ops",
+                                      "value_size",
+                                      "keys",
+                                      "read_ratio"};
 
 // Accepts --node-id as well as --node_id, and checks names and values before
 // Abseil does, so that a mistake is a usage error (exit 2) with a one-line
@@ -257,13 +291,30 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "kvnode: --timeout must be positive, like 5s or 500ms\n");
     return kExitUsage;
   }
-  const std::set<std::string> commands = {"get",  "put", "del",    "delete",
-                                          "list", "cas", "status", "shell"};
+  const std::set<std::string> commands = {
+      "get", "put", "del", "delete", "list", "cas", "status", "shell", "bench"};
   if (commands.count(words[0]) == 0) {
     fprintf(stderr,
             "kvnode: unknown command \"%s\"; run kvnode --help for the list\n",
             words[0].c_str());
     return kExitUsage;
+  }
+  if (words[0] == "bench") {
+    if (words.size() != 1) {
+      fputs("kvnode: bench takes flags only\n", stderr);
+      return kExitUsage;
+    }
+    BenchOptions bench;
+    bench.cluster = options.cluster;
+    bench.clients = absl::GetFlag(FLAGS_clients);
+    bench.duration = absl::GetFlag(FLAGS_duration);
+    bench.ops = absl::GetFlag(FLAGS_ops);
+    bench.value_size = absl::GetFlag(FLAGS_value_size);
+    bench.keys = absl::GetFlag(FLAGS_keys);
+    bench.read_ratio = absl::GetFlag(FLAGS_read_ratio);
+    bench.linearizable = options.linearizable;
+    bench.timeout_ms = options.timeout_ms;
+    return RunBenchCommand(bench, context.output == Output::kJson);
   }
   auto client = kv::Client::Create(options);
   if (!client.ok()) {

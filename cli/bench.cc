@@ -1,0 +1,222 @@
+#include "cli/bench.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/commands.h"
+#include "kv/client.h"
+
+namespace raftkv::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Worker {
+  std::mutex mu;
+  LatencyHistogram latency;
+  uint64_t errors = 0;
+  std::string first_error;
+};
+
+double Ms(uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
+
+}  // namespace
+
+absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
+                                     const BenchProgress& progress) {
+  if (options.clients < 1 || options.clients > 1024) {
+    return absl::InvalidArgumentError("--clients must be between 1 and 1024");
+  }
+  if (options.duration <= absl::ZeroDuration() && options.ops == 0) {
+    return absl::InvalidArgumentError(
+        "give --duration or --ops: every run must be bounded");
+  }
+  if (options.duration > absl::Hours(1)) {
+    return absl::InvalidArgumentError("--duration is limited to 1h");
+  }
+  if (options.keys == 0)
+    return absl::InvalidArgumentError("--keys must be at least 1");
+  if (options.read_ratio < 0 || options.read_ratio > 1) {
+    return absl::InvalidArgumentError("--read-ratio must be between 0 and 1");
+  }
+  const std::string value(options.value_size, 'v');
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < options.clients; ++i)
+    workers.push_back(std::make_unique<Worker>());
+
+  // Reads need something to read: write every key once first (not measured).
+  std::atomic<uint64_t> next_key{0};
+  std::atomic<bool> preload_failed{false};
+  if (options.read_ratio > 0) {
+    std::vector<std::thread> loaders;
+    for (int i = 0; i < std::min(options.clients, 16); ++i) {
+      loaders.emplace_back([&] {
+        auto client =
+            kv::Client::Create({options.cluster, options.timeout_ms, true});
+        if (!client.ok()) return preload_failed.store(true);
+        for (uint64_t k; (k = next_key.fetch_add(1)) < options.keys;) {
+          if (!(*client)->Put(absl::StrCat("bench/", k), value).ok())
+            return preload_failed.store(true);
+        }
+      });
+    }
+    for (std::thread& t : loaders) t.join();
+    if (preload_failed) {
+      return absl::UnavailableError(
+          "could not write the keys to read; is the cluster up? "
+          "(kvnode --cluster=... status)");
+    }
+  }
+
+  std::atomic<uint64_t> issued{0};
+  std::atomic<uint64_t> done{0};
+  std::atomic<bool> stop{false};
+  const auto start = Clock::now();
+  const auto deadline =
+      options.duration > absl::ZeroDuration()
+          ? start + absl::ToChronoNanoseconds(options.duration)
+          : Clock::time_point::max();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < options.clients; ++i) {
+    threads.emplace_back([&, i] {
+      Worker& worker = *workers[i];
+      auto client = kv::Client::Create(
+          {options.cluster, options.timeout_ms, options.linearizable});
+      if (!client.ok()) {
+        std::lock_guard<std::mutex> lock(worker.mu);
+        worker.errors++;
+        worker.first_error = std::string(client.status().message());
+        return;
+      }
+      std::mt19937_64 rng(static_cast<uint64_t>(i) * 7919 + 17);
+      while (!stop && Clock::now() < deadline) {
+        if (options.ops > 0 && issued.fetch_add(1) >= options.ops) break;
+        const std::string key = absl::StrCat("bench/", rng() % options.keys);
+        const bool read =
+            options.read_ratio > 0 &&
+            static_cast<double>(rng() % 1000000) < options.read_ratio * 1000000;
+        const auto t0 = Clock::now();
+        absl::Status status;
+        if (read) {
+          status = (*client)->Get(key).status();
+        } else {
+          status = (*client)->Put(key, value);
+        }
+        const uint64_t micros = static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                                  t0)
+                .count());
+        std::lock_guard<std::mutex> lock(worker.mu);
+        if (status.ok()) {
+          worker.latency.Record(micros);
+        } else {
+          if (worker.errors++ == 0)
+            worker.first_error = std::string(status.message());
+        }
+        done.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+
+  auto collect = [&] {
+    BenchReport report;
+    for (auto& worker : workers) {
+      std::lock_guard<std::mutex> lock(worker->mu);
+      report.latency.Merge(worker->latency);
+      report.errors += worker->errors;
+      if (report.first_error.empty()) report.first_error = worker->first_error;
+    }
+    report.ops = report.latency.count();
+    report.duration_s =
+        std::chrono::duration<double>(Clock::now() - start).count();
+    return report;
+  };
+  // Report progress while the workers run; the loop ends when they all have.
+  std::atomic<int> finished{0};
+  std::thread joiner([&] {
+    for (std::thread& t : threads) t.join();
+    finished = 1;
+  });
+  auto next_report = start + std::chrono::seconds(1);
+  while (!finished) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (progress && Clock::now() >= next_report) {
+      next_report += std::chrono::seconds(1);
+      BenchReport so_far = collect();
+      progress(so_far.duration_s, so_far);
+    }
+  }
+  joiner.join();
+  stop = true;
+  return collect();
+}
+
+std::string BenchJson(const BenchOptions& options, const BenchReport& r) {
+  const double throughput =
+      r.duration_s > 0 ? static_cast<double>(r.ops) / r.duration_s : 0;
+  return absl::StrFormat(
+      "{\"ops\":%d,\"errors\":%d,\"duration_s\":%.3f,\"throughput_ops_s\":%.1f,"
+      "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
+      "\"max\":%.3f,"
+      "\"mean\":%.3f},\"clients\":%d,\"value_size\":%d,\"keys\":%d,\"read_"
+      "ratio\":%.3f,"
+      "\"consistency\":\"%s\"}",
+      r.ops, r.errors, r.duration_s, throughput, Ms(r.latency.Percentile(0.5)),
+      Ms(r.latency.Percentile(0.9)), Ms(r.latency.Percentile(0.99)),
+      Ms(r.latency.Percentile(0.999)), Ms(r.latency.max()),
+      r.latency.mean() / 1000.0, options.clients, options.value_size,
+      options.keys, options.read_ratio,
+      options.linearizable ? "linearizable" : "serializable");
+}
+
+int RunBenchCommand(const BenchOptions& options, bool json) {
+  const bool live = isatty(STDERR_FILENO);
+  auto report = RunBench(options, [&](double elapsed, const BenchReport& r) {
+    if (!live) return;
+    fprintf(
+        stderr,
+        "\r[%5.1fs] %9.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  errors %llu   ",
+        elapsed, static_cast<double>(r.ops) / elapsed,
+        Ms(r.latency.Percentile(0.5)), Ms(r.latency.Percentile(0.99)),
+        static_cast<unsigned long long>(r.errors));
+    fflush(stderr);
+  });
+  if (live) fprintf(stderr, "\n");
+  if (!report.ok()) return ReportError(report.status());
+  if (json) {
+    printf("%s\n", BenchJson(options, *report).c_str());
+  } else {
+    const BenchReport& r = *report;
+    printf(
+        "%llu ops in %.2f s: %.1f ops/s, %llu errors (%d clients, %zu-byte "
+        "values, "
+        "read ratio %.2f, %s reads)\n",
+        static_cast<unsigned long long>(r.ops), r.duration_s,
+        r.duration_s > 0 ? static_cast<double>(r.ops) / r.duration_s : 0.0,
+        static_cast<unsigned long long>(r.errors), options.clients,
+        options.value_size, options.read_ratio,
+        options.linearizable ? "linearizable" : "serializable");
+    printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+           Ms(r.latency.Percentile(0.5)), Ms(r.latency.Percentile(0.9)),
+           Ms(r.latency.Percentile(0.99)), Ms(r.latency.Percentile(0.999)),
+           Ms(r.latency.max()));
+  }
+  if (report->ops == 0) {
+    fprintf(stderr, "kvnode: no operation succeeded; first error: %s\n",
+            report->first_error.c_str());
+    return kExitUnavailable;
+  }
+  return kExitOk;
+}
+
+}  // namespace raftkv::cli
