@@ -60,7 +60,8 @@ void Run(benchmark::State& state, double read_ratio, bool linearizable) {
   options.linearizable = linearizable;
   cli::BenchReport total;
   for (auto _ : state) {
-    auto report = cli::RunBench(options, nullptr);
+    auto report =
+        cli::RunBench(options, cli::KvTargets(options.cluster, 10000), nullptr);
     if (!report.ok())
       return state.SkipWithError(
           std::string(report.status().message()).c_str());

@@ -32,7 +32,33 @@ double Ms(uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
 
 }  // namespace
 
+class KvTarget final : public BenchTarget {
+ public:
+  explicit KvTarget(std::unique_ptr<kv::Client> client)
+      : client_(std::move(client)) {}
+  absl::Status Put(const std::string& key, const std::string& value) override {
+    return client_->Put(key, value);
+  }
+  absl::Status Get(const std::string& key) override {
+    return client_->Get(key).status();
+  }
+
+ private:
+  std::unique_ptr<kv::Client> client_;
+};
+
+BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms) {
+  return
+      [cluster, timeout_ms](
+          bool linearizable) -> absl::StatusOr<std::unique_ptr<BenchTarget>> {
+        auto client = kv::Client::Create({cluster, timeout_ms, linearizable});
+        if (!client.ok()) return client.status();
+        return std::unique_ptr<BenchTarget>(new KvTarget(std::move(*client)));
+      };
+}
+
 absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
+                                     const BenchTargetFactory& targets,
                                      const BenchProgress& progress) {
   if (options.clients < 1 || options.clients > 1024) {
     return absl::InvalidArgumentError("--clients must be between 1 and 1024");
@@ -61,8 +87,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
     std::vector<std::thread> loaders;
     for (int i = 0; i < std::min(options.clients, 16); ++i) {
       loaders.emplace_back([&] {
-        auto client =
-            kv::Client::Create({options.cluster, options.timeout_ms, true});
+        auto client = targets(true);
         if (!client.ok()) return preload_failed.store(true);
         for (uint64_t k; (k = next_key.fetch_add(1)) < options.keys;) {
           if (!(*client)->Put(absl::StrCat("bench/", k), value).ok())
@@ -90,8 +115,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
   for (int i = 0; i < options.clients; ++i) {
     threads.emplace_back([&, i] {
       Worker& worker = *workers[i];
-      auto client = kv::Client::Create(
-          {options.cluster, options.timeout_ms, options.linearizable});
+      auto client = targets(options.linearizable);
       if (!client.ok()) {
         std::lock_guard<std::mutex> lock(worker.mu);
         worker.errors++;
@@ -108,7 +132,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
         const auto t0 = Clock::now();
         absl::Status status;
         if (read) {
-          status = (*client)->Get(key).status();
+          status = (*client)->Get(key);
         } else {
           status = (*client)->Put(key, value);
         }
@@ -179,18 +203,20 @@ std::string BenchJson(const BenchOptions& options, const BenchReport& r) {
       options.linearizable ? "linearizable" : "serializable");
 }
 
-int RunBenchCommand(const BenchOptions& options, bool json) {
+int RunBenchCommand(const BenchOptions& options,
+                    const BenchTargetFactory& targets, bool json) {
   const bool live = isatty(STDERR_FILENO);
-  auto report = RunBench(options, [&](double elapsed, const BenchReport& r) {
-    if (!live) return;
-    fprintf(
-        stderr,
-        "\r[%5.1fs] %9.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  errors %llu   ",
-        elapsed, static_cast<double>(r.ops) / elapsed,
-        Ms(r.latency.Percentile(0.5)), Ms(r.latency.Percentile(0.99)),
-        static_cast<unsigned long long>(r.errors));
-    fflush(stderr);
-  });
+  auto report =
+      RunBench(options, targets, [&](double elapsed, const BenchReport& r) {
+        if (!live) return;
+        fprintf(stderr,
+                "\r[%5.1fs] %9.0f ops/s  p50 %7.3f ms  p99 %7.3f ms  errors "
+                "%llu   ",
+                elapsed, static_cast<double>(r.ops) / elapsed,
+                Ms(r.latency.Percentile(0.5)), Ms(r.latency.Percentile(0.99)),
+                static_cast<unsigned long long>(r.errors));
+        fflush(stderr);
+      });
   if (live) fprintf(stderr, "\n");
   if (!report.ok()) return ReportError(report.status());
   if (json) {

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -46,12 +47,30 @@ struct BenchReport {
 using BenchProgress =
     std::function<void(double elapsed_s, const BenchReport& so_far)>;
 
+// What a benchmark client talks to: one per thread, one request at a time.
+class BenchTarget {
+ public:
+  virtual ~BenchTarget() = default;
+  virtual absl::Status Put(const std::string& key,
+                           const std::string& value) = 0;
+  virtual absl::Status Get(const std::string& key) = 0;
+};
+// Makes one target; called on the thread that will use it.
+using BenchTargetFactory =
+    std::function<absl::StatusOr<std::unique_ptr<BenchTarget>>(
+        bool linearizable)>;
+
+// raftkv through kv::Client, following the leader.
+BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms);
+
 absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
+                                     const BenchTargetFactory& targets,
                                      const BenchProgress& progress);
 
 // Checks the options, runs, prints a live progress line on a terminal and the
 // report (text, or one JSON object on the last line). Returns the exit code.
-int RunBenchCommand(const BenchOptions& options, bool json);
+int RunBenchCommand(const BenchOptions& options,
+                    const BenchTargetFactory& targets, bool json);
 
 // The report as one JSON object: ops, errors, duration_s, throughput_ops_s and
 // latency_ms with p50, p90, p99, p999, max.

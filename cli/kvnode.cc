@@ -314,7 +314,8 @@ int Main(int argc, char** argv) {
     bench.read_ratio = absl::GetFlag(FLAGS_read_ratio);
     bench.linearizable = options.linearizable;
     bench.timeout_ms = options.timeout_ms;
-    return RunBenchCommand(bench, context.output == Output::kJson);
+    return RunBenchCommand(bench, KvTargets(bench.cluster, bench.timeout_ms),
+                           context.output == Output::kJson);
   }
   auto client = kv::Client::Create(options);
   if (!client.ok()) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "net/kv.capnp.h"
+#include "net/peer_transport.h"
 
 namespace raftkv::kv {
 namespace {
@@ -150,6 +151,7 @@ class Client::Impl {
                       .wait(io_.waitScope);
     Connection connection;
     connection.stream = kj::mv(stream);
+    net::SetNoDelay(*connection.stream);
     capnp::ReaderOptions limits;
     limits.traversalLimitInWords = (64ull << 20) / sizeof(capnp::word);
     connection.network = kj::heap<capnp::TwoPartyVatNetwork>(

@@ -255,8 +255,11 @@ void NodeRuntime::Process() {
     AttachSnapshots(ready->early_messages);
     transport_->Send(std::move(ready->early_messages));
     OnRoleChange(ready->role, ready->leader);
+    // A Ready whose only durable change is a higher commit index needs no
+    // write: Raft does not require the commit index to be durable (a restart
+    // relearns it), and the next synced batch carries it anyway. Writing it
+    // would put an fsync between commitment and apply on every write.
     const bool persist = ready->must_sync || !ready->entries.empty() ||
-                         ready->hard_state.has_value() ||
                          ready->snapshot.has_value();
     if (!persist) {
       AfterPersist(*ready);
@@ -300,7 +303,9 @@ void NodeRuntime::Persist(const raft::Ready& ready, absl::Status* status) {
     *status = log_storage_->InstallSnapshot(ready.snapshot->metadata);
     if (!status->ok()) return;
   }
-  *status = log_storage_->Save(ready.hard_state, ready.entries);
+  if (ready.must_sync || !ready.entries.empty()) {
+    *status = log_storage_->Save(ready.hard_state, ready.entries);
+  }
 }
 
 void NodeRuntime::AfterPersist(raft::Ready& ready) {
@@ -310,21 +315,31 @@ void NodeRuntime::AfterPersist(raft::Ready& ready) {
     absl::Status loaded = machine_->Load();
     if (!loaded.ok()) Log(std::string(loaded.message()));
   }
-  for (const raft::Entry& entry : ready.committed_entries) {
-    if (entry.index <= machine_->applied())
-      continue;  // applied before a restart
-    absl::StatusOr<CommandResult> result = machine_->Apply(entry);
-    if (!result.ok()) {
+  // Apply every newly committed entry with one store write (entries applied
+  // before a restart are skipped), then answer the clients waiting on them.
+  size_t first_new = 0;
+  while (first_new < ready.committed_entries.size() &&
+         ready.committed_entries[first_new].index <= machine_->applied()) {
+    ++first_new;
+  }
+  absl::Span<const raft::Entry> fresh =
+      absl::MakeConstSpan(ready.committed_entries).subspan(first_new);
+  if (!fresh.empty()) {
+    absl::StatusOr<std::vector<CommandResult>> results =
+        machine_->ApplyEntries(fresh);
+    if (!results.ok()) {
       failed_ = true;
-      Log(absl::StrCat("node ", options_.id, ": applying entry ", entry.index,
-                       " failed, stopping: ", result.status().message()));
+      Log(absl::StrCat("node ", options_.id, ": applying entries ",
+                       fresh.front().index, "..", fresh.back().index,
+                       " failed, stopping: ", results.status().message()));
       FailAllPending({Code::kUnavailable, "node storage failed", std::nullopt});
       return;
     }
-    auto it = pending_writes_.find(entry.index);
-    if (it != pending_writes_.end()) {
-      if (it->second.term == entry.term) {
-        it->second.fulfiller->fulfill(kj::mv(*result));
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      auto it = pending_writes_.find(fresh[i].index);
+      if (it == pending_writes_.end()) continue;
+      if (it->second.term == fresh[i].term) {
+        it->second.fulfiller->fulfill(kj::mv((*results)[i]));
       } else {
         it->second.fulfiller->fulfill(
             {Code::kUnavailable,
@@ -428,6 +443,7 @@ kj::Promise<void> NodeRuntime::TickLoop() {
 kj::Promise<void> NodeRuntime::AcceptLoop(kj::ConnectionReceiver& listener) {
   return listener.accept().then([this,
                                  &listener](kj::Own<kj::AsyncIoStream> stream) {
+    net::SetNoDelay(*stream);
     auto connection = kj::heap<ServerConnection>(kj::mv(stream), bootstrap_);
     auto disconnected = connection->network.onDisconnect();
     tasks_->add(disconnected.attach(kj::mv(connection)));

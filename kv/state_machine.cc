@@ -75,19 +75,57 @@ absl::Status StateMachine::Load() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::optional<std::string>> StateMachine::Read(
+    const std::string& key) {
+  auto it = overlay_.find(key);
+  if (it != overlay_.end()) return it->second;
+  return store_->Get(key);
+}
+
 absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
-  storage::KvBatch batch;
-  batch.applied_index = entry.index;
+  ASSIGN_OR_RETURN(std::vector<CommandResult> results,
+                   ApplyEntries({&entry, 1}));
+  return results.front();
+}
+
+absl::StatusOr<std::vector<CommandResult>> StateMachine::ApplyEntries(
+    absl::Span<const raft::Entry> entries) {
+  std::vector<storage::KvBatch> batches(entries.size());
+  std::vector<CommandResult> results;
+  results.reserve(entries.size());
+  overlay_.clear();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    batches[i].applied_index = entries[i].index;
+    absl::StatusOr<CommandResult> result = Prepare(entries[i], &batches[i]);
+    if (!result.ok()) {
+      overlay_.clear();
+      return result.status();
+    }
+    // Later commands of this group must see this one's writes before they reach
+    // the store.
+    for (const storage::KvMutation& m : batches[i].mutations) {
+      overlay_[m.key] = m.kind == storage::KvMutation::Kind::kPut
+                            ? std::optional<std::string>(m.value)
+                            : std::nullopt;
+    }
+    results.push_back(std::move(*result));
+  }
+  overlay_.clear();
+  RETURN_IF_ERROR(store_->ApplyBatches(batches));
+  return results;
+}
+
+absl::StatusOr<CommandResult> StateMachine::Prepare(
+    const raft::Entry& entry, storage::KvBatch* batch_out) {
+  storage::KvBatch& batch = *batch_out;
   CommandResult result;
   if (entry.type != raft::EntryType::kNormal || entry.data.empty()) {
-    RETURN_IF_ERROR(store_->Apply(batch));
     return result;
   }
 
   // Decode into aligned words; a command that does not parse fails alike
   // everywhere.
   if (entry.data.size() % sizeof(capnp::word) != 0) {
-    RETURN_IF_ERROR(store_->Apply(batch));
     return CommandResult{Code::kInvalidArgument, "malformed command",
                          std::nullopt};
   }
@@ -129,11 +167,9 @@ absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
                                session->second.sequence),
                   std::nullopt};
       }
-      RETURN_IF_ERROR(store_->Apply(batch));
       return result;
     }
     if (client_id != 0 && session == sessions_.end() && sequence > 1) {
-      RETURN_IF_ERROR(store_->Apply(batch));
       return CommandResult{
           Code::kSessionExpired,
           absl::StrCat("session of client ", client_id,
@@ -149,7 +185,7 @@ absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
         break;
       case Command::DELETE: {
         std::string key = ToString(command.getDelete().getKey());
-        ASSIGN_OR_RETURN(std::optional<std::string> current, store_->Get(key));
+        ASSIGN_OR_RETURN(std::optional<std::string> current, Read(key));
         if (current.has_value()) {
           batch.mutations.push_back(
               {storage::KvMutation::Kind::kDelete, std::move(key), ""});
@@ -161,7 +197,7 @@ absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
       case Command::CAS: {
         auto cas = command.getCas();
         std::string key = ToString(cas.getKey());
-        ASSIGN_OR_RETURN(std::optional<std::string> current, store_->Get(key));
+        ASSIGN_OR_RETURN(std::optional<std::string> current, Read(key));
         const bool matches = cas.getExpectAbsent()
                                  ? !current.has_value()
                                  : current.has_value() &&
@@ -179,7 +215,6 @@ absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
         break;
     }
   } catch (const kj::Exception& e) {
-    RETURN_IF_ERROR(store_->Apply(batch));
     return CommandResult{Code::kInvalidArgument, "malformed command",
                          std::nullopt};
   }
@@ -192,7 +227,6 @@ absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
     batch.session_puts.push_back(
         {client_id, EncodeSession(sequence, clock_ms_, result)});
   }
-  RETURN_IF_ERROR(store_->Apply(batch));
   return result;
 }
 

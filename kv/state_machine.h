@@ -21,8 +21,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "raft/types.h"
 #include "storage/kv_store.h"
 
@@ -61,12 +63,23 @@ class StateMachine {
   // is applied as a failed command (kInvalidArgument) so every replica stays in
   // step.
   absl::StatusOr<CommandResult> Apply(const raft::Entry& entry);
+  // Applies consecutive committed entries with one store write (same results as
+  // applying them one by one: later commands see earlier ones' writes).
+  absl::StatusOr<std::vector<CommandResult>> ApplyEntries(
+      absl::Span<const raft::Entry> entries);
 
   storage::KvStore& store() { return *store_; }
   raft::LogIndex applied() const { return store_->AppliedIndex(); }
   size_t session_count() const { return sessions_.size(); }
 
  private:
+  // Decides `entry`'s effect into `batch` (mutations and session changes),
+  // updating the in-memory session table; nothing reaches the store.
+  absl::StatusOr<CommandResult> Prepare(const raft::Entry& entry,
+                                        storage::KvBatch* batch);
+  // A key's value as of the commands prepared so far.
+  absl::StatusOr<std::optional<std::string>> Read(const std::string& key);
+
   struct Session {
     uint64_t sequence = 0;
     uint64_t last_active_ms = 0;
@@ -77,6 +90,8 @@ class StateMachine {
   StateMachineOptions options_;
   std::map<uint64_t, Session> sessions_;
   uint64_t clock_ms_ = 0;  // the largest command timestamp applied
+  std::map<std::string, std::optional<std::string>>
+      overlay_;  // writes of the current group
 };
 
 }  // namespace raftkv::kv

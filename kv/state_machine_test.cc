@@ -111,5 +111,41 @@ TEST_F(StateMachineTest, MalformedCommand_FailsAlikeAndAdvances) {
   EXPECT_EQ(machine_.applied(), 2u);
 }
 
+TEST_F(StateMachineTest, ApplyEntries_GroupSeesItsOwnWritesLikeOneByOne) {
+  std::vector<raft::Entry> group = {
+      {1, 1, raft::EntryType::kNormal, PutCommand(5, 1, "k", "v1", 10)},
+      {1, 2, raft::EntryType::kNormal, DeleteCommand(5, 2, "k", 11)},
+      {1, 3, raft::EntryType::kNormal,
+       DeleteCommand(5, 3, "k", 12)},  // already gone
+      {1, 4, raft::EntryType::kNormal, ""},
+      {1, 5, raft::EntryType::kNormal, PutCommand(6, 1, "k", "v2", 13)},
+      {1, 6, raft::EntryType::kNormal,
+       DeleteCommand(5, 2, "k", 14)},  // a retry
+  };
+  absl::StatusOr<std::vector<CommandResult>> results =
+      machine_.ApplyEntries(group);
+  ASSERT_TRUE(results.ok()) << results.status();
+  std::vector<Code> codes;
+  for (const CommandResult& r : *results) codes.push_back(r.code);
+  EXPECT_EQ(codes,
+            (std::vector<Code>{Code::kOk, Code::kOk, Code::kNotFound, Code::kOk,
+                               Code::kOk, Code::kInvalidArgument}));
+  EXPECT_EQ(Get("k"), "v2");
+  EXPECT_EQ(machine_.applied(), 6u);
+
+  // The same entries one by one on a fresh store give the same results and
+  // state.
+  storage::MemoryKvStore other_store;
+  StateMachine other(&other_store, {.session_ttl_ms = 1000});
+  ASSERT_TRUE(other.Load().ok());
+  for (size_t i = 0; i < group.size(); ++i) {
+    absl::StatusOr<CommandResult> one = other.Apply(group[i]);
+    ASSERT_TRUE(one.ok());
+    EXPECT_EQ(one->code, codes[i]) << "entry " << i + 1;
+  }
+  EXPECT_EQ(*other_store.Get("k"), std::optional<std::string>("v2"));
+  EXPECT_EQ(*other_store.LoadSessions(), *store_.LoadSessions());
+}
+
 }  // namespace
 }  // namespace raftkv::kv

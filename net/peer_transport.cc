@@ -1,5 +1,8 @@
 #include "net/peer_transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <deque>
 
 #include "net/raft_codec.h"
@@ -25,6 +28,15 @@ capnp::ReaderOptions PeerReaderOptions() {
       (512ull << 20) / sizeof(capnp::word);  // 512 MiB
   options.nestingLimit = 64;
   return options;
+}
+
+void SetNoDelay(kj::AsyncIoStream& stream) {
+  int one = 1;
+  KJ_IF_MAYBE (e, kj::runCatchingExceptions([&] {
+                 stream.setsockopt(IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+               })) {
+    (void)e;
+  }
 }
 
 struct PeerTransport::Link {
@@ -145,6 +157,7 @@ void PeerTransport::Connect(Link& link) {
                 target->connecting = false;
                 if (target->generation != generation) return;
                 target->stream = kj::mv(stream);
+                SetNoDelay(*target->stream);
                 target->network = kj::heap<capnp::TwoPartyVatNetwork>(
                     *target->stream, capnp::rpc::twoparty::Side::CLIENT,
                     PeerReaderOptions());

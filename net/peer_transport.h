@@ -35,6 +35,11 @@ namespace raftkv::net {
 // refused by Cap'n Proto before it is decoded.
 capnp::ReaderOptions PeerReaderOptions();
 
+// Sets TCP_NODELAY: requests and acknowledgements are small and latency-bound,
+// so they must never wait to be coalesced. A no-op for streams that are not TCP
+// sockets.
+void SetNoDelay(kj::AsyncIoStream& stream);
+
 class PeerTransport {
  public:
   static constexpr size_t kMaxQueuedMessages = 4096;

@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "raft/types.h"
 
 namespace raftkv::storage {
@@ -107,6 +108,16 @@ class KvStore {
   virtual absl::StatusOr<std::vector<SessionRecord>> LoadSessions() const = 0;
 
   virtual absl::Status Apply(const KvBatch& batch) = 0;
+  // Applies consecutive batches as one atomic write (the applied index ends at
+  // the last). REQUIRES: applied indexes increase. The default applies them one
+  // by one.
+  virtual absl::Status ApplyBatches(absl::Span<const KvBatch> batches) {
+    for (const KvBatch& batch : batches) {
+      absl::Status status = Apply(batch);
+      if (!status.ok()) return status;
+    }
+    return absl::OkStatus();
+  }
   virtual absl::Status Sync() = 0;
 
   virtual absl::StatusOr<std::unique_ptr<KvSnapshotReader>> ReadSnapshot()

@@ -313,5 +313,27 @@ TYPED_TEST(KvStoreConformanceTest,
   EXPECT_EQ(this->Get("x1"), std::nullopt);
 }
 
+TYPED_TEST(KvStoreConformanceTest,
+           ApplyBatches_AppliesAGroupAtomicallyInOrder) {
+  std::vector<KvBatch> group = {
+      {3, {Put("a", "1"), Put("b", "1")}, {{7, "s1"}}, {}},
+      {4, {Put("a", "2"), Del("b")}, {{7, "s2"}}, {}},
+      {6, {Put("c", "3")}, {}, {7}}};
+  ASSERT_TRUE(this->kv().ApplyBatches(group).ok());
+  this->Reopen();
+  EXPECT_EQ(this->kv().AppliedIndex(), 6u);
+  EXPECT_EQ(this->Get("a"), "2");
+  EXPECT_EQ(this->Get("b"), std::nullopt);
+  EXPECT_EQ(this->Get("c"), "3");
+  EXPECT_TRUE(this->kv().LoadSessions()->empty());
+  // A group whose indexes do not increase is refused whole.
+  std::vector<KvBatch> bad = {{8, {Put("x", "1")}, {}, {}},
+                              {8, {Put("y", "1")}, {}, {}}};
+  EXPECT_EQ(this->kv().ApplyBatches(bad).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(this->Get("x"), std::nullopt);
+  EXPECT_EQ(this->kv().AppliedIndex(), 6u);
+}
+
 }  // namespace
 }  // namespace raftkv::storage

@@ -279,33 +279,47 @@ absl::StatusOr<std::vector<SessionRecord>> LevelDbKvStore::LoadSessions()
 }
 
 absl::Status LevelDbKvStore::Apply(const KvBatch& batch) {
+  return ApplyBatches({&batch, 1});
+}
+
+absl::Status LevelDbKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
+  if (batches.empty()) return absl::OkStatus();
   absl::MutexLock write_lock(&write_mu_);
   std::shared_ptr<LevelDbHandle> db;
   {
     absl::MutexLock lock(&mu_);
-    if (batch.applied_index <= applied_index_) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("batch for log index ", batch.applied_index,
-                       " is not after the applied index ", applied_index_));
+    raft::LogIndex previous = applied_index_;
+    for (const KvBatch& batch : batches) {
+      if (batch.applied_index <= previous) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("batch for log index ", batch.applied_index,
+                         " is not after the applied index ", previous));
+      }
+      previous = batch.applied_index;
     }
     db = db_;
   }
+  // One LevelDB write for the whole group: the mutations, sessions and final
+  // applied index land together or not at all.
   leveldb::WriteBatch write;
-  for (const KvMutation& m : batch.mutations) {
-    if (m.kind == KvMutation::Kind::kPut) {
-      write.Put(DataKey(m.key), m.value);
-    } else {
-      write.Delete(DataKey(m.key));
+  for (const KvBatch& batch : batches) {
+    for (const KvMutation& m : batch.mutations) {
+      if (m.kind == KvMutation::Kind::kPut) {
+        write.Put(DataKey(m.key), m.value);
+      } else {
+        write.Delete(DataKey(m.key));
+      }
     }
+    for (const SessionRecord& session : batch.session_puts) {
+      write.Put(SessionKey(session.client_id), session.state);
+    }
+    for (uint64_t id : batch.session_deletes) write.Delete(SessionKey(id));
   }
-  for (const SessionRecord& s : batch.session_puts)
-    write.Put(SessionKey(s.client_id), s.state);
-  for (uint64_t id : batch.session_deletes) write.Delete(SessionKey(id));
-  write.Put(kAppliedKey, EncodeIndex(batch.applied_index));
+  write.Put(kAppliedKey, EncodeIndex(batches.back().applied_index));
   leveldb::Status status = db->db->Write(leveldb::WriteOptions(), &write);
   if (!status.ok()) return LevelDbError(status, "applying to", db->path);
   absl::MutexLock lock(&mu_);
-  applied_index_ = batch.applied_index;
+  applied_index_ = batches.back().applied_index;
   return absl::OkStatus();
 }
 

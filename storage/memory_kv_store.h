@@ -26,6 +26,7 @@ class MemoryKvStore final : public KvStore {
   raft::LogIndex AppliedIndex() const override;
   absl::StatusOr<std::vector<SessionRecord>> LoadSessions() const override;
   absl::Status Apply(const KvBatch& batch) override;
+  absl::Status ApplyBatches(absl::Span<const KvBatch> batches) override;
   absl::Status Sync() override { return absl::OkStatus(); }
   absl::StatusOr<std::unique_ptr<KvSnapshotReader>> ReadSnapshot()
       const override;
