@@ -11,23 +11,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "net/bytes.h"
 #include "net/kv.capnp.h"
 #include "net/peer_transport.h"
 
 namespace raftkv::kv {
+
+using net::AsData;
+using net::ToString;
 namespace {
 
 using net::wire::Code;
 using net::wire::KvService;
-
-std::string ToString(capnp::Data::Reader data) {
-  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
-}
-
-capnp::Data::Reader AsData(const std::string& s) {
-  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()),
-                             s.size());
-}
 
 // What every answer says about where to go next.
 struct Reply {

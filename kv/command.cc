@@ -3,18 +3,18 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include "net/bytes.h"
+
 namespace raftkv::kv {
+
+using net::AsData;
+using net::ToString;
 namespace {
 
 std::string Flatten(capnp::MessageBuilder& builder) {
   kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
   kj::ArrayPtr<const char> bytes = words.asChars();
   return std::string(bytes.begin(), bytes.size());
-}
-
-capnp::Data::Reader AsData(const std::string& s) {
-  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()),
-                             s.size());
 }
 
 }  // namespace

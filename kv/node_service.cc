@@ -4,22 +4,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "kv/node_runtime.h"
+#include "net/bytes.h"
 #include "net/raft_codec.h"
 
 namespace raftkv::kv {
+
+using net::AsData;
+using net::ToString;
 namespace {
 
 using net::wire::KvService;
 using net::wire::RaftPeer;
-
-std::string ToString(capnp::Data::Reader data) {
-  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
-}
-
-capnp::Data::Reader AsData(const std::string& s) {
-  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()),
-                             s.size());
-}
 
 net::wire::Code ToWire(Code code) { return static_cast<net::wire::Code>(code); }
 

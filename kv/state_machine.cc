@@ -7,18 +7,18 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "net/bytes.h"
 #include "net/kv.capnp.h"
 #include "raft/status_macros.h"
 #include "storage/codec.h"
 
 namespace raftkv::kv {
+
+using net::AsData;
+using net::ToString;
 namespace {
 
 using net::wire::Command;
-
-std::string ToString(capnp::Data::Reader data) {
-  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
-}
 
 std::string EncodeSession(uint64_t sequence, uint64_t last_active_ms,
                           const CommandResult& result) {

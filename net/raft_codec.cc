@@ -3,21 +3,9 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "net/bytes.h"
 
 namespace raftkv::net {
-namespace {
-
-std::string ToString(capnp::Data::Reader data) {
-  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
-}
-
-capnp::Data::Reader AsData(const std::string& s) {
-  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()),
-                             s.size());
-}
-
-}  // namespace
-
 void ToWire(const raft::Message& m, wire::RaftMessage::Builder out) {
   out.setType(static_cast<uint8_t>(m.type));
   out.setFrom(m.from);

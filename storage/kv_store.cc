@@ -2,7 +2,22 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+
 namespace raftkv::storage {
+
+absl::Status ValidateBatchOrder(absl::Span<const KvBatch> batches,
+                                raft::LogIndex applied) {
+  for (const KvBatch& batch : batches) {
+    if (batch.applied_index <= applied) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("batch for log index ", batch.applied_index,
+                       " is not after the applied index ", applied));
+    }
+    applied = batch.applied_index;
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateScan(const ScanOptions& options) {
   if (options.limit == 0) {

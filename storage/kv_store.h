@@ -125,6 +125,11 @@ class KvStore {
   virtual absl::Status RestoreSnapshot(SnapshotChunkSource next_chunk) = 0;
 };
 
+// Checks that batches' applied indexes increase from `applied`; shared by the
+// implementations so they reject alike.
+absl::Status ValidateBatchOrder(absl::Span<const KvBatch> batches,
+                                raft::LogIndex applied);
+
 // Checks a scan's options; shared by the implementations so they reject alike.
 absl::Status ValidateScan(const ScanOptions& options);
 // The smallest key greater than every key with `prefix`, or "" if there is

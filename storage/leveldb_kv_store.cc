@@ -288,15 +288,7 @@ absl::Status LevelDbKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
   std::shared_ptr<LevelDbHandle> db;
   {
     absl::MutexLock lock(&mu_);
-    raft::LogIndex previous = applied_index_;
-    for (const KvBatch& batch : batches) {
-      if (batch.applied_index <= previous) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("batch for log index ", batch.applied_index,
-                         " is not after the applied index ", previous));
-      }
-      previous = batch.applied_index;
-    }
+    RETURN_IF_ERROR(ValidateBatchOrder(batches, applied_index_));
     db = db_;
   }
   // One LevelDB write for the whole group: the mutations, sessions and final

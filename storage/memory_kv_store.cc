@@ -156,18 +156,11 @@ absl::Status MemoryKvStore::RestoreSnapshot(SnapshotChunkSource next_chunk) {
 absl::Status MemoryKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
   {
     absl::MutexLock lock(&mu_);
-    raft::LogIndex previous = state_->applied_index;
-    for (const KvBatch& batch : batches) {
-      if (batch.applied_index <= previous) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("batch for log index ", batch.applied_index,
-                         " is not after the applied index ", previous));
-      }
-      previous = batch.applied_index;
-    }
+    RETURN_IF_ERROR(ValidateBatchOrder(batches, state_->applied_index));
   }
   for (const KvBatch& batch : batches) {
-    absl::Status status = Apply(batch);  // validated above, so all of them apply
+    absl::Status status =
+        Apply(batch);  // validated above, so all of them apply
     if (!status.ok()) return status;
   }
   return absl::OkStatus();

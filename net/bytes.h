@@ -1,0 +1,23 @@
+// Conversions between Cap'n Proto Data fields and std::string, the one home for them.
+// Thread safety: pure functions. Invariant: AsData's result aliases its argument, which
+// must outlive it.
+#ifndef RAFTKV_NET_BYTES_H_
+#define RAFTKV_NET_BYTES_H_
+
+#include <capnp/blob.h>
+
+#include <string>
+
+namespace raftkv::net {
+
+inline std::string ToString(capnp::Data::Reader data) {
+  return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+inline capnp::Data::Reader AsData(const std::string& s) {
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+}
+
+}  // namespace raftkv::net
+
+#endif  // RAFTKV_NET_BYTES_H_
