@@ -43,6 +43,9 @@ ABSL_FLAG(uint64_t, max_request_bytes, 3 << 19,
           "serve: largest request accepted");
 ABSL_FLAG(uint64_t, session_ttl_ms, 30 * 60 * 1000,
           "serve: idle client sessions expire after this");
+ABSL_FLAG(uint64_t, compact_after_entries, 10000,
+          "serve: snapshot the state and compact the log after this many "
+          "applied entries");
 ABSL_FLAG(bool, quiet, false, "serve: log only errors");
 ABSL_FLAG(std::string, output, "simple", "clients: simple, table or json");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
@@ -97,7 +100,8 @@ Examples:
 
 Flags may also come from a file: --flagfile=PATH (one --flag=value per line).
 Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-ticks
-  --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms  --quiet
+  --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
+  --compact-after-entries  --quiet
 
 Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
             4 invalid argument (a limit), 5 compare failed, 6 other error.
@@ -127,7 +131,8 @@ const std::set<std::string> kFlags = {"node_id",
                                       "ops",
                                       "value_size",
                                       "keys",
-                                      "read_ratio"};
+                                      "read_ratio",
+                                      "compact_after_entries"};
 
 // Accepts --node-id as well as --node_id, and checks names and values before
 // Abseil does, so that a mistake is a usage error (exit 2) with a one-line
@@ -212,6 +217,11 @@ int Serve() {
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
   options.session_ttl_ms = absl::GetFlag(FLAGS_session_ttl_ms);
+  options.compact_after_entries = absl::GetFlag(FLAGS_compact_after_entries);
+  if (options.compact_after_entries == 0) {
+    fprintf(stderr, "kvnode: --compact-after-entries must be at least 1\n");
+    return kExitUsage;
+  }
   if (options.tick_ms == 0 || options.election_ticks < 2) {
     fprintf(
         stderr,
