@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "net/buffered_stream.h"
 #include "net/bytes.h"
 #include "net/kv.capnp.h"
 #include "net/peer_transport.h"
@@ -145,8 +146,8 @@ class Client::Impl {
                           }))
                       .wait(io_.waitScope);
     Connection connection;
-    connection.stream = kj::mv(stream);
-    net::SetNoDelay(*connection.stream);
+    net::SetNoDelay(*stream);
+    connection.stream = kj::heap<net::BufferedStream>(kj::mv(stream));
     capnp::ReaderOptions limits;
     limits.traversalLimitInWords = (64ull << 20) / sizeof(capnp::word);
     connection.network = kj::heap<capnp::TwoPartyVatNetwork>(

@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "kv/command.h"
 #include "kv/node_runtime.h"
+#include "net/buffered_stream.h"
 #include "raft/status_macros.h"
 #include "storage/file_util.h"
 
@@ -444,6 +445,7 @@ kj::Promise<void> NodeRuntime::AcceptLoop(kj::ConnectionReceiver& listener) {
   return listener.accept().then([this,
                                  &listener](kj::Own<kj::AsyncIoStream> stream) {
     net::SetNoDelay(*stream);
+    stream = kj::heap<net::BufferedStream>(kj::mv(stream));
     auto connection = kj::heap<ServerConnection>(kj::mv(stream), bootstrap_);
     auto disconnected = connection->network.onDisconnect();
     tasks_->add(disconnected.attach(kj::mv(connection)));

@@ -5,6 +5,7 @@
 
 #include <deque>
 
+#include "net/buffered_stream.h"
 #include "net/raft_codec.h"
 
 namespace raftkv::net {
@@ -156,8 +157,8 @@ void PeerTransport::Connect(Link& link) {
               [this, target, generation](kj::Own<kj::AsyncIoStream> stream) {
                 target->connecting = false;
                 if (target->generation != generation) return;
-                target->stream = kj::mv(stream);
-                SetNoDelay(*target->stream);
+                SetNoDelay(*stream);
+                target->stream = kj::heap<BufferedStream>(kj::mv(stream));
                 target->network = kj::heap<capnp::TwoPartyVatNetwork>(
                     *target->stream, capnp::rpc::twoparty::Side::CLIENT,
                     PeerReaderOptions());
