@@ -267,25 +267,32 @@ void NodeRuntime::Process() {
       continue;
     }
     write_in_flight_ = true;
-    worker_->Submit([this, ready] {
+    // The storage thread fulfills a cross-thread promise and goes back to its
+    // queue at once; the loop picks the completion up on its next turn.
+    auto done = kj::newPromiseAndCrossThreadFulfiller<absl::Status>();
+    auto fulfiller = std::make_shared<
+        kj::Own<kj::CrossThreadPromiseFulfiller<absl::Status>>>(
+        kj::mv(done.fulfiller));
+    worker_->Submit([this, ready, fulfiller] {
       absl::Status status;
       Persist(*ready, &status);
-      executor_->executeSync([this, ready, &status] {
-        write_in_flight_ = false;
-        if (!status.ok()) {
-          // The disk refused a write Raft depends on: this node cannot continue
-          // safely.
-          failed_ = true;
-          Log(absl::StrCat("node ", options_.id,
-                           ": storage failed, stopping: ", status.message()));
-          FailAllPending(
-              {Code::kUnavailable, "node storage failed", std::nullopt});
-          return;
-        }
-        AfterPersist(*ready);
-        Process();
-      });
+      (*fulfiller)->fulfill(kj::mv(status));
     });
+    tasks_->add(done.promise.then([this, ready](absl::Status status) {
+      write_in_flight_ = false;
+      if (!status.ok()) {
+        // The disk refused a write Raft depends on: this node cannot continue
+        // safely.
+        failed_ = true;
+        Log(absl::StrCat("node ", options_.id,
+                         ": storage failed, stopping: ", status.message()));
+        FailAllPending(
+            {Code::kUnavailable, "node storage failed", std::nullopt});
+        return;
+      }
+      AfterPersist(*ready);
+      Process();
+    }));
   }
 }
 
