@@ -2,6 +2,8 @@
 // messages for wrong usage; `kvnode` alone prints the usage.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "testing/cluster/harness.h"
@@ -30,6 +32,29 @@ TEST(ClusterShellTest, PipedCommands_RunInOrderWithClearErrors) {
             "kvnode: usage: kvnode put KEY VALUE\n"
             "kvnode: key \"greeting\" not found\n");
   EXPECT_EQ(shell.exit_code, 1);  // the last command's outcome: not found
+}
+
+TEST(ClusterShellTest, Flagfile_IsTheConfigFileWithDashedNames) {
+  auto harness = ClusterHarness::Start();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  ASSERT_TRUE(h.WaitForLeader().ok());
+  ASSERT_TRUE(h.client().Put("from", "flagfile").ok());
+  const std::string path = h.cluster().data_dir(1) + ".flags";
+  {
+    std::ofstream flags(path);
+    flags << "# a client's config\n--cluster=" << h.cluster().client_cluster()
+          << "\n--output=json\n--consistency=serializable\n";
+  }
+  CommandOutput get = h.Run({absl::StrCat("--flagfile=", path), "get", "from"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out,
+            "{\"key\":\"from\",\"found\":true,\"value\":\"flagfile\"}\n");
+  CommandOutput missing =
+      h.Run({"--flagfile=/nonexistent/kv.flags", "get", "from"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_EQ(missing.err,
+            "kvnode: cannot read --flagfile=/nonexistent/kv.flags\n");
 }
 
 TEST(ClusterShellTest, NoArguments_PrintsUsageWithExamples) {
