@@ -53,6 +53,20 @@ bool IsSnapshotOutOfDate(const absl::Status& status) {
   return HasKind(status, "snapshot-out-of-date");
 }
 
+absl::Status CheckEntriesRange(LogIndex lo, LogIndex hi, LogIndex first_index,
+                               LogIndex last_index) {
+  if (lo < first_index) return CompactedError(lo, first_index);
+  if (hi > last_index + 1) return EntryUnavailableError(hi - 1, last_index);
+  return absl::OkStatus();
+}
+
+absl::Status CheckTermIndex(LogIndex index, LogIndex first_index,
+                            LogIndex last_index) {
+  if (index + 1 < first_index) return CompactedError(index, first_index);
+  if (index > last_index) return EntryUnavailableError(index, last_index);
+  return absl::OkStatus();
+}
+
 absl::Status ValidateSave(absl::Span<const Entry> entries, LogIndex first_index,
                           LogIndex last_index, Term prev_term) {
   if (entries.empty()) return absl::OkStatus();

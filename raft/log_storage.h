@@ -88,6 +88,14 @@ bool IsCompacted(const absl::Status& status);
 bool IsEntryUnavailable(const absl::Status& status);
 bool IsSnapshotOutOfDate(const absl::Status& status);
 
+// The bounds checks every implementation makes, so they fail alike: entries
+// [lo, hi) must lie in [first_index, last_index + 1); a term lookup in
+// [first_index - 1, last_index].
+absl::Status CheckEntriesRange(LogIndex lo, LogIndex hi, LogIndex first_index,
+                               LogIndex last_index);
+absl::Status CheckTermIndex(LogIndex index, LogIndex first_index,
+                            LogIndex last_index);
+
 // Checks what Save() requires of `entries` against the storage's current
 // bounds; `prev_term` is the term of the entry just before entries[0], which
 // stays in the log.

@@ -244,10 +244,8 @@ absl::StatusOr<Entry> LevelDbLogStorage::ReadEntry(LogIndex index) const {
 }
 
 absl::StatusOr<Term> LevelDbLogStorage::TermAtLocked(LogIndex index) const {
-  if (index < snapshot_.index)
-    return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > last_index_)
-    return raft::EntryUnavailableError(index, last_index_);
+  RETURN_IF_ERROR(
+      raft::CheckTermIndex(index, snapshot_.index + 1, last_index_));
   if (index == snapshot_.index) return snapshot_.term;
   if (!cache_.empty() && index >= cache_.front().index) {
     return cache_[index - cache_.front().index].term;
@@ -264,10 +262,8 @@ absl::StatusOr<Term> LevelDbLogStorage::TermAt(LogIndex index) const {
 absl::StatusOr<std::vector<Entry>> LevelDbLogStorage::Entries(
     LogIndex lo, LogIndex hi, uint64_t max_bytes) const {
   absl::MutexLock lock(&mu_);
-  if (lo <= snapshot_.index)
-    return raft::CompactedError(lo, snapshot_.index + 1);
-  if (hi > last_index_ + 1)
-    return raft::EntryUnavailableError(hi - 1, last_index_);
+  RETURN_IF_ERROR(
+      raft::CheckEntriesRange(lo, hi, snapshot_.index + 1, last_index_));
   std::vector<Entry> out;
   uint64_t bytes = 0;
   const LogIndex cache_first =
@@ -329,10 +325,8 @@ absl::Status LevelDbLogStorage::Save(
 absl::Status LevelDbLogStorage::Compact(LogIndex index,
                                         const raft::ConfState& conf_state) {
   absl::MutexLock lock(&mu_);
-  if (index <= snapshot_.index)
-    return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > last_index_)
-    return raft::EntryUnavailableError(index, last_index_);
+  RETURN_IF_ERROR(raft::CheckEntriesRange(index, index + 1, snapshot_.index + 1,
+                                          last_index_));
   ASSIGN_OR_RETURN(Term term, TermAtLocked(index));
   const raft::SnapshotMetadata snapshot{index, term, conf_state};
   leveldb::WriteBatch batch;

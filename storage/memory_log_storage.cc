@@ -33,10 +33,8 @@ raft::SnapshotMetadata MemoryLogStorage::Snapshot() const {
 }
 
 absl::StatusOr<Term> MemoryLogStorage::TermAtLocked(LogIndex index) const {
-  if (index < snapshot_.index)
-    return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > LastIndexLocked())
-    return raft::EntryUnavailableError(index, LastIndexLocked());
+  RETURN_IF_ERROR(
+      raft::CheckTermIndex(index, snapshot_.index + 1, LastIndexLocked()));
   if (index == snapshot_.index) return snapshot_.term;
   return entries_[index - snapshot_.index - 1].term;
 }
@@ -49,10 +47,8 @@ absl::StatusOr<Term> MemoryLogStorage::TermAt(LogIndex index) const {
 absl::StatusOr<std::vector<Entry>> MemoryLogStorage::Entries(
     LogIndex lo, LogIndex hi, uint64_t max_bytes) const {
   absl::MutexLock lock(&mu_);
-  if (lo <= snapshot_.index)
-    return raft::CompactedError(lo, snapshot_.index + 1);
-  if (hi > LastIndexLocked() + 1)
-    return raft::EntryUnavailableError(hi - 1, LastIndexLocked());
+  RETURN_IF_ERROR(
+      raft::CheckEntriesRange(lo, hi, snapshot_.index + 1, LastIndexLocked()));
   std::vector<Entry> out;
   uint64_t bytes = 0;
   for (LogIndex i = lo; i < hi; ++i) {
@@ -86,10 +82,8 @@ absl::Status MemoryLogStorage::Save(
 absl::Status MemoryLogStorage::Compact(LogIndex index,
                                        const raft::ConfState& conf_state) {
   absl::MutexLock lock(&mu_);
-  if (index <= snapshot_.index)
-    return raft::CompactedError(index, snapshot_.index + 1);
-  if (index > LastIndexLocked())
-    return raft::EntryUnavailableError(index, LastIndexLocked());
+  RETURN_IF_ERROR(raft::CheckEntriesRange(index, index + 1, snapshot_.index + 1,
+                                          LastIndexLocked()));
   ASSIGN_OR_RETURN(Term term, TermAtLocked(index));
   entries_.erase(entries_.begin(),
                  entries_.begin() + (index - snapshot_.index));
