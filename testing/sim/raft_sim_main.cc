@@ -35,6 +35,9 @@ ABSL_FLAG(uint64_t, stop_after, 0,
           "stop after this many violations (0: run every seed)");
 ABSL_FLAG(bool, trace, false,
           "print every node's raft log and every fault to stderr");
+ABSL_FLAG(
+    uint64_t, trace_messages_from, UINT64_MAX,
+    "with --trace: also print every message delivered from this microtick on");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
   options.fault_microticks = absl::GetFlag(FLAGS_fault_microticks);
   options.heal_microticks = absl::GetFlag(FLAGS_heal_microticks);
   options.trace = absl::GetFlag(FLAGS_trace);
+  options.trace_messages_from = absl::GetFlag(FLAGS_trace_messages_from);
 
   const uint64_t seeds = absl::GetFlag(FLAGS_seeds);
   const uint64_t first = absl::GetFlag(FLAGS_first_seed);

@@ -201,7 +201,7 @@ class Simulation {
       if (cut_.count({m.from, m.to}) > 0) continue;
       SimNode& to = Node(m.to);
       if (to.core == nullptr) continue;
-      if (options_.trace && now_ > trace_messages_after_) {
+      if (options_.trace && now_ >= options_.trace_messages_from) {
         Trace(absl::StrCat(raft::MessageTypeName(m.type), " ", m.from, "->",
                            m.to, " t", m.term, " i", m.index, " lt", m.log_term,
                            " n", m.entries.size(), " c", m.commit,
@@ -547,10 +547,6 @@ class Simulation {
   uint64_t next_command_ = 1;
   uint64_t next_read_ = 1;
   NodeId believed_leader_ = raft::kNoNode;
-  uint64_t trace_messages_after_ =
-      getenv("SIM_TRACE_MESSAGES_AFTER") != nullptr
-          ? strtoull(getenv("SIM_TRACE_MESSAGES_AFTER"), nullptr, 10)
-          : UINT64_MAX;
 };
 
 }  // namespace

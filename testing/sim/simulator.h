@@ -53,8 +53,10 @@ struct SimOptions {
   uint64_t compact_every = 64;
   bool pre_vote = true;
   bool check_quorum = true;
-  // Print every core's log lines and the simulator's faults to stderr.
+  // Print every core's log lines and the simulator's faults to stderr, and
+  // every message delivered from this microtick on.
   bool trace = false;
+  uint64_t trace_messages_from = UINT64_MAX;
 };
 
 struct SimResult {
