@@ -347,76 +347,79 @@ absl::StatusOr<ListResult> Client::List(const std::string& prefix,
   return list;
 }
 
-absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
-                                          const std::string& prefix,
-                                          uint32_t limit) {
-  ListResult list;
+namespace {
+
+// Asks one node directly (no redirection): `attempt` sends on `kv` and yields
+// its Reply; an unreachable or silent node is an "unavailable" error naming it.
+absl::StatusOr<Reply> CallAt(
+    Client::Impl& impl, const std::string& address,
+    const std::function<kj::Promise<Reply>(KvService::Client&)>& attempt) {
   Reply reply;
   KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
-                 auto& timer = impl_->io_.provider->getTimer();
+                 auto& timer = impl.io_.provider->getTimer();
                  const kj::Duration timeout =
-                     impl_->options_.timeout_ms * kj::MILLISECONDS;
-                 KvService::Client& kv = impl_->Connect(address, timeout);
-                 auto request = kv.listRequest();
-                 request.setPrefix(AsData(prefix));
-                 request.setLimit(limit);
-                 request.setConsistency(net::wire::Consistency::SERIALIZABLE);
-                 reply =
-                     request.send()
-                         .then([&](auto response) {
-                           for (auto item : response.getItems()) {
-                             list.items.emplace_back(ToString(item.getKey()),
-                                                     ToString(item.getValue()));
-                           }
-                           list.more = response.getMore();
-                           return ReplyOf(response.getResult());
-                         })
-                         .exclusiveJoin(timer.afterDelay(timeout).then([] {
-                           return Reply{Code::UNAVAILABLE, "timed out", 0, ""};
-                         }))
-                         .wait(impl_->io_.waitScope);
+                     impl.options_.timeout_ms * kj::MILLISECONDS;
+                 KvService::Client& kv = impl.Connect(address, timeout);
+                 bool answered = true;
+                 reply = attempt(kv)
+                             .exclusiveJoin(
+                                 timer.afterDelay(timeout).then([&answered] {
+                                   answered = false;
+                                   return Reply{};
+                                 }))
+                             .wait(impl.io_.waitScope);
+                 KJ_REQUIRE(answered, "timed out");
                })) {
-    impl_->connections_.erase(address);
+    impl.connections_.erase(address);
     return absl::UnavailableError(
         absl::StrCat("node at ", address,
                      " is unreachable: ", exception->getDescription().cStr()));
   }
-  if (absl::Status status = ToStatus(reply); !status.ok()) return status;
+  return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
+                                          const std::string& prefix,
+                                          uint32_t limit) {
+  ListResult list;
+  auto reply = CallAt(*impl_, address, [&](KvService::Client& kv) {
+    auto request = kv.listRequest();
+    request.setPrefix(AsData(prefix));
+    request.setLimit(limit);
+    request.setConsistency(net::wire::Consistency::SERIALIZABLE);
+    return request.send().then([&](auto response) {
+      for (auto item : response.getItems()) {
+        list.items.emplace_back(ToString(item.getKey()),
+                                ToString(item.getValue()));
+      }
+      list.more = response.getMore();
+      return ReplyOf(response.getResult());
+    });
+  });
+  if (!reply.ok()) return reply.status();
+  if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
   return list;
 }
 
 absl::StatusOr<NodeInfo> Client::Status(const std::string& address) {
   NodeInfo info;
-  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
-                 auto& timer = impl_->io_.provider->getTimer();
-                 const kj::Duration timeout =
-                     impl_->options_.timeout_ms * kj::MILLISECONDS;
-                 KvService::Client& kv = impl_->Connect(address, timeout);
-                 auto response = kv.statusRequest().send();
-                 bool done = response
-                                 .then([&](auto r) {
-                                   auto s = r.getStatus();
-                                   info.id = s.getNodeId();
-                                   info.role = s.getRole();
-                                   info.term = s.getTerm();
-                                   info.leader = s.getLeaderId();
-                                   info.leader_address = s.getLeaderAddress();
-                                   info.commit = s.getCommitIndex();
-                                   info.applied = s.getAppliedIndex();
-                                   for (auto m : s.getMembers())
-                                     info.members[m.getId()] = m.getAddress();
-                                   return true;
-                                 })
-                                 .exclusiveJoin(timer.afterDelay(timeout).then(
-                                     [] { return false; }))
-                                 .wait(impl_->io_.waitScope);
-                 KJ_REQUIRE(done, "timed out");
-               })) {
-    impl_->connections_.erase(address);
-    return absl::UnavailableError(
-        absl::StrCat("node at ", address,
-                     " is unreachable: ", exception->getDescription().cStr()));
-  }
+  auto reply = CallAt(*impl_, address, [&](KvService::Client& kv) {
+    return kv.statusRequest().send().then([&](auto response) {
+      auto s = response.getStatus();
+      info.id = s.getNodeId();
+      info.role = s.getRole();
+      info.term = s.getTerm();
+      info.leader = s.getLeaderId();
+      info.leader_address = s.getLeaderAddress();
+      info.commit = s.getCommitIndex();
+      info.applied = s.getAppliedIndex();
+      for (auto m : s.getMembers()) info.members[m.getId()] = m.getAddress();
+      return Reply{};
+    });
+  });
+  if (!reply.ok()) return reply.status();
   return info;
 }
 

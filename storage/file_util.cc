@@ -14,31 +14,50 @@
 
 namespace raftkv::storage {
 
+absl::Status DirectoryInUseError(absl::string_view path) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("data directory ", path,
+                   " is in use by another process (its LOCK file is held); ",
+                   "stop the other kvnode or choose another --data-dir"));
+}
+
+absl::Status DiskFullError(absl::string_view what, absl::string_view path,
+                           absl::string_view detail) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("disk full while ", what, " ", path, ": ", detail,
+                   "; free space on that disk and retry"));
+}
+
+absl::Status PermissionError(absl::string_view what, absl::string_view path,
+                             absl::string_view detail) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("permission denied while ", what, " ", path, ": ", detail,
+                   "; make the data directory writable by this user"));
+}
+
+absl::Status IoError(absl::string_view what, absl::string_view path,
+                     absl::string_view detail) {
+  return absl::UnavailableError(
+      absl::StrCat("I/O error while ", what, " ", path, ": ", detail));
+}
+
 absl::Status PosixError(int error_number, absl::string_view what,
                         absl::string_view path) {
   const char* reason = strerror(error_number);
   switch (error_number) {
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(
-          absl::StrCat("disk full while ", what, " ", path, ": ", reason,
-                       "; free space on that disk and retry"));
+      return DiskFullError(what, path, reason);
     case EACCES:
     case EPERM:
     case EROFS:
-      return absl::PermissionDeniedError(absl::StrCat(
-          "permission denied while ", what, " ", path, ": ", reason,
-          "; make the data directory writable by this user"));
+      return PermissionError(what, path, reason);
     case EWOULDBLOCK:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "data directory ", path,
-          " is in use by another process (its LOCK file is held); ",
-          "stop the other kvnode or choose another --data-dir"));
+      return DirectoryInUseError(path);
     case ENOENT:
       return absl::NotFoundError(absl::StrCat(what, " ", path, ": ", reason));
     default:
-      return absl::UnavailableError(
-          absl::StrCat("I/O error while ", what, " ", path, ": ", reason));
+      return IoError(what, path, reason);
   }
 }
 

@@ -17,6 +17,17 @@
 
 namespace raftkv::storage {
 
+// The one-line errors a user can act on, shared by the POSIX and LevelDB paths.
+// `detail` is the system's own words; `what` says what was being done
+// ("opening").
+absl::Status DirectoryInUseError(absl::string_view path);
+absl::Status DiskFullError(absl::string_view what, absl::string_view path,
+                           absl::string_view detail);
+absl::Status PermissionError(absl::string_view what, absl::string_view path,
+                             absl::string_view detail);
+absl::Status IoError(absl::string_view what, absl::string_view path,
+                     absl::string_view detail);
+
 // Maps an errno from `what`ing `path` to a status, as LevelDbError does for
 // LevelDB.
 absl::Status PosixError(int error_number, absl::string_view what,

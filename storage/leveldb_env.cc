@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "storage/file_util.h"
 
 namespace raftkv::storage {
 namespace {
@@ -77,28 +78,20 @@ absl::Status LevelDbError(const leveldb::Status& status, absl::string_view what,
   if (absl::StrContains(detail, "LOCK") &&
       (absl::StrContains(detail, "already held") ||
        absl::StrContains(detail, "temporarily unavailable"))) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("data directory ", path,
-                     " is in use by another process (its LOCK file is held); ",
-                     "stop the other kvnode or choose another --data-dir"));
+    return DirectoryInUseError(path);
   }
   if (absl::StrContains(detail, "No space left on device")) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("disk full while ", what, " ", path, ": ", detail,
-                     "; free space on that disk and retry"));
+    return DiskFullError(what, path, detail);
   }
   if (absl::StrContains(detail, "Permission denied") ||
       absl::StrContains(detail, "Read-only file system")) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("permission denied while ", what, " ", path, ": ", detail,
-                     "; make the data directory writable by this user"));
+    return PermissionError(what, path, detail);
   }
   if (status.IsInvalidArgument()) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " ", path, ": ", detail));
   }
-  return absl::UnavailableError(
-      absl::StrCat("I/O error while ", what, " ", path, ": ", detail));
+  return IoError(what, path, detail);
 }
 
 absl::StatusOr<LevelDbHandle> OpenLevelDb(const std::string& path,
