@@ -21,6 +21,7 @@ enum ExitCode : int {
   kExitInvalid = 4,
   kExitCompareFailed = 5,
   kExitError = 6,
+  kExitStorageFailed = 7,  // serve: the disk failed; the node stopped
 };
 
 enum class Output { kSimple, kTable, kJson };

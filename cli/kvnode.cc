@@ -106,7 +106,8 @@ Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-tic
   --compact-after-entries  --quiet
 
 Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
-            4 invalid argument (a limit), 5 compare failed, 6 other error.
+            4 invalid argument (a limit), 5 compare failed, 6 other error,
+            7 serve stopped because its storage failed (disk full, I/O error).
 )";
 
 const std::set<std::string> kFlags = {"node_id",
@@ -286,8 +287,9 @@ int Serve() {
   absl::Status status = kv::RunNode(options);
   if (!status.ok()) {
     fprintf(stderr, "kvnode: %s\n", std::string(status.message()).c_str());
-    return status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
-                                                               : kExitError;
+    if (status.code() == absl::StatusCode::kInvalidArgument) return kExitUsage;
+    if (status.code() == absl::StatusCode::kDataLoss) return kExitStorageFailed;
+    return kExitError;
   }
   return kExitOk;
 }

@@ -1,24 +1,17 @@
-// Node: one kvnode cluster member: storage, the Raft core, the state machine,
-// peers, clients.
+// Node: the public face of one kvnode cluster member: its options, the
+// --cluster parser, and RunNode, which serves until a signal.
 //
-// Runs on one kj event loop (DESIGN.md, "Concurrency"): the network, the core
-// and the timers share it, and nothing on it blocks on the disk. Each Ready is
-// handled in the order message.h prescribes: a leader's own appends go out at
-// once; the entries and hard state are written with one fsync on the storage
-// thread, which hands completion back to the loop; then votes and
-// acknowledgements are sent, committed entries applied, waiting clients
-// answered, and the core advanced. Proposals that arrive during an fsync wait
-// for the next one, so one fsync serves a whole batch (group commit).
+// The node is a NodeDriver (kv/driver.h: the one Ready loop, shared with the
+// simulator) wired to LevelDB, a storage thread and Cap'n Proto by
+// NodeRuntime (kv/node_runtime.h), all on one kj event loop (DESIGN.md,
+// "Concurrency").
 //
 // Clients: writes are proposed on the leader and answered once applied;
 // linearizable reads go through ReadIndex (thesis §6.4), serializable ones read
 // local state. A follower answers with the leader's id and address, and the
 // client library follows it.
 //
-// Thread safety: everything runs on the loop thread except the storage worker,
-// which only touches the LevelDB stores (themselves synchronized). Invariant:
-// at most one Ready is being persisted at a time; Advance() is called exactly
-// once per Ready, in order.
+// Thread safety: RunNode owns its thread's event loop. ParseCluster is pure.
 #ifndef RAFTKV_KV_NODE_H_
 #define RAFTKV_KV_NODE_H_
 
@@ -61,7 +54,8 @@ absl::StatusOr<std::map<raft::NodeId, std::string>> ParseCluster(
 // listens on options.bind and serves until SIGINT or SIGTERM, then shuts down
 // gracefully: a leader hands leadership to its most up-to-date follower first,
 // waiting requests fail with "unavailable", and storage is closed cleanly.
-// Returns OK after a graceful shutdown.
+// Returns OK after a graceful shutdown; a DataLoss error, naming the cause and
+// the fix, when storage failed and the node stopped to protect its data.
 absl::Status RunNode(const NodeOptions& options);
 
 }  // namespace raftkv::kv

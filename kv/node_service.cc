@@ -28,7 +28,7 @@ void Fill(const NodeRuntime& runtime, const CommandResult& result,
   }
   if (result.code == Code::kNotLeader) {
     out.setLeaderAddress(runtime.LeaderAddress());
-    out.setLeaderId(const_cast<NodeRuntime&>(runtime).core().leader());
+    out.setLeaderId(runtime.core().leader());
   }
 }
 

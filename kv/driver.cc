@@ -1,0 +1,386 @@
+#include "kv/driver.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "kv/command.h"
+#include "raft/status_macros.h"
+
+namespace raftkv::kv {
+namespace {
+
+CommandResult Unavailable(std::string message) {
+  return CommandResult{Code::kUnavailable, std::move(message), std::nullopt};
+}
+
+// Runs off the loop: touches only the two stores, which are synchronized.
+absl::Status PersistReady(const raft::Ready& ready,
+                          raft::LogStorage* log_storage,
+                          storage::KvStore* kv_store) {
+  if (ready.snapshot.has_value()) {
+    const std::string& data = ready.snapshot->data;
+    bool given = false;
+    RETURN_IF_ERROR(kv_store->RestoreSnapshot(
+        [&]() -> absl::StatusOr<std::optional<std::string>> {
+          if (given) return std::nullopt;
+          given = true;
+          return data;
+        }));
+    RETURN_IF_ERROR(log_storage->InstallSnapshot(ready.snapshot->metadata));
+  }
+  if (ready.must_sync || !ready.entries.empty()) {
+    RETURN_IF_ERROR(log_storage->Save(ready.hard_state, ready.entries));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+NodeDriver::NodeDriver(DriverOptions options, raft::LogStorage* log_storage,
+                       storage::KvStore* kv_store, PeerSender* peers,
+                       OffLoopExecutor* executor, Clock* clock)
+    : options_(std::move(options)),
+      log_storage_(log_storage),
+      kv_store_(kv_store),
+      peers_(peers),
+      executor_(executor),
+      clock_(clock) {}
+
+NodeDriver::~NodeDriver() { *alive_ = false; }
+
+absl::Status NodeDriver::Open(const raft::Config& config) {
+  machine_ = std::make_unique<StateMachine>(
+      kv_store_, StateMachineOptions{options_.session_ttl_ms});
+  RETURN_IF_ERROR(machine_->Load());
+  ASSIGN_OR_RETURN(core_, raft::Core::Create(config, log_storage_));
+  return absl::OkStatus();
+}
+
+CommandResult NodeDriver::NotLeader() const {
+  CommandResult result;
+  result.code = Code::kNotLeader;
+  if (leader_ == raft::kNoNode) {
+    result.message = "no leader is known yet; retry shortly";
+  } else {
+    const std::string address =
+        options_.address_of ? options_.address_of(leader_) : "";
+    result.message =
+        absl::StrCat("node ", leader_, address.empty() ? "" : " at ", address,
+                     " is the leader");
+  }
+  return result;
+}
+
+void NodeDriver::Tick() {
+  if (stopped_ || !failure_.ok()) return;
+  ++ticks_;
+  core_->Tick();
+  ExpireRequests();
+  Process();
+}
+
+void NodeDriver::Deliver(const std::vector<raft::Message>& messages) {
+  if (stopped_ || !failure_.ok()) return;
+  for (const raft::Message& m : messages) {
+    absl::Status status = core_->Step(m);
+    (void)status;  // unknown peers and stale messages are dropped by design
+  }
+  Process();
+}
+
+void NodeDriver::Write(net::wire::Command::Reader command, Reply reply) {
+  if (stopped_ || !failure_.ok())
+    return reply(Unavailable("node is shutting down"));
+  if (role_ != raft::Role::kLeader) return reply(NotLeader());
+  std::string data = SerializeCommand(command, clock_->NowMs());
+  if (data.size() > options_.max_request_bytes) {
+    return reply(CommandResult{
+        Code::kInvalidArgument,
+        absl::StrCat("request of ", data.size(), " bytes exceeds the limit of ",
+                     options_.max_request_bytes,
+                     " bytes (--max-request-bytes)"),
+        std::nullopt});
+  }
+  absl::StatusOr<raft::LogIndex> index = core_->Propose(std::move(data));
+  if (!index.ok()) {
+    if (raft::IsNotLeader(index.status())) return reply(NotLeader());
+    return reply(Unavailable(std::string(index.status().message())));
+  }
+  pending_writes_[*index] = PendingWrite{
+      core_->term(), ticks_ + options_.request_timeout_ticks, std::move(reply)};
+  Process();
+}
+
+void NodeDriver::ReadBarrier(Reply reply) {
+  if (stopped_ || !failure_.ok())
+    return reply(Unavailable("node is shutting down"));
+  if (role_ != raft::Role::kLeader) return reply(NotLeader());
+  std::string context = absl::StrCat("read-", next_read_++);
+  if (!core_->ReadIndex(context).ok()) return reply(NotLeader());
+  pending_reads_[std::move(context)] =
+      PendingRead{raft::kNoIndex, false,
+                  ticks_ + options_.request_timeout_ticks, std::move(reply)};
+  Process();
+}
+
+void NodeDriver::Process() {
+  while (!stopped_ && failure_.ok() && !write_in_flight_ && core_->HasReady()) {
+    auto ready = std::make_shared<raft::Ready>(core_->GetReady());
+    AttachSnapshots(ready->early_messages);
+    peers_->Send(std::move(ready->early_messages));
+    ready->early_messages.clear();
+    OnRoleChange(ready->role, ready->leader);
+    const bool persist = ready->must_sync || !ready->entries.empty() ||
+                         ready->snapshot.has_value();
+    if (!persist) {
+      AfterPersist(*ready);
+      continue;
+    }
+    write_in_flight_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    raft::LogStorage* log_storage = log_storage_;
+    storage::KvStore* kv_store = kv_store_;
+    executor_->Run(
+        [ready, log_storage, kv_store] {
+          return PersistReady(*ready, log_storage, kv_store);
+        },
+        [this, ready, alive](absl::Status status) {
+          if (alive.expired() || !*alive.lock()) return;
+          write_in_flight_ = false;
+          if (!status.ok()) return Fail(status);
+          AfterPersist(*ready);
+          Process();
+        });
+  }
+}
+
+void NodeDriver::AfterPersist(raft::Ready& ready) {
+#ifdef RAFTKV_MUTATION_ACK_BEFORE_COMMIT
+  // Mutant: a write is acknowledged once the leader's own copy is durable,
+  // before a quorum has it.
+  for (const raft::Entry& e : ready.entries) {
+    auto it = pending_writes_.find(e.index);
+    if (it == pending_writes_.end() || it->second.term != e.term) continue;
+    Reply reply = std::move(it->second.reply);
+    pending_writes_.erase(it);
+    reply(CommandResult{});
+  }
+#endif
+  AttachSnapshots(ready.messages);
+  peers_->Send(std::move(ready.messages));
+  ready.messages.clear();
+  if (ready.snapshot.has_value()) {
+    absl::Status loaded = machine_->Load();
+    if (!loaded.ok()) return Fail(loaded);
+  }
+  ApplyCommitted(ready.committed_entries);
+  if (!failure_.ok()) return;
+  for (const raft::ReadState& rs : ready.read_states) {
+    auto it = pending_reads_.find(rs.context);
+    if (it != pending_reads_.end()) {
+      it->second.index = rs.index;
+      it->second.confirmed = true;
+    }
+  }
+  core_->Advance(ready);
+  ServeReads();
+  MaybeCompact();
+}
+
+// Applies every newly committed entry with one store write (entries applied
+// before a restart are skipped), then answers the writes waiting on them.
+void NodeDriver::ApplyCommitted(const std::vector<raft::Entry>& committed) {
+  size_t first_new = 0;
+  while (first_new < committed.size() &&
+         committed[first_new].index <= machine_->applied()) {
+    ++first_new;
+  }
+  absl::Span<const raft::Entry> fresh =
+      absl::MakeConstSpan(committed).subspan(first_new);
+  if (fresh.empty()) return;
+#ifdef RAFTKV_MUTATION_ACK_BEFORE_APPLY
+  // Mutant: a committed write is acknowledged before it is applied, so its
+  // reply cannot carry the command's real outcome.
+  for (const raft::Entry& e : fresh) {
+    auto it = pending_writes_.find(e.index);
+    if (it == pending_writes_.end() || it->second.term != e.term) continue;
+    Reply reply = std::move(it->second.reply);
+    pending_writes_.erase(it);
+    reply(CommandResult{});
+  }
+#endif
+  absl::StatusOr<std::vector<CommandResult>> results =
+      machine_->ApplyEntries(fresh);
+  if (!results.ok()) {
+    return Fail(absl::Status(
+        results.status().code(),
+        absl::StrCat("applying entries ", fresh.front().index, "..",
+                     fresh.back().index, ": ", results.status().message())));
+  }
+  std::vector<std::pair<Reply, CommandResult>> replies;
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    auto it = pending_writes_.find(fresh[i].index);
+    if (it == pending_writes_.end()) continue;
+    if (it->second.term == fresh[i].term) {
+      replies.emplace_back(std::move(it->second.reply),
+                           std::move((*results)[i]));
+    } else {
+      // Another leader's entry took this index: ours was never committed.
+      replies.emplace_back(
+          std::move(it->second.reply),
+          Unavailable("leadership changed before the write committed; retry"));
+    }
+    pending_writes_.erase(it);
+  }
+  for (auto& [reply, result] : replies) reply(std::move(result));
+}
+
+void NodeDriver::ServeReads() {
+  std::vector<Reply> ready;
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+#ifdef RAFTKV_MUTATION_READ_BEFORE_APPLIED
+    // Mutant: a read is served once leadership is confirmed, without waiting
+    // for the state machine to reach the read index.
+    const bool applied = true;
+#else
+    const bool applied = it->second.index <= machine_->applied();
+#endif
+    if (it->second.confirmed && applied) {
+      ready.push_back(std::move(it->second.reply));
+      it = pending_reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (Reply& reply : ready) reply(CommandResult{});
+}
+
+void NodeDriver::ExpireRequests() {
+  std::vector<std::pair<Reply, CommandResult>> expired;
+  for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
+    if (it->second.deadline > ticks_) {
+      ++it;
+      continue;
+    }
+    expired.emplace_back(
+        std::move(it->second.reply),
+        Unavailable("not committed in time (--request-timeout-ms); retry (a "
+                    "retry is applied at most once)"));
+    it = pending_writes_.erase(it);
+  }
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+    if (it->second.deadline > ticks_) {
+      ++it;
+      continue;
+    }
+    expired.emplace_back(
+        std::move(it->second.reply),
+        Unavailable("leadership could not be confirmed in time; retry"));
+    it = pending_reads_.erase(it);
+  }
+  for (auto& [reply, result] : expired) reply(std::move(result));
+}
+
+void NodeDriver::AttachSnapshots(std::vector<raft::Message>& messages) {
+  for (raft::Message& m : messages) {
+    if (m.type != raft::MessageType::kSnapshot) continue;
+    // Send the state machine as it is now: newer than the log's compaction
+    // point, which the follower accepts just the same (it acknowledges the
+    // newer index).
+    auto reader = kv_store_->ReadSnapshot();
+    if (!reader.ok()) continue;
+    std::string data;
+    while (true) {
+      auto chunk = (*reader)->NextChunk(1 << 20);
+      if (!chunk.ok() || !chunk->has_value()) break;
+      data += **chunk;
+    }
+    const raft::LogIndex index = (*reader)->applied_index();
+    m.snapshot = {index, core_->log().TermOrZero(index), core_->conf_state()};
+    m.snapshot_data = std::move(data);
+    Log(absl::StrCat("node ", options_.id, ": sending snapshot at index ",
+                     index, " (", m.snapshot_data.size(), " bytes) to node ",
+                     m.to));
+  }
+}
+
+void NodeDriver::OnRoleChange(raft::Role role, raft::NodeId leader) {
+  const bool was_leader = role_ == raft::Role::kLeader;
+  if (role == raft::Role::kLeader && !was_leader) {
+    Log(absl::StrCat("node ", options_.id, ": became leader at term ",
+                     core_->term()));
+  }
+  role_ = role;
+  leader_ = leader;
+  if (was_leader && role != raft::Role::kLeader) FailAllPending(NotLeader());
+}
+
+void NodeDriver::FailAllPending(const CommandResult& result) {
+  std::vector<Reply> replies;
+  for (auto& [index, write] : pending_writes_)
+    replies.push_back(std::move(write.reply));
+  pending_writes_.clear();
+  for (auto& [context, read] : pending_reads_)
+    replies.push_back(std::move(read.reply));
+  pending_reads_.clear();
+  for (Reply& reply : replies) reply(CommandResult(result));
+}
+
+void NodeDriver::Fail(const absl::Status& status) {
+  if (!failure_.ok()) return;
+  failure_ = status;
+  Log(absl::StrCat("node ", options_.id,
+                   ": storage failed, stopping: ", status.message()));
+  FailAllPending(Unavailable("node storage failed"));
+  if (options_.on_failure) options_.on_failure(status);
+}
+
+void NodeDriver::MaybeCompact() {
+  if (compaction_in_flight_ || stopped_ || !failure_.ok()) return;
+  const raft::LogIndex applied = machine_->applied();
+  if (applied < log_storage_->FirstIndex() + options_.compact_after_entries)
+    return;
+  // Never compact the log past what the state machine has made durable
+  // (DESIGN.md): the job syncs the store first, then compacts, off the loop.
+  compaction_in_flight_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  raft::LogStorage* log_storage = log_storage_;
+  storage::KvStore* kv_store = kv_store_;
+  const raft::ConfState conf = core_->conf_state();
+  executor_->Run(
+      [log_storage, kv_store, applied, conf]() -> absl::Status {
+        RETURN_IF_ERROR(kv_store->Sync());
+        return log_storage->Compact(applied, conf);
+      },
+      [this, alive](absl::Status status) {
+        if (alive.expired() || !*alive.lock()) return;
+        compaction_in_flight_ = false;
+        if (!status.ok()) Fail(status);
+      });
+}
+
+bool NodeDriver::HandOffLeadership() {
+  if (role_ != raft::Role::kLeader || !failure_.ok()) return false;
+  raft::NodeId best = raft::kNoNode;
+  raft::LogIndex best_match = 0;
+  for (raft::NodeId id : core_->conf_state().voters) {
+    const raft::Progress* progress = core_->progress(id);
+    if (id != options_.id && progress != nullptr &&
+        progress->match() >= best_match) {
+      best = id;
+      best_match = progress->match();
+    }
+  }
+  if (best == raft::kNoNode || !core_->TransferLeader(best).ok()) return false;
+  Log(absl::StrCat("node ", options_.id, ": handing leadership to node ",
+                   best));
+  Process();
+  return true;
+}
+
+void NodeDriver::Stop() {
+  stopped_ = true;
+  FailAllPending(Unavailable("node is shutting down; retry another node"));
+}
+
+}  // namespace raftkv::kv

@@ -1,0 +1,192 @@
+// NodeDriver: the one Ready loop of a kvnode, used by production, the
+// whole-node simulator and every test that runs a node.
+//
+// It owns the Raft core and the KV state machine and handles each Ready in the
+// order message.h prescribes (DESIGN.md, "The node: one driver, three seams"):
+//   1. a leader's own appends and heartbeats go out at once (thesis §10.2.1);
+//   2. the snapshot, hard state and entries are persisted by one job on the
+//      off-loop executor, with one fsync (group commit: proposals that arrive
+//      meanwhile wait for the next Ready);
+//   3. then votes and acknowledgements are sent (they promise what step 2 made
+//      durable), committed entries are applied in one store write, waiting
+//      writes are answered with their results and ReadIndex reads once the
+//      state machine has reached their index (thesis §6.4), and the core is
+//      advanced;
+//   4. once enough is applied, the log is compacted by an off-loop job that
+//      first makes the state machine durable (the log is never compacted past
+//      it).
+// A Ready whose only durable change is a higher commit index is not written:
+// Raft does not need the commit index to be durable, and the next synced batch
+// carries it.
+//
+// Seams: storage (raft::LogStorage and storage::KvStore), the network
+// (PeerSender), off-loop work (OffLoopExecutor) and the wall clock (Clock, for
+// stamping commands; timeouts count ticks). Production wires them to LevelDB,
+// a storage thread and Cap'n Proto (node_runtime.h); the simulator to its
+// in-memory twins, simulated disk latency and network.
+//
+// A storage error is fatal: the driver stops taking Readies, fails every
+// waiting request with kUnavailable (never acknowledging what was not
+// durable), and reports the error through DriverOptions::on_failure.
+//
+// Thread safety: not thread-safe; every method runs on the node's loop thread,
+// and so do the executor's completion callbacks. Invariants: at most one Ready
+// is being persisted (write_in_flight_); Advance() is called exactly once per
+// Ready, in order; a reply callback is called at most once.
+#ifndef RAFTKV_KV_DRIVER_H_
+#define RAFTKV_KV_DRIVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "kv/state_machine.h"
+#include "net/kv.capnp.h"
+#include "raft/core.h"
+#include "raft/log_storage.h"
+#include "storage/kv_store.h"
+
+namespace raftkv::kv {
+
+// Seam: delivers messages to peers, best effort.
+class PeerSender {
+ public:
+  virtual ~PeerSender() = default;
+  virtual void Send(std::vector<raft::Message> messages) = 0;
+};
+
+// Seam: runs jobs off the loop, one at a time, in the order given; each `done`
+// runs later on the loop thread with its job's status. Jobs of a destroyed
+// driver must not complete into it (the owner destroys the executor first or
+// drops the completions).
+class OffLoopExecutor {
+ public:
+  virtual ~OffLoopExecutor() = default;
+  virtual void Run(std::function<absl::Status()> job,
+                   std::function<void(absl::Status)> done) = 0;
+};
+
+// Seam: the wall clock in milliseconds (stamped into commands; the state
+// machine expires sessions by it).
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual uint64_t NowMs() = 0;
+};
+
+struct DriverOptions {
+  raft::NodeId id = raft::kNoNode;
+  uint64_t max_request_bytes = 3 << 19;
+  // A waiting write or read fails with kUnavailable after this many ticks.
+  uint64_t request_timeout_ticks = 100;
+  uint64_t compact_after_entries = 10000;
+  uint64_t session_ttl_ms = 30 * 60 * 1000;
+  // Names a node's address in "not the leader" answers; may be empty.
+  std::function<std::string(raft::NodeId)> address_of;
+  // One line per notable event. May be empty.
+  std::function<void(const std::string&)> log;
+  // Called once, on the loop, when storage fails and the node must stop.
+  std::function<void(const absl::Status&)> on_failure;
+};
+
+class NodeDriver {
+ public:
+  using Reply = std::function<void(CommandResult)>;
+
+  // REQUIRES: every pointer outlives the driver.
+  NodeDriver(DriverOptions options, raft::LogStorage* log_storage,
+             storage::KvStore* kv_store, PeerSender* peers,
+             OffLoopExecutor* executor, Clock* clock);
+  ~NodeDriver();
+
+  // Loads the state machine and creates the core from storage.
+  absl::Status Open(const raft::Config& config);
+
+  // One tick of logical time: the core's timers and request timeouts.
+  void Tick();
+  // Steps messages received from peers (malformed and stale ones are dropped).
+  void Deliver(const std::vector<raft::Message>& messages);
+  // Leader only: proposes `command`, stamped with the clock, and replies once
+  // it is committed and applied (with its result) or has failed.
+  void Write(net::wire::Command::Reader command, Reply reply);
+  // Leader only: replies OK once a linearizable read may be served from the
+  // state machine (ReadIndex, thesis §6.4), or with why not.
+  void ReadBarrier(Reply reply);
+
+  // Graceful shutdown, step one: a leader hands leadership to its most
+  // up-to-date follower (thesis §3.10). Returns whether a transfer started.
+  bool HandOffLeadership();
+  // Step two: no further Ready is taken and every waiting request fails.
+  void Stop();
+  // No persist job is in flight (safe to close storage once stopped).
+  bool idle() const { return !write_in_flight_ && !compaction_in_flight_; }
+  bool stopped() const { return stopped_; }
+  // OK, or the storage error that stopped the node.
+  const absl::Status& failure() const { return failure_; }
+
+  CommandResult NotLeader() const;
+  raft::Role role() const { return role_; }
+  raft::NodeId leader() const { return leader_; }
+  const raft::Core& core() const { return *core_; }
+  StateMachine& machine() { return *machine_; }
+  const DriverOptions& options() const { return options_; }
+
+ private:
+  struct PendingWrite {
+    raft::Term term;
+    uint64_t deadline;
+    Reply reply;
+  };
+  struct PendingRead {
+    raft::LogIndex index = raft::kNoIndex;
+    bool confirmed = false;
+    uint64_t deadline;
+    Reply reply;
+  };
+
+  void Process();
+  absl::Status Persist(const raft::Ready& ready);
+  void AfterPersist(raft::Ready& ready);
+  void ApplyCommitted(const std::vector<raft::Entry>& committed);
+  void AttachSnapshots(std::vector<raft::Message>& messages);
+  void OnRoleChange(raft::Role role, raft::NodeId leader);
+  void FailAllPending(const CommandResult& result);
+  void Fail(const absl::Status& status);
+  void ServeReads();
+  void ExpireRequests();
+  void MaybeCompact();
+  void Log(const std::string& line) const {
+    if (options_.log) options_.log(line);
+  }
+
+  const DriverOptions options_;
+  raft::LogStorage* const log_storage_;
+  storage::KvStore* const kv_store_;
+  PeerSender* const peers_;
+  OffLoopExecutor* const executor_;
+  Clock* const clock_;
+  std::unique_ptr<StateMachine> machine_;
+  std::unique_ptr<raft::Core> core_;
+
+  // Shared with executor completions, which do nothing once the driver is
+  // gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  bool write_in_flight_ = false;
+  bool compaction_in_flight_ = false;
+  bool stopped_ = false;
+  absl::Status failure_;
+  uint64_t ticks_ = 0;
+  raft::Role role_ = raft::Role::kFollower;
+  raft::NodeId leader_ = raft::kNoNode;
+  std::map<raft::LogIndex, PendingWrite> pending_writes_;
+  std::map<std::string, PendingRead> pending_reads_;
+  uint64_t next_read_ = 1;
+};
+
+}  // namespace raftkv::kv
+
+#endif  // RAFTKV_KV_DRIVER_H_

@@ -1,0 +1,238 @@
+#include "kv/node_runtime.h"
+
+#include <capnp/rpc-twoparty.h>
+
+#include <chrono>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "net/buffered_stream.h"
+#include "raft/status_macros.h"
+#include "storage/file_util.h"
+
+namespace raftkv::kv {
+namespace {
+
+class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
+ public:
+  void taskFailed(kj::Exception&&) override {}
+};
+IgnoreErrors task_errors;
+
+uint64_t SystemNowMs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+struct ServerConnection {
+  ServerConnection(kj::Own<kj::AsyncIoStream> stream_in,
+                   capnp::Capability::Client bootstrap)
+      : stream(kj::mv(stream_in)),
+        network(*stream, capnp::rpc::twoparty::Side::SERVER,
+                net::PeerReaderOptions()),
+        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
+  kj::Own<kj::AsyncIoStream> stream;
+  capnp::TwoPartyVatNetwork network;
+  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
+};
+
+// Turns a driver reply callback into a kj promise.
+struct ReplyPromise {
+  kj::Promise<CommandResult> promise = nullptr;
+  NodeDriver::Reply reply;
+};
+ReplyPromise MakeReplyPromise() {
+  auto paf = kj::newPromiseAndFulfiller<CommandResult>();
+  auto fulfiller =
+      std::make_shared<kj::Own<kj::PromiseFulfiller<CommandResult>>>(
+          kj::mv(paf.fulfiller));
+  return {kj::mv(paf.promise), [fulfiller](CommandResult result) {
+            (*fulfiller)->fulfill(kj::mv(result));
+          }};
+}
+
+}  // namespace
+
+class NodeRuntime::Transport final : public PeerSender {
+ public:
+  explicit Transport(net::PeerTransport* transport) : transport_(transport) {}
+  void Send(std::vector<raft::Message> messages) override {
+    if (!messages.empty()) transport_->Send(std::move(messages));
+  }
+
+ private:
+  net::PeerTransport* transport_;
+};
+
+class NodeRuntime::SystemClock final : public Clock {
+ public:
+  uint64_t NowMs() override { return SystemNowMs(); }
+};
+
+NodeRuntime::NodeRuntime(const NodeOptions& options, kj::AsyncIoContext& io)
+    : options_(options), io_(io), tasks_(kj::heap<kj::TaskSet>(task_errors)) {
+  uint64_t hash = 14695981039346656037ull;
+  for (const auto& [id, address] : options_.cluster)
+    hash = (hash ^ id) * 1099511628211ull;
+  cluster_id_ = hash;
+}
+
+NodeRuntime::~NodeRuntime() {
+  tasks_ = nullptr;
+  // The worker first: it finishes the job in progress and drops completions
+  // that would otherwise reach the driver.
+  worker_.reset();
+  driver_.reset();
+  peer_transport_.reset();
+}
+
+std::string NodeRuntime::AddressOf(raft::NodeId id) const {
+  auto it = options_.cluster.find(id);
+  return it == options_.cluster.end() ? "" : it->second;
+}
+
+absl::Status NodeRuntime::Open() {
+  if (options_.cluster.count(options_.id) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--node-id=", options_.id, " is not in --cluster; add it as ",
+        options_.id, "=HOST:PORT"));
+  }
+  RETURN_IF_ERROR(storage::MakeDirectories(options_.data_dir));
+  ASSIGN_OR_RETURN(log_storage_, storage::LevelDbLogStorage::Open(
+                                     options_.data_dir + "/raft"));
+  ASSIGN_OR_RETURN(kv_store_,
+                   storage::LevelDbKvStore::Open(options_.data_dir + "/kv"));
+  std::vector<raft::NodeId> voters;
+  for (const auto& [id, address] : options_.cluster) voters.push_back(id);
+  const raft::SnapshotMetadata snapshot = log_storage_->Snapshot();
+  if (snapshot.conf_state.voters.empty() && log_storage_->LastIndex() == 0) {
+    RETURN_IF_ERROR(
+        log_storage_->InstallSnapshot({0, 0, {voters, {}}}));  // a new member
+  } else if (snapshot.conf_state.voters != voters) {
+    Log(absl::StrCat(
+        "node ", options_.id, ": --cluster lists different members than the ",
+        "data directory; the data directory's configuration is used"));
+  }
+  raft::Config config;
+  config.id = options_.id;
+  config.election_ticks = options_.election_ticks;
+  config.seed = SystemNowMs() ^ (options_.id * 0x9e3779b97f4a7c15ull);
+  if (options_.log)
+    config.log_sink = [this](absl::string_view line) {
+      Log(std::string(line));
+    };
+  std::map<raft::NodeId, std::string> peers = options_.cluster;
+  peers.erase(options_.id);
+  peer_transport_ = std::make_unique<net::PeerTransport>(io_, cluster_id_,
+                                                         peers, config.seed);
+  transport_ = std::make_unique<Transport>(peer_transport_.get());
+  clock_ = std::make_unique<SystemClock>();
+  worker_ = std::make_unique<StorageWorker>();
+
+  DriverOptions driver_options;
+  driver_options.id = options_.id;
+  driver_options.max_request_bytes = options_.max_request_bytes;
+  driver_options.request_timeout_ticks =
+      std::max<uint64_t>(1, options_.request_timeout_ms / options_.tick_ms);
+  driver_options.compact_after_entries = options_.compact_after_entries;
+  driver_options.session_ttl_ms = options_.session_ttl_ms;
+  driver_options.address_of = [this](raft::NodeId id) { return AddressOf(id); };
+  driver_options.log = options_.log;
+  driver_options.on_failure = [this](const absl::Status&) {
+    if (failed_) failed_->fulfill();
+  };
+  driver_ = std::make_unique<NodeDriver>(
+      std::move(driver_options), log_storage_.get(), kv_store_.get(),
+      transport_.get(), worker_.get(), clock_.get());
+  return driver_->Open(config);
+}
+
+kj::Promise<CommandResult> NodeRuntime::Write(
+    net::wire::Command::Reader command) {
+  ReplyPromise reply = MakeReplyPromise();
+  driver_->Write(command, std::move(reply.reply));
+  return kj::mv(reply.promise);
+}
+
+kj::Promise<CommandResult> NodeRuntime::ReadBarrier() {
+  ReplyPromise reply = MakeReplyPromise();
+  driver_->ReadBarrier(std::move(reply.reply));
+  return kj::mv(reply.promise);
+}
+
+void NodeRuntime::Deliver(std::vector<raft::Message> messages) {
+  driver_->Deliver(messages);
+}
+
+kj::Promise<void> NodeRuntime::TickLoop() {
+  return io_.provider->getTimer()
+      .afterDelay(options_.tick_ms * kj::MILLISECONDS)
+      .then([this]() -> kj::Promise<void> {
+        driver_->Tick();
+        return TickLoop();
+      });
+}
+
+kj::Promise<void> NodeRuntime::AcceptLoop(kj::ConnectionReceiver& listener) {
+  return listener.accept().then([this,
+                                 &listener](kj::Own<kj::AsyncIoStream> stream) {
+    net::SetNoDelay(*stream);
+    stream = kj::heap<net::BufferedStream>(kj::mv(stream));
+    auto connection = kj::heap<ServerConnection>(kj::mv(stream), bootstrap_);
+    auto disconnected = connection->network.onDisconnect();
+    tasks_->add(disconnected.attach(kj::mv(connection)));
+    return AcceptLoop(listener);
+  });
+}
+
+kj::Promise<absl::Status> NodeRuntime::Serve(
+    kj::Own<kj::ConnectionReceiver> listener, kj::Promise<void> stop) {
+  bootstrap_ = MakeNodeService(*this);
+  auto failed = kj::newPromiseAndFulfiller<void>();
+  failed_ = kj::mv(failed.fulfiller);
+  auto serving =
+      AcceptLoop(*listener).exclusiveJoin(TickLoop()).attach(kj::mv(listener));
+  return serving.exclusiveJoin(kj::mv(stop))
+      .exclusiveJoin(kj::mv(failed.promise))
+      .then([this] { return Shutdown(); })
+      .then([this] { return driver_->failure(); });
+}
+
+kj::Promise<void> NodeRuntime::WaitForLeadershipHandoff(int ticks_left) {
+  if (driver_->role() != raft::Role::kLeader || ticks_left <= 0 ||
+      !driver_->failure().ok())
+    return kj::READY_NOW;
+  return io_.provider->getTimer()
+      .afterDelay(options_.tick_ms * kj::MILLISECONDS)
+      .then([this, ticks_left] {
+        driver_->Tick();
+        return WaitForLeadershipHandoff(ticks_left - 1);
+      });
+}
+
+kj::Promise<void> NodeRuntime::WaitUntilIdle() {
+  if (driver_->idle()) return kj::READY_NOW;
+  return io_.provider->getTimer().afterDelay(1 * kj::MILLISECONDS).then([this] {
+    return WaitUntilIdle();
+  });
+}
+
+kj::Promise<void> NodeRuntime::Shutdown() {
+  Log(absl::StrCat("node ", options_.id, ": shutting down"));
+  kj::Promise<void> handoff = kj::READY_NOW;
+  // Hand leadership to the most up-to-date follower first (thesis §3.10), so
+  // clients see a short pause instead of an election timeout.
+  if (options_.cluster.size() > 1 && driver_->HandOffLeadership()) {
+    handoff =
+        WaitForLeadershipHandoff(static_cast<int>(options_.election_ticks * 2));
+  }
+  return handoff.then([this] {
+    driver_->Stop();
+    return WaitUntilIdle();
+  });
+}
+
+}  // namespace raftkv::kv
