@@ -1,5 +1,6 @@
 #include "kv/driver.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -337,7 +338,12 @@ void NodeDriver::Fail(const absl::Status& status) {
 
 void NodeDriver::MaybeCompact() {
   if (compaction_in_flight_ || stopped_ || !failure_.ok()) return;
-  const raft::LogIndex applied = machine_->applied();
+  // Not past what the core has handed out either: after a restart the store
+  // may be ahead of the core, which still walks the log up to it, and a log
+  // compacted past the core's applied index would stall it for good (found
+  // by the whole-node simulator, seed 220).
+  const raft::LogIndex applied =
+      std::min(machine_->applied(), core_->log().applied());
   if (applied < log_storage_->FirstIndex() + options_.compact_after_entries)
     return;
   // Never compact the log past what the state machine has made durable

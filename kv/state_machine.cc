@@ -53,6 +53,17 @@ bool DecodeSession(absl::string_view in, uint64_t* sequence,
   return true;
 }
 
+// The session clock is kept under the reserved client id 0 (no command
+// carries it), so a restarted or snapshot-installed replica expires exactly
+// the sessions the others do.
+constexpr uint64_t kClockRecord = 0;
+
+std::string EncodeClock(uint64_t clock_ms) {
+  std::string out;
+  storage::PutBigEndian64(&out, clock_ms);
+  return out;
+}
+
 }  // namespace
 
 StateMachine::StateMachine(storage::KvStore* store, StateMachineOptions options)
@@ -62,7 +73,17 @@ absl::Status StateMachine::Load() {
   ASSIGN_OR_RETURN(std::vector<storage::SessionRecord> records,
                    store_->LoadSessions());
   sessions_.clear();
+  clock_ms_ = 0;
   for (const storage::SessionRecord& record : records) {
+    if (record.client_id == kClockRecord) {
+      absl::string_view in = record.state;
+      std::optional<uint64_t> clock = storage::GetBigEndian64(&in);
+      if (!clock.has_value()) {
+        return absl::DataLossError("corrupt session clock record");
+      }
+      clock_ms_ = std::max(clock_ms_, *clock);
+      continue;
+    }
     Session session;
     if (!DecodeSession(record.state, &session.sequence, &session.last_active_ms,
                        &session.result)) {
@@ -94,6 +115,7 @@ absl::StatusOr<std::vector<CommandResult>> StateMachine::ApplyEntries(
   std::vector<CommandResult> results;
   results.reserve(entries.size());
   overlay_.clear();
+  const uint64_t clock_before = clock_ms_;
   for (size_t i = 0; i < entries.size(); ++i) {
     batches[i].applied_index = entries[i].index;
     absl::StatusOr<CommandResult> result = Prepare(entries[i], &batches[i]);
@@ -111,6 +133,12 @@ absl::StatusOr<std::vector<CommandResult>> StateMachine::ApplyEntries(
     results.push_back(std::move(*result));
   }
   overlay_.clear();
+  // The clock moves with every command, retries included; it must be durable
+  // with them, or a replica that restarts would expire sessions differently.
+  if (clock_ms_ != clock_before) {
+    batches.back().session_puts.push_back(
+        {kClockRecord, EncodeClock(clock_ms_)});
+  }
   RETURN_IF_ERROR(store_->ApplyBatches(batches));
   return results;
 }

@@ -77,7 +77,8 @@ TEST_F(StateMachineTest, IdleSessions_ExpireOnTheLogClock) {
   EXPECT_EQ(expired.code, Code::kSessionExpired);
   EXPECT_EQ(Get("a"), "1");
   EXPECT_TRUE(store_.LoadSessions().ok());
-  EXPECT_EQ(store_.LoadSessions()->size(), 2u);  // 8 and 9 persisted; 7 deleted
+  // 8 and 9 persisted, 7 deleted, and the session clock record.
+  EXPECT_EQ(store_.LoadSessions()->size(), 3u);
 }
 
 TEST_F(StateMachineTest, CompareAndSwap_ChecksExpectedOrAbsent) {
@@ -145,6 +146,24 @@ TEST_F(StateMachineTest, ApplyEntries_GroupSeesItsOwnWritesLikeOneByOne) {
   }
   EXPECT_EQ(*other_store.Get("k"), std::optional<std::string>("v2"));
   EXPECT_EQ(*other_store.LoadSessions(), *store_.LoadSessions());
+}
+
+TEST_F(StateMachineTest,
+       Restart_ExpiresTheSameSessionsAsAReplicaThatKeptRunning) {
+  // Found by the whole-node simulator: a retried command moves the session
+  // clock without touching any session, so a replica that restarted used to
+  // rebuild an older clock and expire sessions later than the others did.
+  EXPECT_EQ(Apply(PutCommand(7, 1, "a", "1", 100)).code, Code::kOk);
+  EXPECT_EQ(Apply(PutCommand(8, 1, "b", "1", 200)).code, Code::kOk);
+  EXPECT_EQ(Apply(PutCommand(8, 1, "b", "1", 1150)).code, Code::kOk);  // retry
+  StateMachine restarted(&store_, {.session_ttl_ms = 1000});
+  ASSERT_TRUE(restarted.Load().ok());
+  // At clock 1150, client 7 (last active at 100) is past the TTL on both.
+  raft::Entry next{1, ++index_, raft::EntryType::kNormal,
+                   PutCommand(9, 1, "c", "1", 0)};
+  absl::StatusOr<CommandResult> on_restarted = restarted.Apply(next);
+  ASSERT_TRUE(on_restarted.ok());
+  EXPECT_EQ(restarted.session_count(), 2u);  // 8 and 9; 7 expired
 }
 
 }  // namespace

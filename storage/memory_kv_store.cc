@@ -99,6 +99,7 @@ absl::StatusOr<std::vector<SessionRecord>> MemoryKvStore::LoadSessions() const {
 
 absl::Status MemoryKvStore::Apply(const KvBatch& batch) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(write_error_);
   if (batch.applied_index <= state_->applied_index) {
     return absl::FailedPreconditionError(absl::StrCat(
         "batch for log index ", batch.applied_index,
@@ -149,13 +150,16 @@ absl::Status MemoryKvStore::RestoreSnapshot(SnapshotChunkSource next_chunk) {
   RETURN_IF_ERROR(decoder.Finish());
   restored->applied_index = decoder.applied_index();
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(write_error_);
   state_ = std::move(restored);
+  synced_ = state_;
   return absl::OkStatus();
 }
 
 absl::Status MemoryKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
   {
     absl::MutexLock lock(&mu_);
+    RETURN_IF_ERROR(write_error_);
     RETURN_IF_ERROR(ValidateBatchOrder(batches, state_->applied_index));
   }
   for (const KvBatch& batch : batches) {
@@ -164,6 +168,23 @@ absl::Status MemoryKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
     if (!status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+absl::Status MemoryKvStore::Sync() {
+  absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(write_error_);
+  synced_ = state_;
+  return absl::OkStatus();
+}
+
+void MemoryKvStore::LoseUnsyncedWrites() {
+  absl::MutexLock lock(&mu_);
+  state_ = synced_;
+}
+
+void MemoryKvStore::InjectWriteError(absl::Status error) {
+  absl::MutexLock lock(&mu_);
+  write_error_ = std::move(error);
 }
 
 }  // namespace raftkv::storage

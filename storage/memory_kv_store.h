@@ -2,9 +2,12 @@
 // tests.
 //
 // Same semantics and the same snapshot format as the LevelDB store (one
-// conformance suite runs against both); nothing is durable, and Sync() has
-// nothing to do. Thread safety: internally synchronized. Invariant:
-// applied_index_ only grows, except through RestoreSnapshot.
+// conformance suite runs against both). "Durable" means what the last Sync()
+// or RestoreSnapshot() left: the simulator models a crash with
+// LoseUnsyncedWrites(), which goes back to it, as a power cut loses LevelDB
+// writes that were never synced. Thread safety: internally synchronized.
+// Invariant: applied_index only grows, except through RestoreSnapshot and
+// LoseUnsyncedWrites.
 #ifndef RAFTKV_STORAGE_MEMORY_KV_STORE_H_
 #define RAFTKV_STORAGE_MEMORY_KV_STORE_H_
 
@@ -27,10 +30,16 @@ class MemoryKvStore final : public KvStore {
   absl::StatusOr<std::vector<SessionRecord>> LoadSessions() const override;
   absl::Status Apply(const KvBatch& batch) override;
   absl::Status ApplyBatches(absl::Span<const KvBatch> batches) override;
-  absl::Status Sync() override { return absl::OkStatus(); }
+  absl::Status Sync() override;
   absl::StatusOr<std::unique_ptr<KvSnapshotReader>> ReadSnapshot()
       const override;
   absl::Status RestoreSnapshot(SnapshotChunkSource next_chunk) override;
+
+  // Crash model: forgets every write since the last Sync() or restore.
+  void LoseUnsyncedWrites();
+  // Fault injection: while `error` is not OK, every write (Apply, Sync,
+  // RestoreSnapshot) fails with it and changes nothing.
+  void InjectWriteError(absl::Status error);
 
  private:
   struct State {
@@ -44,6 +53,9 @@ class MemoryKvStore final : public KvStore {
   // it.
   std::shared_ptr<State> state_ ABSL_GUARDED_BY(mu_) =
       std::make_shared<State>();
+  // What survives a crash; shares state_ until the next write copies it.
+  std::shared_ptr<State> synced_ ABSL_GUARDED_BY(mu_) = state_;
+  absl::Status write_error_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace raftkv::storage

@@ -64,6 +64,7 @@ absl::Status MemoryLogStorage::Save(
     const std::optional<raft::HardState>& hard_state,
     absl::Span<const Entry> entries) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(write_error_);
   if (!entries.empty()) {
     Term prev_term = 0;
     if (entries[0].index > snapshot_.index &&
@@ -82,6 +83,7 @@ absl::Status MemoryLogStorage::Save(
 absl::Status MemoryLogStorage::Compact(LogIndex index,
                                        const raft::ConfState& conf_state) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(write_error_);
   RETURN_IF_ERROR(raft::CheckEntriesRange(index, index + 1, snapshot_.index + 1,
                                           LastIndexLocked()));
   ASSIGN_OR_RETURN(Term term, TermAtLocked(index));
@@ -94,6 +96,7 @@ absl::Status MemoryLogStorage::Compact(LogIndex index,
 absl::Status MemoryLogStorage::InstallSnapshot(
     const raft::SnapshotMetadata& snapshot) {
   absl::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(write_error_);
   if (snapshot.index < snapshot_.index ||
       (snapshot.index == snapshot_.index && !entries_.empty())) {
     return raft::SnapshotOutOfDateError(snapshot.index, snapshot_.index);
@@ -101,6 +104,11 @@ absl::Status MemoryLogStorage::InstallSnapshot(
   entries_.clear();
   snapshot_ = snapshot;
   return absl::OkStatus();
+}
+
+void MemoryLogStorage::InjectWriteError(absl::Status error) {
+  absl::MutexLock lock(&mu_);
+  write_error_ = std::move(error);
 }
 
 }  // namespace raftkv::storage

@@ -37,12 +37,18 @@ class MemoryLogStorage final : public raft::LogStorage {
                        const raft::ConfState& conf_state) override;
   absl::Status InstallSnapshot(const raft::SnapshotMetadata& snapshot) override;
 
+  // Fault injection: while `error` is not OK, every write (Save, Compact,
+  // InstallSnapshot) fails with it and changes nothing, as a full or failing
+  // disk would.
+  void InjectWriteError(absl::Status error);
+
  private:
   raft::LogIndex LastIndexLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<raft::Term> TermAtLocked(raft::LogIndex index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
+  absl::Status write_error_ ABSL_GUARDED_BY(mu_);
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
   raft::SnapshotMetadata snapshot_ ABSL_GUARDED_BY(mu_);
   std::deque<raft::Entry> entries_ ABSL_GUARDED_BY(mu_);

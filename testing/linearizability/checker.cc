@@ -159,9 +159,54 @@ std::vector<Operation> Shrink(std::vector<Operation> ops, uint64_t max_steps) {
     if (!HasNoEffect(ops[i])) continue;
     std::vector<Operation> fewer = ops;
     fewer.erase(fewer.begin() + static_cast<std::ptrdiff_t>(i));
-    if (CheckKey(fewer, max_steps) == Verdict::kViolation) ops = std::move(fewer);
+    if (CheckKey(fewer, max_steps) == Verdict::kViolation)
+      ops = std::move(fewer);
   }
   return ops;
+}
+
+// The operations a history had completed by time `t`: those that returned by
+// then, with writes still open at `t` turned into unknown outcomes, and
+// everything invoked later dropped. A violation among them is a violation of
+// the whole history: nothing completed by `t` can have seen a write invoked
+// after it, and an open write may take effect at any later point or never.
+std::vector<Operation> CompletedBy(const std::vector<Operation>& ops,
+                                   uint64_t t) {
+  std::vector<Operation> out;
+  for (const Operation& op : ops) {
+    if (op.known && op.ret <= t) {
+      out.push_back(op);
+    } else if (op.invoke <= t && op.kind != OpKind::kGet) {
+      Operation open = op;
+      open.known = false;
+      out.push_back(std::move(open));
+    }
+  }
+  return out;
+}
+
+// The shortest failing prefix of a failing history, by binary search over
+// return times.
+std::vector<Operation> ShortestFailingPrefix(const std::vector<Operation>& ops,
+                                             uint64_t max_steps) {
+  std::vector<uint64_t> times;
+  for (const Operation& op : ops) {
+    if (op.known) times.push_back(op.ret);
+  }
+  std::sort(times.begin(), times.end());
+  size_t lo = 0, hi = times.size();  // the prefix up to times[hi - 1] fails
+  while (lo + 1 < hi) {
+    const size_t mid = (lo + hi) / 2;
+    if (CheckKey(CompletedBy(ops, times[mid - 1]), max_steps) ==
+        Verdict::kViolation) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  if (hi == 0) return ops;
+  std::vector<Operation> prefix = CompletedBy(ops, times[hi - 1]);
+  return CheckKey(prefix, max_steps) == Verdict::kViolation ? prefix : ops;
 }
 
 std::string Show(const std::optional<std::string>& value) {
@@ -197,7 +242,8 @@ std::string Describe(const Operation& op) {
   } else if (op.kind == OpKind::kDelete) {
     outcome = op.ok ? "ok" : "not found";
   } else {
-    outcome = op.ok ? "ok" : absl::StrCat("compare failed, was ", Show(op.output));
+    outcome =
+        op.ok ? "ok" : absl::StrCat("compare failed, was ", Show(op.output));
   }
   return absl::StrCat("[", op.invoke, ", ",
                       op.known ? absl::StrCat(op.ret) : std::string("never"),
@@ -219,7 +265,8 @@ CheckResult Check(const std::vector<Operation>& history,
     const Verdict verdict = CheckKey(ops, max_steps_per_key);
     if (verdict == Verdict::kInconclusive) result.inconclusive = true;
     if (verdict != Verdict::kViolation) continue;
-    std::vector<Operation> witness = Shrink(ops, max_steps_per_key);
+    std::vector<Operation> witness = Shrink(
+        ShortestFailingPrefix(ops, max_steps_per_key), max_steps_per_key);
     if (result.linearizable || witness.size() < smallest.size()) {
       result.linearizable = false;
       result.key = key;
@@ -231,9 +278,9 @@ CheckResult Check(const std::vector<Operation>& history,
               [](const Operation& a, const Operation& b) {
                 return a.invoke < b.invoke;
               });
-    result.explanation = absl::StrCat("history of key ", result.key,
-                                      " is not linearizable (",
-                                      smallest.size(), " operations):");
+    result.explanation =
+        absl::StrCat("history of key ", result.key, " is not linearizable (",
+                     smallest.size(), " operations):");
     for (const Operation& op : smallest)
       absl::StrAppend(&result.explanation, "\n  ", Describe(op));
   }

@@ -33,8 +33,8 @@ struct Operation {
   std::string value;                    // put, cas: the value written
   std::optional<std::string> expected;  // cas: nullopt means "expect absent"
   uint64_t invoke = 0;
-  uint64_t ret = 0;    // ignored when !known
-  bool known = true;   // false: the outcome is unknown
+  uint64_t ret = 0;   // ignored when !known
+  bool known = true;  // false: the outcome is unknown
   // Outcome when known. put: always true. delete: true if it deleted, false
   // if the key was absent. cas: true if it swapped, false if the compare
   // failed.
@@ -47,9 +47,11 @@ struct CheckResult {
   bool inconclusive = false;  // the search budget ran out on some key
   size_t keys = 0;
   size_t operations = 0;  // operations checked (unknown reads dropped)
-  // On a violation: the key, and its smallest failing sub-history (reads and
-  // writes without effect removed while it stays non-linearizable), one
-  // operation per line with its invoke and return times.
+  // On a violation: the key, and its smallest failing sub-history (the
+  // shortest failing prefix in time, with writes open at its end as unknown,
+  // then reads and writes without effect removed while it stays
+  // non-linearizable), one operation per line with its invoke and return
+  // times.
   std::string key;
   std::string explanation;
 };

@@ -65,9 +65,9 @@ Operation Unknown(Operation op) {
 }
 
 TEST(CheckerTest, Sequential_Linearizable) {
-  CheckResult r = Check({Put(1, "x", "a", 0, 1), Get(1, "x", "a", 2, 3),
-                         Delete(1, "x", true, 4, 5),
-                         Get(1, "x", std::nullopt, 6, 7)});
+  CheckResult r =
+      Check({Put(1, "x", "a", 0, 1), Get(1, "x", "a", 2, 3),
+             Delete(1, "x", true, 4, 5), Get(1, "x", std::nullopt, 6, 7)});
   EXPECT_TRUE(r.linearizable) << r.explanation;
   EXPECT_EQ(r.operations, 4u);
 }
@@ -84,8 +84,8 @@ TEST(CheckerTest, ConcurrentReadsSeeEitherValue_Linearizable) {
 }
 
 TEST(CheckerTest, StaleRead_Violation) {
-  CheckResult r = Check({Put(1, "x", "a", 0, 1), Put(1, "x", "b", 2, 3),
-                         Get(2, "x", "a", 4, 5)});
+  CheckResult r = Check(
+      {Put(1, "x", "a", 0, 1), Put(1, "x", "b", 2, 3), Get(2, "x", "a", 4, 5)});
   EXPECT_FALSE(r.linearizable);
   EXPECT_EQ(r.key, "x");
   EXPECT_NE(r.explanation.find("[4, 5] client 2: get x -> \"a\""),
@@ -95,7 +95,8 @@ TEST(CheckerTest, StaleRead_Violation) {
 
 TEST(CheckerTest, LostWrite_Violation) {
   // An acknowledged write that no later read sees.
-  CheckResult r = Check({Put(1, "x", "a", 0, 1), Get(2, "x", std::nullopt, 5, 6)});
+  CheckResult r =
+      Check({Put(1, "x", "a", 0, 1), Get(2, "x", std::nullopt, 5, 6)});
   EXPECT_FALSE(r.linearizable);
 }
 
@@ -128,10 +129,10 @@ TEST(CheckerTest, DeleteOfAbsentKey) {
 
 TEST(CheckerTest, UnknownWrite_MayTakeEffectLateOrNever) {
   // A write that timed out may show up long after its invoke...
-  EXPECT_TRUE(Check({Unknown(Put(1, "x", "a", 0, 0)),
-                     Get(2, "x", std::nullopt, 10, 11),
-                     Get(2, "x", "a", 50, 51)})
-                  .linearizable);
+  EXPECT_TRUE(
+      Check({Unknown(Put(1, "x", "a", 0, 0)), Get(2, "x", std::nullopt, 10, 11),
+             Get(2, "x", "a", 50, 51)})
+          .linearizable);
   // ...or never.
   EXPECT_TRUE(Check({Unknown(Put(1, "x", "a", 0, 0)),
                      Get(2, "x", std::nullopt, 50, 51)})
@@ -147,8 +148,8 @@ TEST(CheckerTest, UnknownWrite_MayTakeEffectLateOrNever) {
 }
 
 TEST(CheckerTest, UnknownReadsAreDropped) {
-  CheckResult r = Check({Put(1, "x", "a", 0, 1),
-                         Unknown(Get(2, "x", "zzz", 2, 0))});
+  CheckResult r =
+      Check({Put(1, "x", "a", 0, 1), Unknown(Get(2, "x", "zzz", 2, 0))});
   EXPECT_TRUE(r.linearizable);
   EXPECT_EQ(r.operations, 1u);
 }
@@ -157,15 +158,17 @@ TEST(CheckerTest, KeysAreIndependent) {
   EXPECT_TRUE(Check({Put(1, "x", "a", 0, 1), Put(1, "y", "b", 2, 3),
                      Get(2, "x", "a", 4, 5), Get(2, "y", "b", 4, 5)})
                   .linearizable);
-  CheckResult r = Check({Put(1, "x", "a", 0, 1), Put(1, "y", "b", 2, 3),
-                         Get(2, "x", "a", 4, 5), Get(2, "y", std::nullopt, 4, 5)});
+  CheckResult r =
+      Check({Put(1, "x", "a", 0, 1), Put(1, "y", "b", 2, 3),
+             Get(2, "x", "a", 4, 5), Get(2, "y", std::nullopt, 4, 5)});
   EXPECT_FALSE(r.linearizable);
   EXPECT_EQ(r.key, "y");
 }
 
 TEST(CheckerTest, Witness_DropsReadsThatDoNotMatter) {
   std::vector<Operation> history = {Put(1, "x", "a", 0, 1)};
-  for (uint64_t t = 2; t < 40; t += 2) history.push_back(Get(2, "x", "a", t, t + 1));
+  for (uint64_t t = 2; t < 40; t += 2)
+    history.push_back(Get(2, "x", "a", t, t + 1));
   history.push_back(Get(3, "x", std::nullopt, 50, 51));
   CheckResult r = Check(history);
   ASSERT_FALSE(r.linearizable);
@@ -184,7 +187,8 @@ TEST(CheckerTest, ManyConcurrentClients_FinishesQuickly) {
     const std::string v = "v" + std::to_string(i);
     history.push_back(Put(0, "x", v, t, t + 10));
     for (uint64_t c = 1; c < 8; ++c)
-      history.push_back(Get(c, "x", c % 2 ? v : (i ? current : ""), t + c, t + 9));
+      history.push_back(
+          Get(c, "x", c % 2 ? v : (i ? current : ""), t + c, t + 9));
     if (i == 0) {
       for (size_t j = history.size() - 7; j < history.size(); ++j)
         if (history[j].client % 2 == 0) history[j].output = std::nullopt;

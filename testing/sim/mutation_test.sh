@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Mutation test: each argument is raft_sim built over a core with one safety rule broken on
-# purpose (a vote granted to a stale log, an old-term entry committed by counting replicas,
-# AppendEntries without its consistency check). With its default seeds, the simulator must
-# report a violation for every one of them; a mutant that survives means the simulator has
-# gone blind to that rule.
+# Mutation test: each argument is raft_sim built with one safety rule broken on purpose,
+# either in the Raft core (a vote granted to a stale log, an old-term entry committed by
+# counting replicas, AppendEntries without its consistency check) or in the node driver (a
+# write acknowledged before it is applied, a write acknowledged once persisted but before it
+# is committed, a linearizable read served before the state machine reached its read index).
+# With its default seeds, the simulator must report a violation for every one of them; a
+# mutant that survives means the simulator has gone blind to that rule.
 set -uo pipefail
 survivors=0
 for sim in "$@"; do

@@ -1,5 +1,6 @@
-// raft_sim: runs many seeded simulations of real Raft cores and reports safety
-// violations.
+// raft_sim: runs many seeded simulations of whole raftkv nodes (the production
+// driver, Raft core and KV state machine) and reports safety and
+// linearizability violations.
 //
 //   bazel run //testing:raft_sim -- --seeds=20000 --nodes=5
 //
@@ -26,6 +27,11 @@ ABSL_FLAG(double, partition_rate, 0.002,
           "chance per microtick that the partition changes");
 ABSL_FLAG(double, crash_rate, 0.0008,
           "chance per microtick that a node crashes");
+ABSL_FLAG(double, disk_fail_rate, 0.0002,
+          "chance per microtick that a node's disk starts failing writes");
+ABSL_FLAG(int, clients, 5, "concurrent client sessions");
+ABSL_FLAG(bool, serializable_as_linearizable, false,
+          "check serializable reads as if linearizable (must find violations)");
 ABSL_FLAG(uint64_t, fault_microticks, 4000,
           "length of the faulty phase (10 per tick)");
 ABSL_FLAG(uint64_t, heal_microticks, 3000,
@@ -41,7 +47,7 @@ ABSL_FLAG(
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Seeded deterministic simulation of raftkv's Raft core.\n"
+      "Seeded deterministic simulation of whole raftkv nodes.\n"
       "Example: raft_sim --seeds=20000 --nodes=5");
   absl::ParseCommandLine(argc, argv);
   const int nodes = absl::GetFlag(FLAGS_nodes);
@@ -56,6 +62,10 @@ int main(int argc, char** argv) {
   options.duplicate_rate = absl::GetFlag(FLAGS_duplicate_rate);
   options.partition_rate = absl::GetFlag(FLAGS_partition_rate);
   options.crash_rate = absl::GetFlag(FLAGS_crash_rate);
+  options.disk_fail_rate = absl::GetFlag(FLAGS_disk_fail_rate);
+  options.clients = absl::GetFlag(FLAGS_clients);
+  options.serializable_as_linearizable =
+      absl::GetFlag(FLAGS_serializable_as_linearizable);
   options.fault_microticks = absl::GetFlag(FLAGS_fault_microticks);
   options.heal_microticks = absl::GetFlag(FLAGS_heal_microticks);
   options.trace = absl::GetFlag(FLAGS_trace);
@@ -63,7 +73,8 @@ int main(int argc, char** argv) {
 
   const uint64_t seeds = absl::GetFlag(FLAGS_seeds);
   const uint64_t first = absl::GetFlag(FLAGS_first_seed);
-  uint64_t violations = 0, committed = 0, crashes = 0, reads = 0, leaders = 0;
+  uint64_t violations = 0, committed = 0, crashes = 0, ops = 0, unknown = 0,
+           leaders = 0, histories = 0, disk_failures = 0;
   uint64_t run = 0;
   for (uint64_t i = 0; i < seeds; ++i) {
     options.seed = first + i;
@@ -71,17 +82,20 @@ int main(int argc, char** argv) {
     raftkv::testing::SimResult result = raftkv::testing::RunSimulation(options);
     committed += result.committed;
     crashes += result.crashes;
-    reads += result.reads_checked;
+    ops += result.operations;
+    unknown += result.unknown_outcomes;
+    histories += result.history_checked ? 1 : 0;
+    disk_failures += result.disk_failures;
     leaders += result.leaders_elected;
     if (absl::GetFlag(FLAGS_verbose)) {
       printf(
-          "seed=%llu committed=%llu leaders=%llu crashes=%llu reads=%llu "
+          "seed=%llu committed=%llu leaders=%llu crashes=%llu ops=%llu "
           "snapshots=%llu %s\n",
           static_cast<unsigned long long>(options.seed),
           static_cast<unsigned long long>(result.committed),
           static_cast<unsigned long long>(result.leaders_elected),
           static_cast<unsigned long long>(result.crashes),
-          static_cast<unsigned long long>(result.reads_checked),
+          static_cast<unsigned long long>(result.operations),
           static_cast<unsigned long long>(result.snapshots_sent),
           result.ok ? "ok" : "VIOLATION");
     }
@@ -99,11 +113,15 @@ int main(int argc, char** argv) {
   }
   printf(
       "total: committed_entries=%llu leaders_elected=%llu crashes=%llu "
-      "reads_checked=%llu\n",
+      "disk_failures=%llu histories_checked=%llu operations=%llu "
+      "unknown_outcomes=%llu\n",
       static_cast<unsigned long long>(committed),
       static_cast<unsigned long long>(leaders),
       static_cast<unsigned long long>(crashes),
-      static_cast<unsigned long long>(reads));
+      static_cast<unsigned long long>(disk_failures),
+      static_cast<unsigned long long>(histories),
+      static_cast<unsigned long long>(ops),
+      static_cast<unsigned long long>(unknown));
   printf("seeds=%llu violations=%llu\n", static_cast<unsigned long long>(run),
          static_cast<unsigned long long>(violations));
   return violations > 0 ? 1 : 0;

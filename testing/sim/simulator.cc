@@ -2,23 +2,19 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <map>
 #include <memory>
-#include <optional>
 #include <queue>
 #include <random>
 #include <set>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "kv/driver.h"
 #include "raft/core.h"
-#include "storage/memory_log_storage.h"
-#include "testing/sim/sim_state.h"
+#include "testing/linearizability/checker.h"
+#include "testing/sim/sim_clients.h"
+#include "testing/sim/sim_node.h"
 
 namespace raftkv::testing {
 namespace {
@@ -29,21 +25,24 @@ using raft::LogIndex;
 using raft::Message;
 using raft::MessageType;
 using raft::NodeId;
-using raft::Ready;
 using raft::Role;
 using raft::Term;
-using sim::DecodeState;
-using sim::EncodeState;
+using sim::HashBytes;
 using sim::HashEntry;
 using sim::InFlight;
 using sim::Mix;
-using sim::PendingRead;
 using sim::SimNode;
 
 class Simulation {
  public:
   explicit Simulation(const SimOptions& options)
-      : options_(options), rng_(options.seed) {}
+      : options_(options),
+        rng_(options.seed),
+        clients_(
+            sim::ClientOptions{options.clients, 4, options.op_rate},
+            Mix(options.seed, 0xc11e47),
+            [this](NodeId id) -> SimNode& { return Node(id); }, options.nodes,
+            [this](const std::string& what) { Fail(what); }) {}
 
   SimResult Run() {
     for (int i = 1; i <= options_.nodes; ++i)
@@ -51,9 +50,22 @@ class Simulation {
     for (NodeId id : voters_) {
       auto node = std::make_unique<SimNode>();
       node->id = id;
-      node->tick_period = 8 + rng_() % 5;  // clocks run at different rates
+      node->tick_period = 8 + rng_() % 5;  // tick rates differ
       node->next_tick_at = rng_() % node->tick_period;
-      (void)node->storage.InstallSnapshot({0, 0, {voters_, {}}});
+      // Wall clocks disagree in offset and rate.
+      node->clock_rate = 0.9 + static_cast<double>(rng_() % 201) / 1000.0;
+      node->clock_offset_ms = 1'000'000 + rng_() % 3000;
+      (void)node->log.twin.InstallSnapshot({0, 0, {voters_, {}}});
+      SimNode* raw = node.get();
+      node->log.on_save = [this, raw](absl::Span<const Entry> entries) {
+        OnDurableAppend(*raw, entries);
+      };
+      node->log.on_install = [this, raw](const raft::SnapshotMetadata& meta) {
+        OnDurableSnapshot(*raw, meta);
+      };
+      node->kv.on_apply = [this, raw](const storage::KvBatch& batch) {
+        OnApply(*raw, batch);
+      };
       nodes_.push_back(std::move(node));
     }
     for (auto& node : nodes_) Start(*node);
@@ -62,30 +74,37 @@ class Simulation {
     for (now_ = 0; now_ < end && result_.ok; ++now_) {
       if (now_ == options_.fault_microticks) Heal();
       const bool faulty = now_ < options_.fault_microticks;
-      DeliverMessages(faulty);
+      DeliverMessages();
       for (auto& node : nodes_) {
         if (!result_.ok) break;
-        if (node->core == nullptr) {
+        if (node->driver == nullptr) {
           if (now_ >= node->restart_at) Start(*node);
+          continue;
+        }
+        if (node->storage_failed) {
+          Stop(*node, 50 + rng_() % 200);  // the supervisor restarts it
           continue;
         }
         if (now_ >= node->next_tick_at) {
           node->next_tick_at += node->tick_period;
-          node->core->Tick();
+          node->driver->Tick();
           Observe(*node);
         }
-        FinishWrite(*node);
-        StartWrite(*node);
+        node->disk->Step(now_);
+        Observe(*node);
       }
       if (faulty) InjectFaults();
-      Clients();
+      clients_.Step(now_);
     }
-    if (result_.ok && !live_) {
-      Fail(absl::StrCat("liveness: no write committed within ",
+    if (result_.ok &&
+        clients_.last_write_acknowledged() < options_.fault_microticks) {
+      Fail(absl::StrCat("liveness: no write acknowledged within ",
                         options_.heal_microticks / 10,
                         " ticks after the network healed"));
     }
     result_.committed = max_committed_;
+    result_.writes_acknowledged = clients_.stats().writes_acknowledged;
+    if (result_.ok) CheckHistory();
     return result_;
   }
 
@@ -98,6 +117,13 @@ class Simulation {
 
   SimNode& Node(NodeId id) { return *nodes_[id - 1]; }
 
+  void Trace(const std::string& line) {
+    if (options_.trace) {
+      fprintf(stderr, "%6llu sim: %s\n", static_cast<unsigned long long>(now_),
+              line.c_str());
+    }
+  }
+
   void Start(SimNode& node) {
     raft::Config config;
     config.id = node.id;
@@ -106,93 +132,98 @@ class Simulation {
     config.heartbeat_ticks = 1;
     config.pre_vote = options_.pre_vote;
     config.check_quorum = options_.check_quorum;
-    config.max_entries_bytes_per_message =
-        512;  // small, to exercise pipelining
+    config.max_entries_bytes_per_message = 2048;  // small: exercise pipelining
     config.max_inflight_messages = 8;
+    // Often small, so that applying a backlog takes several Readies and a
+    // read can be confirmed before the state machine has reached its index.
+    config.max_committed_bytes_per_ready = rng_() % 2 == 0 ? 1 : 8 << 20;
     if (options_.trace) {
       config.log_sink = [this](absl::string_view line) {
         fprintf(stderr, "%6llu %s\n", static_cast<unsigned long long>(now_),
                 std::string(line).c_str());
       };
     }
-    auto core = Core::Create(config, &node.storage);
-    if (!core.ok())
+    node.disk =
+        std::make_unique<sim::SimExecutor>([this] { return 1 + rng_() % 4; });
+    NodeId from = node.id;
+    node.transport = std::make_unique<sim::SimTransport>(
+        [this, from](std::vector<Message> messages) {
+          SendAll(from, messages);
+        });
+    node.clock = std::make_unique<sim::SimClock>(&now_, node.clock_rate,
+                                                 node.clock_offset_ms);
+    kv::DriverOptions driver_options;
+    driver_options.id = node.id;
+    driver_options.request_timeout_ticks = 30;
+    driver_options.compact_after_entries = options_.compact_every;
+    // Short enough that a leader whose clock runs ahead expires sessions.
+    driver_options.session_ttl_ms = 20'000;
+    SimNode* raw = &node;
+    driver_options.on_failure = [this, raw](const absl::Status& status) {
+      Trace(absl::StrCat("node ", raw->id,
+                         " stops on storage failure: ", status.message()));
+      raw->storage_failed = true;
+    };
+    node.driver = std::make_unique<kv::NodeDriver>(
+        std::move(driver_options), &node.log, &node.kv, node.transport.get(),
+        node.disk.get(), node.clock.get());
+    absl::Status opened = node.driver->Open(config);
+    if (!opened.ok()) {
       return Fail(absl::StrCat("node ", node.id,
-                               " cannot restart: ", core.status().ToString()));
-    node.core = std::move(*core);
+                               " cannot restart: ", opened.ToString()));
+    }
     ++node.incarnation;
+    node.storage_failed = false;
+    node.last_commit_seen = node.driver->core().log().committed();
     Trace(absl::StrCat("start node ", node.id, " incarnation ",
                        node.incarnation, " last index ",
-                       node.core->log().LastIndex(), " commit ",
-                       node.core->log().committed()));
-    node.commands = DecodeState(node.snap_data);
-    node.applied = node.snap_index;
-    node.acked_verified = 0;
-    node.last_commit_seen = node.core->log().committed();
-    node.proposals.clear();
-    node.pending_write.reset();
+                       node.driver->core().log().LastIndex(), " applied ",
+                       node.kv.AppliedIndex()));
   }
 
-  void Trace(const std::string& line) {
-    if (options_.trace) {
-      fprintf(stderr, "%6llu sim: %s\n", static_cast<unsigned long long>(now_),
-              line.c_str());
-    }
-  }
-
-  void Crash(SimNode& node) {
-    Trace(absl::StrCat("crash node ", node.id));
-    ++result_.crashes;
-    node.core.reset();
-    node.pending_write.reset();  // the unsynced write is lost
-    node.restart_at = now_ + 20 + rng_() % 300;
+  // A crash (or a stop after a storage failure): the process is gone with
+  // everything not durable.
+  void Stop(SimNode& node, uint64_t restart_after) {
+    Trace(absl::StrCat("stop node ", node.id));
+    node.driver.reset();
+    node.disk.reset();  // writes not yet on disk are lost
+    node.transport.reset();
+    node.clock.reset();
+    node.kv.twin.LoseUnsyncedWrites();
+    node.log.twin.InjectWriteError(absl::OkStatus());  // a repaired disk
+    node.kv.twin.InjectWriteError(absl::OkStatus());
+    node.restart_at = now_ + restart_after;
   }
 
   void Heal() {
     Trace("heal: no more faults");
     cut_.clear();
     for (auto& node : nodes_) {
-      if (node->core == nullptr) node->restart_at = now_;
+      if (node->driver == nullptr) node->restart_at = now_;
     }
-    heal_acked_mark_ = acked_.size();
   }
 
   bool Chance(double p) {
     return static_cast<double>(rng_() % 1000000) < p * 1000000.0;
   }
 
-  void Send(const Message& m, bool faulty) {
-    if (faulty && Chance(options_.drop_rate)) return;
-    const int copies = faulty && Chance(options_.duplicate_rate) ? 2 : 1;
-    for (int i = 0; i < copies; ++i) {
-      const uint64_t delay =
-          1 + rng_() % std::max<uint64_t>(1, options_.max_delay);
-      network_.push(InFlight{now_ + delay, seq_++, m});
-    }
-  }
-
-  void SendAll(SimNode& from, std::vector<Message>& messages) {
+  void SendAll(NodeId from, std::vector<Message>& messages) {
     const bool faulty = now_ < options_.fault_microticks;
     for (Message& m : messages) {
-      if (m.type == MessageType::kSnapshot) {
-        // The core asked for the snapshot it knew of; like a real driver, send
-        // the newest one (the node may have compacted again since), metadata
-        // and data together.
-        m.snapshot = from.storage.Snapshot();
-        if (m.snapshot.index != from.snap_index) {
-          return Fail(absl::StrCat(
-              "node ", from.id, " storage snapshot ", m.snapshot.index,
-              " disagrees with its state machine snapshot ", from.snap_index));
-        }
-        m.snapshot_data = from.snap_data;
-        ++result_.snapshots_sent;
+      if (m.from != from)
+        Fail(absl::StrCat("node ", from, " sends as ", m.from));
+      if (m.type == MessageType::kSnapshot) ++result_.snapshots_sent;
+      if (faulty && Chance(options_.drop_rate)) continue;
+      const int copies = faulty && Chance(options_.duplicate_rate) ? 2 : 1;
+      for (int i = 0; i < copies; ++i) {
+        const uint64_t delay =
+            1 + rng_() % std::max<uint64_t>(1, options_.max_delay);
+        network_.push(InFlight{now_ + delay, seq_++, m});
       }
-      Send(m, faulty);
     }
   }
 
-  void DeliverMessages(bool faulty) {
-    (void)faulty;
+  void DeliverMessages() {
     while (!network_.empty() && network_.top().deliver_at <= now_ &&
            result_.ok) {
       InFlight flight = network_.top();
@@ -200,179 +231,88 @@ class Simulation {
       const Message& m = flight.message;
       if (cut_.count({m.from, m.to}) > 0) continue;
       SimNode& to = Node(m.to);
-      if (to.core == nullptr) continue;
+      if (to.driver == nullptr || to.storage_failed) continue;
       if (options_.trace && now_ >= options_.trace_messages_from) {
         Trace(absl::StrCat(raft::MessageTypeName(m.type), " ", m.from, "->",
                            m.to, " t", m.term, " i", m.index, " lt", m.log_term,
                            " n", m.entries.size(), " c", m.commit,
                            m.reject ? " reject" : "", " hint", m.reject_hint));
       }
-      (void)to.core->Step(m);
+      to.driver->Deliver({m});
       Observe(to);
     }
   }
 
-  // The durable part of handling a Ready, then what follows it (message.h's
-  // order).
-  void FinishWrite(SimNode& node) {
-    if (!node.pending_write.has_value() || now_ < node.write_done_at) return;
-    Ready ready = std::move(*node.pending_write);
-    node.pending_write.reset();
-    HandleReady(node, ready);
-  }
-
-  void StartWrite(SimNode& node) {
-    if (node.core == nullptr || node.pending_write.has_value() ||
-        !node.core->HasReady())
-      return;
-    Ready ready = node.core->GetReady();
-    SendAll(node, ready.early_messages);
-    Observe(node);
-    if (ready.must_sync || !ready.entries.empty() ||
-        ready.hard_state.has_value()) {
-      node.pending_write = std::move(ready);
-      node.write_done_at = now_ + 1 + rng_() % 4;
-    } else {
-      HandleReady(node, ready);
+  // Log matching (§5.3): the same index and term means the same log up to
+  // there, checked on every node's durable log as it is written.
+  void OnDurableAppend(SimNode& node, absl::Span<const Entry> entries) {
+    if (entries.empty()) return;
+    const LogIndex first = entries.front().index;
+    if (first - 1 >= node.chain.size()) {
+      return Fail(absl::StrCat("node ", node.id, " appended at ", first,
+                               " past its chain"));
     }
-  }
-
-  void HandleReady(SimNode& node, Ready& ready) {
-    if (ready.snapshot.has_value()) {
-      const raft::SnapshotMetadata& meta = ready.snapshot->metadata;
-      absl::Status installed = node.storage.InstallSnapshot(meta);
-      if (!installed.ok())
-        return Fail(absl::StrCat("node ", node.id, ": ", installed.ToString()));
-      node.snap_index = meta.index;
-      node.snap_data = ready.snapshot->data;
-      node.commands = DecodeState(node.snap_data);
-      node.applied = meta.index;
-      auto it = committed_.find(meta.index);
-      if (meta.index > 0 && it == committed_.end()) {
-        return Fail(absl::StrCat("snapshot at ", meta.index,
-                                 " of an uncommitted index"));
-      }
-      node.chain.resize(meta.index + 1);
-      node.chain[meta.index] = meta.index == 0 ? 0 : it->second.chain;
-    }
-    absl::Status saved = node.storage.Save(ready.hard_state, ready.entries);
-    if (!saved.ok())
-      return Fail(absl::StrCat("node ", node.id, " save: ", saved.ToString()));
-    if (!ready.entries.empty()) {
-      const LogIndex first = ready.entries.front().index;
-      if (first - 1 >= node.chain.size()) {
-        return Fail(absl::StrCat("node ", node.id, " appended at ", first,
-                                 " past its chain"));
-      }
-      node.chain.resize(first);
-      for (const Entry& e : ready.entries) {
-        node.chain.push_back(HashEntry(node.chain.back(), e.term, e.data));
-        // Log matching (§5.3): same index and term means the same log up to
-        // there.
-        auto [it, inserted] =
-            chains_.emplace(std::make_pair(e.index, e.term), node.chain.back());
-        if (!inserted && it->second != node.chain.back()) {
-          return Fail(absl::StrCat("log matching: node ", node.id,
-                                   " holds a different log up to "
-                                   "index ",
-                                   e.index, " term ", e.term));
-        }
-      }
-    }
-    SendAll(node, ready.messages);
-    for (const Entry& e : ready.committed_entries) {
-      Apply(node, e);
-      if (!result_.ok) return;
-    }
-    for (const raft::ReadState& rs : ready.read_states) {
-      auto it = reads_.find(rs.context);
-      if (it != reads_.end() && it->second.node == node.id)
-        it->second.index = rs.index;
-    }
-    CompleteReads(node);
-    node.core->Advance(ready);
-    Observe(node);
-    MaybeCompact(node);
-  }
-
-  void Apply(SimNode& node, const Entry& e) {
-    if (e.index != node.applied + 1) {
-      return Fail(absl::StrCat("node ", node.id, " applies ", e.index,
-                               " after ", node.applied));
-    }
-    auto it = committed_.find(e.index);
-    // State machine safety (§5.4.3): every node applies the same entry at each
-    // index.
-    if (it == committed_.end() || it->second.term != e.term ||
-        it->second.data != e.data) {
-      return Fail(absl::StrCat("state machine safety: node ", node.id,
-                               " applies index ", e.index, " term ", e.term,
-                               " which is not the committed entry"));
-    }
-    node.applied = e.index;
-    uint64_t id = 0;
-    if (!e.data.empty() && absl::SimpleAtoi(e.data, &id)) {
-      node.commands.insert(id);
-      auto proposed = node.proposals.find(e.index);
-      if (proposed != node.proposals.end()) {
-        if (proposed->second == id && acked_set_.insert(id).second) {
-          acked_.push_back(id);
-          ++result_.writes_acknowledged;
-          if (acked_.size() > heal_acked_mark_ &&
-              now_ >= options_.fault_microticks)
-            live_ = true;
-        }
-        node.proposals.erase(proposed);
+    node.chain.resize(first);
+    for (const Entry& e : entries) {
+      node.chain.push_back(HashEntry(node.chain.back(), e.term, e.data));
+      auto [it, inserted] =
+          chains_.emplace(std::make_pair(e.index, e.term), node.chain.back());
+      if (!inserted && it->second != node.chain.back()) {
+        return Fail(absl::StrCat("log matching: node ", node.id,
+                                 " holds a different log up to index ", e.index,
+                                 " term ", e.term));
       }
     }
   }
 
-  void CompleteReads(SimNode& node) {
-    for (auto it = reads_.begin(); it != reads_.end();) {
-      PendingRead& read = it->second;
-      if (read.node != node.id || !read.index.has_value() ||
-          *read.index > node.applied) {
-        ++it;
-        continue;
-      }
-      for (size_t i = node.acked_verified; i < read.acked_before; ++i) {
-        if (node.commands.count(acked_[i]) == 0) {
-          return Fail(absl::StrCat("linearizability: read ", it->first,
-                                   " on node ", node.id, " at index ",
-                                   *read.index, " misses write ", acked_[i],
-                                   " acknowledged before the read began"));
-        }
-      }
-      node.acked_verified = std::max(node.acked_verified, read.acked_before);
-      ++result_.reads_checked;
-      it = reads_.erase(it);
+  void OnDurableSnapshot(SimNode& node, const raft::SnapshotMetadata& meta) {
+    auto it = committed_.find(meta.index);
+    if (meta.index > 0 && it == committed_.end()) {
+      return Fail(absl::StrCat("node ", node.id, " installs a snapshot at ",
+                               meta.index, ", which is not committed"));
     }
+    node.chain.resize(meta.index + 1);
+    node.chain[meta.index] = meta.index == 0 ? 0 : it->second.chain;
   }
 
-  void MaybeCompact(SimNode& node) {
-    if (node.core == nullptr ||
-        node.applied < node.snap_index + options_.compact_every)
-      return;
-    const LogIndex index = node.applied;
-    node.snap_data = EncodeState(node.commands);
-    node.snap_index = index;
-    absl::Status compacted =
-        node.storage.Compact(index, node.core->conf_state());
-    if (!compacted.ok())
-      Fail(absl::StrCat("node ", node.id, " compact: ", compacted.ToString()));
+  // State machine safety (§5.4.3): every node applies the same change at each
+  // index, and only committed entries.
+  void OnApply(SimNode& node, const storage::KvBatch& batch) {
+    const LogIndex commit = node.driver->core().log().committed();
+    if (batch.applied_index > commit) {
+      return Fail(absl::StrCat("node ", node.id, " applies index ",
+                               batch.applied_index, " beyond its commit index ",
+                               commit));
+    }
+    uint64_t h = Mix(0, batch.applied_index);
+    for (const storage::KvMutation& m : batch.mutations) {
+      h = HashBytes(Mix(h, static_cast<uint64_t>(m.kind)), m.key);
+      h = HashBytes(h, m.value);
+    }
+    for (const storage::SessionRecord& s : batch.session_puts) {
+      // Client id 0 is the session clock, written once per group of entries
+      // applied together, and groups differ between nodes; the expiries the
+      // clock decides are hashed below.
+      if (s.client_id != 0) h = HashBytes(Mix(h, s.client_id), s.state);
+    }
+    for (uint64_t id : batch.session_deletes) h = Mix(h, id);
+    auto [it, inserted] = applied_.emplace(batch.applied_index, h);
+    if (!inserted && it->second != h) {
+      Fail(absl::StrCat("state machine safety: node ", node.id,
+                        " applies a different change at index ",
+                        batch.applied_index, " than another node did"));
+    }
   }
 
   // Cluster-wide checks after anything happened on `node`.
   void Observe(SimNode& node) {
-    if (node.core == nullptr || !result_.ok) return;
-    const Core& core = *node.core;
+    if (node.driver == nullptr || !result_.ok) return;
+    const Core& core = node.driver->core();
     absl::Status local = core.CheckInvariants();
     if (!local.ok()) return Fail(std::string(local.message()));
-    // Record newly committed entries; a committed entry may never change.
     const LogIndex commit = core.log().committed();
     // §5.4.2: a leader commits by counting replicas only an entry of its
-    // current term (earlier entries commit with it); so when a leader's commit
-    // index moves, it lands on an entry of the leader's term.
+    // current term (earlier entries commit with it).
     if (core.role() == Role::kLeader && commit > node.last_commit_seen &&
         core.log().TermOrZero(commit) != core.term()) {
       return Fail(absl::StrCat("leader ", node.id, " of term ", core.term(),
@@ -387,27 +327,7 @@ class Simulation {
       if (!entries.ok())
         return Fail(
             absl::StrCat("node ", node.id, ": ", entries.status().ToString()));
-      for (const Entry& e : *entries) {
-        auto it = committed_.find(e.index);
-        if (it == committed_.end()) {
-          auto prev = committed_.find(e.index - 1);
-          const uint64_t prev_chain =
-              e.index == 1
-                  ? 0
-                  : (prev == committed_.end() ? 0 : prev->second.chain);
-          if (e.index > 1 && prev == committed_.end()) {
-            return Fail(absl::StrCat("node ", node.id, " committed ", e.index,
-                                     " before ", e.index - 1));
-          }
-          committed_.emplace(
-              e.index,
-              Committed{e.term, e.data, HashEntry(prev_chain, e.term, e.data)});
-        } else if (it->second.term != e.term || it->second.data != e.data) {
-          return Fail(absl::StrCat("committed entry lost: index ", e.index,
-                                   " was term ", it->second.term, ", node ",
-                                   node.id, " commits term ", e.term));
-        }
-      }
+      for (const Entry& e : *entries) RecordCommitted(node, e);
       node.last_commit_seen = commit;
       max_committed_ = std::max(max_committed_, commit);
     }
@@ -425,9 +345,31 @@ class Simulation {
     }
   }
 
+  // A committed entry may never change.
+  void RecordCommitted(SimNode& node, const Entry& e) {
+    auto it = committed_.find(e.index);
+    if (it != committed_.end()) {
+      if (it->second.term != e.term || it->second.data != e.data) {
+        Fail(absl::StrCat("committed entry lost: index ", e.index, " was term ",
+                          it->second.term, ", node ", node.id, " commits term ",
+                          e.term));
+      }
+      return;
+    }
+    auto prev = committed_.find(e.index - 1);
+    if (e.index > 1 && prev == committed_.end()) {
+      return Fail(absl::StrCat("node ", node.id, " committed ", e.index,
+                               " before ", e.index - 1));
+    }
+    const uint64_t prev_chain = e.index == 1 ? 0 : prev->second.chain;
+    committed_.emplace(
+        e.index,
+        Committed{e.term, e.data, HashEntry(prev_chain, e.term, e.data)});
+  }
+
   // Leader completeness (§5.4): a leader's log holds every committed entry.
   void CheckLeaderCompleteness(SimNode& node) {
-    const Core& core = *node.core;
+    const Core& core = node.driver->core();
     if (core.log().LastIndex() < max_committed_) {
       return Fail(absl::StrCat("leader completeness: leader ", node.id,
                                " of term ", core.term(), " ends at ",
@@ -450,74 +392,68 @@ class Simulation {
   }
 
   void InjectFaults() {
-    if (Chance(options_.partition_rate)) {
-      cut_.clear();
-      const int kind = static_cast<int>(rng_() % 3);
-      if (kind == 1) {  // symmetric: split into two sides
-        std::vector<bool> side(nodes_.size());
-        for (size_t i = 0; i < side.size(); ++i) side[i] = rng_() % 2;
-        for (NodeId a : voters_) {
-          for (NodeId b : voters_) {
-            if (side[a - 1] != side[b - 1]) cut_.insert({a, b});
-          }
-        }
-      } else if (kind == 2) {  // asymmetric: some links fail one way only
-        for (int i = 0; i < options_.nodes; ++i) {
-          NodeId a = voters_[rng_() % voters_.size()],
-                 b = voters_[rng_() % voters_.size()];
-          if (a != b) cut_.insert({a, b});
-        }
-      }  // kind 0: heal
-      std::string cuts;
-      for (const auto& [a, b] : cut_) absl::StrAppend(&cuts, " ", a, "->", b);
-      Trace(absl::StrCat("partition:", cuts.empty() ? " none" : cuts));
-    }
+    if (Chance(options_.partition_rate)) Partition();
     if (Chance(options_.crash_rate)) {
       SimNode& victim = *nodes_[rng_() % nodes_.size()];
-      if (victim.core != nullptr) Crash(victim);
-    }
-  }
-
-  void Clients() {
-    if (Chance(options_.propose_rate)) {
-      SimNode& target = ClientTarget();
-      if (target.core != nullptr) {
-        const uint64_t id = next_command_++;
-        auto index = target.core->Propose(absl::StrCat(id));
-        if (index.ok()) {
-          target.proposals[*index] = id;
-        } else if (target.core->leader() != raft::kNoNode) {
-          believed_leader_ = target.core->leader();
-        }
+      if (victim.driver != nullptr) {
+        ++result_.crashes;
+        Stop(victim, 20 + rng_() % 300);
       }
     }
-    if (Chance(options_.read_rate)) {
-      SimNode& target = ClientTarget();
-      if (target.core != nullptr) {
-        const std::string context = absl::StrCat("read-", next_read_++);
-        if (target.core->ReadIndex(context).ok()) {
-          reads_[context] = PendingRead{target.id, target.incarnation,
-                                        acked_.size(), std::nullopt};
-        } else if (target.core->leader() != raft::kNoNode) {
-          believed_leader_ = target.core->leader();
+    if (Chance(options_.disk_fail_rate)) {
+      SimNode& victim = *nodes_[rng_() % nodes_.size()];
+      if (victim.driver != nullptr) {
+        ++result_.disk_failures;
+        const absl::Status full =
+            absl::ResourceExhaustedError("simulated disk full");
+        Trace(absl::StrCat("disk of node ", victim.id, " fails"));
+        if (rng_() % 2 == 0) {
+          victim.log.twin.InjectWriteError(full);
+        } else {
+          victim.kv.twin.InjectWriteError(full);
         }
-      }
-    }
-    // Reads on a node that crashed are abandoned, as a client would time out.
-    for (auto it = reads_.begin(); it != reads_.end();) {
-      const SimNode& node = Node(it->second.node);
-      if (node.core == nullptr || node.incarnation != it->second.incarnation) {
-        it = reads_.erase(it);
-      } else {
-        ++it;
       }
     }
   }
 
-  SimNode& ClientTarget() {
-    if (believed_leader_ != raft::kNoNode && rng_() % 4 != 0)
-      return Node(believed_leader_);
-    return *nodes_[rng_() % nodes_.size()];
+  void Partition() {
+    cut_.clear();
+    const int kind = static_cast<int>(rng_() % 3);
+    if (kind == 1) {  // symmetric: split into two sides
+      std::vector<bool> side(nodes_.size());
+      for (size_t i = 0; i < side.size(); ++i) side[i] = rng_() % 2;
+      for (NodeId a : voters_) {
+        for (NodeId b : voters_) {
+          if (side[a - 1] != side[b - 1]) cut_.insert({a, b});
+        }
+      }
+    } else if (kind == 2) {  // asymmetric: some links fail one way only
+      for (int i = 0; i < options_.nodes; ++i) {
+        NodeId a = voters_[rng_() % voters_.size()],
+               b = voters_[rng_() % voters_.size()];
+        if (a != b) cut_.insert({a, b});
+      }
+    }  // kind 0: heal
+    std::string cuts;
+    for (const auto& [a, b] : cut_) absl::StrAppend(&cuts, " ", a, "->", b);
+    Trace(absl::StrCat("partition:", cuts.empty() ? " none" : cuts));
+  }
+
+  void CheckHistory() {
+    std::vector<linearizability::Operation> history = clients_.History();
+    if (options_.serializable_as_linearizable) {
+      const auto& reads = clients_.serializable_reads();
+      history.insert(history.end(), reads.begin(), reads.end());
+    }
+    linearizability::CheckResult checked = linearizability::Check(history);
+    result_.history_checked = true;
+    result_.operations = checked.operations;
+    for (const auto& op : history) result_.unknown_outcomes += !op.known;
+    if (checked.inconclusive) {
+      Fail("linearizability check ran out of its search budget");
+    } else if (!checked.linearizable) {
+      Fail(absl::StrCat("linearizability: ", checked.explanation));
+    }
   }
 
   struct Committed {
@@ -538,15 +474,9 @@ class Simulation {
   std::map<Term, NodeId> leaders_;
   std::map<LogIndex, Committed> committed_;
   std::map<std::pair<LogIndex, Term>, uint64_t> chains_;
+  std::map<LogIndex, uint64_t> applied_;
   LogIndex max_committed_ = 0;
-  std::vector<uint64_t> acked_;
-  absl::flat_hash_set<uint64_t> acked_set_;
-  size_t heal_acked_mark_ = 0;
-  bool live_ = false;
-  std::map<std::string, PendingRead> reads_;
-  uint64_t next_command_ = 1;
-  uint64_t next_read_ = 1;
-  NodeId believed_leader_ = raft::kNoNode;
+  sim::SimClients clients_;
 };
 
 }  // namespace
@@ -560,8 +490,10 @@ std::string ReplayFlags(const SimOptions& o) {
       "--seeds=1 --first_seed=", o.seed, " --nodes=", o.nodes,
       " --drop_rate=", o.drop_rate, " --duplicate_rate=", o.duplicate_rate,
       " --partition_rate=", o.partition_rate, " --crash_rate=", o.crash_rate,
+      " --disk_fail_rate=", o.disk_fail_rate,
       " --fault_microticks=", o.fault_microticks,
-      " --heal_microticks=", o.heal_microticks);
+      " --heal_microticks=", o.heal_microticks,
+      o.serializable_as_linearizable ? " --serializable_as_linearizable" : "");
 }
 
 }  // namespace raftkv::testing

@@ -1,25 +1,27 @@
-// Simulator: many seeded runs of real raft::Core instances over simulated
-// network, disk and clock, checking the Raft safety properties after every
-// step.
+// Simulator: many seeded runs of whole raftkv nodes over a simulated network,
+// disk and clock, checking the Raft safety properties after every step and
+// every client history for linearizability.
 //
-// One run: N nodes, each a raft::Core over a MemoryLogStorage (what it has
-// synced) and a set-of-commands state machine. Time is in microticks; each
-// node's clock ticks every 8-12 microticks (clocks run at different rates).
-// Messages take 1-15 microticks and may be dropped, duplicated and so
-// reordered; the network is cut by symmetric and asymmetric partitions that
-// change over time. A node's Ready is written to "disk" after a random latency;
-// a crash loses any Ready not yet written, then the node restarts from its
-// storage and its last snapshot. Clients propose commands and issue ReadIndex
-// reads.
+// One run: N nodes, each the production kv::NodeDriver (the Ready loop, the
+// Raft core, the KV state machine with client sessions) over the in-memory
+// storage twins (sim_node.h). Time is in microticks (1 ms of a node's clock);
+// each node ticks every 8-12 microticks and its wall clock runs at its own
+// rate and offset. Messages take 1-15 microticks and may be dropped,
+// duplicated and so reordered; the network is cut by symmetric and
+// asymmetric partitions that change over time. A disk write completes after a
+// random latency; a crash loses every write not yet completed and the KV
+// store's unsynced writes, and the node restarts from its storage. A disk may
+// fail: the node must stop without acknowledging anything, and is restarted
+// on a repaired disk. Clients (sim_clients.h) issue put, get, delete, cas and
+// list with session retries through leader changes.
 //
 // After every step: election safety (one leader per term, §5.2), log matching
-// (§5.3, on a hash chain of every durable log), leader completeness and state
-// machine safety (§5.4: every committed entry is in every later leader's log,
-// and every node applies the same entry at each index), committed entries never
-// lost, each core's CheckInvariants(), and every completed read containing
-// every write acknowledged before it began (the real-time order linearizability
-// requires of ReadIndex). After the faults stop, a leader must be elected and
-// commit within a bounded number of ticks (liveness).
+// (§5.3, on a hash chain of every durable log), leader completeness (§5.4),
+// state machine safety (every node applies the same change at each index,
+// §5.4.3), committed entries never lost, §5.4.2's commit rule, and each
+// core's CheckInvariants(). At the end: the client history is linearizable
+// (testing/linearizability), and after the faults stop a write is
+// acknowledged within the healed phase (liveness).
 //
 // Thread safety: a Simulator runs on one thread; separate instances are
 // independent. Invariant: the same SimOptions (seed included) produce the same
@@ -42,17 +44,20 @@ struct SimOptions {
   // Fault mix; probabilities are per message or per step.
   double drop_rate = 0.05;
   double duplicate_rate = 0.02;
-  double partition_rate = 0.002;  // chance per step that the partition changes
-  double crash_rate = 0.0008;     // chance per step that some node crashes
-  uint64_t max_delay = 15;        // message delay in microticks, at least 1
+  double partition_rate = 0.002;   // chance per step that the partition changes
+  double crash_rate = 0.0008;      // chance per step that some node crashes
+  double disk_fail_rate = 0.0002;  // chance per step that some disk fails
+  uint64_t max_delay = 15;         // message delay in microticks, at least 1
   // Client load.
-  double propose_rate = 0.15;
-  double read_rate = 0.05;
-  // Compact a node's log once it has applied this many entries past its
-  // snapshot.
+  int clients = 5;
+  double op_rate = 0.08;  // chance per microtick that an idle client starts
+  // Compact a node's log once it has applied this many entries past it.
   uint64_t compact_every = 64;
   bool pre_vote = true;
   bool check_quorum = true;
+  // Checks serializable reads as if they were linearizable: a run must then
+  // report a violation (the checker's own test).
+  bool serializable_as_linearizable = false;
   // Print every core's log lines and the simulator's faults to stderr, and
   // every message delivered from this microtick on.
   bool trace = false;
@@ -65,9 +70,12 @@ struct SimResult {
   uint64_t committed = 0;  // highest commit index reached
   uint64_t leaders_elected = 0;
   uint64_t crashes = 0;
-  uint64_t reads_checked = 0;
+  uint64_t disk_failures = 0;
+  uint64_t operations = 0;        // client operations checked
+  uint64_t unknown_outcomes = 0;  // of which with unknown outcome
   uint64_t writes_acknowledged = 0;
   uint64_t snapshots_sent = 0;
+  bool history_checked = false;
 };
 
 SimResult RunSimulation(const SimOptions& options);

@@ -1,0 +1,232 @@
+// The simulator's model of one node: a real kv::NodeDriver (the production
+// Ready loop, core and state machine) over the in-memory storage twins, with
+// the seams wired to the simulation: a disk whose writes complete after a
+// random latency, a network, and a skewed clock. Apart from the run loop and
+// its checks (simulator.cc) and the clients (sim_clients.h).
+//
+// Thread safety: plain data, owned by one Simulation on one thread.
+// Invariants: SimNode::chain[i] is the hash of the node's durable log through
+// index i; the storage twins survive a crash, everything else is rebuilt.
+#ifndef RAFTKV_TESTING_SIM_SIM_NODE_H_
+#define RAFTKV_TESTING_SIM_SIM_NODE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kv/driver.h"
+#include "raft/core.h"
+#include "storage/memory_kv_store.h"
+#include "storage/memory_log_storage.h"
+
+namespace raftkv::testing::sim {
+
+using raft::Entry;
+using raft::LogIndex;
+using raft::Message;
+using raft::NodeId;
+using raft::Term;
+
+inline uint64_t Mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+  return h * 0xff51afd7ed558ccdull;
+}
+
+inline uint64_t HashBytes(uint64_t h, const std::string& data) {
+  for (char c : data) h = Mix(h, static_cast<uint8_t>(c));
+  return Mix(h, data.size());
+}
+
+inline uint64_t HashEntry(uint64_t prev, Term term, const std::string& data) {
+  return HashBytes(Mix(prev, term), data);
+}
+
+struct InFlight {
+  uint64_t deliver_at;
+  uint64_t seq;
+  Message message;
+  bool operator>(const InFlight& other) const {
+    return deliver_at != other.deliver_at ? deliver_at > other.deliver_at
+                                          : seq > other.seq;
+  }
+};
+
+// The node's durable Raft log: the in-memory twin, observed so that the
+// simulator can check log matching on every durable write.
+class SimLog final : public raft::LogStorage {
+ public:
+  std::function<void(absl::Span<const Entry>)> on_save;
+  std::function<void(const raft::SnapshotMetadata&)> on_install;
+  storage::MemoryLogStorage twin;
+
+  raft::InitialState GetInitialState() const override {
+    return twin.GetInitialState();
+  }
+  absl::StatusOr<std::vector<Entry>> Entries(
+      LogIndex lo, LogIndex hi, uint64_t max_bytes) const override {
+    return twin.Entries(lo, hi, max_bytes);
+  }
+  absl::StatusOr<Term> TermAt(LogIndex index) const override {
+    return twin.TermAt(index);
+  }
+  LogIndex FirstIndex() const override { return twin.FirstIndex(); }
+  LogIndex LastIndex() const override { return twin.LastIndex(); }
+  raft::SnapshotMetadata Snapshot() const override { return twin.Snapshot(); }
+  absl::Status Save(const std::optional<raft::HardState>& hard_state,
+                    absl::Span<const Entry> entries) override {
+    absl::Status status = twin.Save(hard_state, entries);
+    if (status.ok() && on_save) on_save(entries);
+    return status;
+  }
+  absl::Status Compact(LogIndex index,
+                       const raft::ConfState& conf_state) override {
+    return twin.Compact(index, conf_state);
+  }
+  absl::Status InstallSnapshot(
+      const raft::SnapshotMetadata& snapshot) override {
+    absl::Status status = twin.InstallSnapshot(snapshot);
+    if (status.ok() && on_install) on_install(snapshot);
+    return status;
+  }
+};
+
+// The node's KV store: the in-memory twin, observed so that the simulator can
+// check that every node applies the same change at each index (§5.4.3).
+class SimKv final : public storage::KvStore {
+ public:
+  std::function<void(const storage::KvBatch&)> on_apply;
+  storage::MemoryKvStore twin;
+
+  absl::StatusOr<std::optional<std::string>> Get(
+      absl::string_view key) const override {
+    return twin.Get(key);
+  }
+  absl::StatusOr<storage::ScanPage> Scan(
+      const storage::ScanOptions& options) const override {
+    return twin.Scan(options);
+  }
+  LogIndex AppliedIndex() const override { return twin.AppliedIndex(); }
+  absl::StatusOr<std::vector<storage::SessionRecord>> LoadSessions()
+      const override {
+    return twin.LoadSessions();
+  }
+  absl::Status Apply(const storage::KvBatch& batch) override {
+    return ApplyBatches({&batch, 1});
+  }
+  absl::Status ApplyBatches(
+      absl::Span<const storage::KvBatch> batches) override {
+    absl::Status status = twin.ApplyBatches(batches);
+    if (status.ok() && on_apply) {
+      for (const storage::KvBatch& batch : batches) on_apply(batch);
+    }
+    return status;
+  }
+  absl::Status Sync() override { return twin.Sync(); }
+  absl::StatusOr<std::unique_ptr<storage::KvSnapshotReader>> ReadSnapshot()
+      const override {
+    return twin.ReadSnapshot();
+  }
+  absl::Status RestoreSnapshot(
+      storage::SnapshotChunkSource next_chunk) override {
+    return twin.RestoreSnapshot(next_chunk);
+  }
+};
+
+// The disk's queue: a job runs (its writes become durable) at `run_at`, and
+// its completion reaches the loop one microtick later. A crash drops the
+// queue: jobs not yet run are lost (unsynced writes), and a job that ran but
+// was not reported is durable but never acknowledged.
+class SimExecutor final : public kv::OffLoopExecutor {
+ public:
+  explicit SimExecutor(std::function<uint64_t()> latency)
+      : latency_(std::move(latency)) {}
+  void Run(std::function<absl::Status()> job,
+           std::function<void(absl::Status)> done) override {
+    jobs_.push_back({std::move(job), std::move(done), 0, std::nullopt});
+  }
+  // Advances the disk to `now`.
+  void Step(uint64_t now) {
+    if (jobs_.empty()) return;
+    Job& job = jobs_.front();
+    if (job.run_at == 0) job.run_at = now + latency_();
+    if (!job.status.has_value() && now >= job.run_at) {
+      job.status = job.job();
+      return;
+    }
+    if (job.status.has_value() && now > job.run_at) {
+      Job done = std::move(jobs_.front());
+      jobs_.pop_front();
+      done.done(*done.status);
+    }
+  }
+
+ private:
+  struct Job {
+    std::function<absl::Status()> job;
+    std::function<void(absl::Status)> done;
+    uint64_t run_at;
+    std::optional<absl::Status> status;
+  };
+  std::function<uint64_t()> latency_;
+  std::deque<Job> jobs_;
+};
+
+class SimTransport final : public kv::PeerSender {
+ public:
+  explicit SimTransport(std::function<void(std::vector<Message>)> send)
+      : send_(std::move(send)) {}
+  void Send(std::vector<Message> messages) override {
+    send_(std::move(messages));
+  }
+
+ private:
+  std::function<void(std::vector<Message>)> send_;
+};
+
+// A node's wall clock: runs at its own rate from its own offset.
+class SimClock final : public kv::Clock {
+ public:
+  SimClock(const uint64_t* now, double rate, uint64_t offset_ms)
+      : now_(now), rate_(rate), offset_ms_(offset_ms) {}
+  uint64_t NowMs() override {
+    return offset_ms_ +
+           static_cast<uint64_t>(static_cast<double>(*now_) * rate_);
+  }
+
+ private:
+  const uint64_t* now_;
+  double rate_;
+  uint64_t offset_ms_;
+};
+
+struct SimNode {
+  NodeId id = 0;
+  // Durable: survive crashes (the KV store loses what it had not synced).
+  SimLog log;
+  SimKv kv;
+  // Rebuilt at every start; null while crashed.
+  std::unique_ptr<SimExecutor> disk;
+  std::unique_ptr<SimTransport> transport;
+  std::unique_ptr<SimClock> clock;
+  std::unique_ptr<kv::NodeDriver> driver;
+  uint64_t incarnation = 0;
+  uint64_t restart_at = 0;
+  uint64_t tick_period = 10;
+  uint64_t next_tick_at = 0;
+  double clock_rate = 1.0;
+  uint64_t clock_offset_ms = 0;
+  bool storage_failed = false;  // set by the driver's on_failure
+  // Hash chain of the durable log: chain[i] covers entries 1..i.
+  std::vector<uint64_t> chain{0};
+  LogIndex last_commit_seen = 0;
+};
+
+}  // namespace raftkv::testing::sim
+
+#endif  // RAFTKV_TESTING_SIM_SIM_NODE_H_
