@@ -155,17 +155,25 @@ void NodeDriver::Process() {
   }
 }
 
-void NodeDriver::AfterPersist(raft::Ready& ready) {
-#ifdef RAFTKV_MUTATION_ACK_BEFORE_COMMIT
-  // Mutant: a write is acknowledged once the leader's own copy is durable,
-  // before a quorum has it.
-  for (const raft::Entry& e : ready.entries) {
+#if defined(RAFTKV_MUTATION_ACK_BEFORE_COMMIT) || \
+    defined(RAFTKV_MUTATION_ACK_BEFORE_APPLY)
+// Mutants only: answers OK to the writes waiting on `entries`, too early.
+void NodeDriver::AcknowledgeEarly(absl::Span<const raft::Entry> entries) {
+  for (const raft::Entry& e : entries) {
     auto it = pending_writes_.find(e.index);
     if (it == pending_writes_.end() || it->second.term != e.term) continue;
     Reply reply = std::move(it->second.reply);
     pending_writes_.erase(it);
     reply(CommandResult{});
   }
+}
+#endif
+
+void NodeDriver::AfterPersist(raft::Ready& ready) {
+#ifdef RAFTKV_MUTATION_ACK_BEFORE_COMMIT
+  // Mutant: a write is acknowledged once the leader's own copy is durable,
+  // before a quorum has it.
+  AcknowledgeEarly(ready.entries);
 #endif
   AttachSnapshots(ready.messages);
   peers_->Send(std::move(ready.messages));
@@ -202,13 +210,7 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::Entry>& committed) {
 #ifdef RAFTKV_MUTATION_ACK_BEFORE_APPLY
   // Mutant: a committed write is acknowledged before it is applied, so its
   // reply cannot carry the command's real outcome.
-  for (const raft::Entry& e : fresh) {
-    auto it = pending_writes_.find(e.index);
-    if (it == pending_writes_.end() || it->second.term != e.term) continue;
-    Reply reply = std::move(it->second.reply);
-    pending_writes_.erase(it);
-    reply(CommandResult{});
-  }
+  AcknowledgeEarly(fresh);
 #endif
   absl::StatusOr<std::vector<CommandResult>> results =
       machine_->ApplyEntries(fresh);

@@ -152,6 +152,8 @@ class NodeDriver {
   absl::Status Persist(const raft::Ready& ready);
   void AfterPersist(raft::Ready& ready);
   void ApplyCommitted(const std::vector<raft::Entry>& committed);
+  // Only in //kv:driver_mutant_ack_before_*: acknowledges writes too early.
+  void AcknowledgeEarly(absl::Span<const raft::Entry> entries);
   void AttachSnapshots(std::vector<raft::Message>& messages);
   void OnRoleChange(raft::Role role, raft::NodeId leader);
   void FailAllPending(const CommandResult& result);
