@@ -382,11 +382,13 @@ absl::StatusOr<Reply> CallAt(
 
 absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
                                           const std::string& prefix,
-                                          uint32_t limit) {
+                                          uint32_t limit,
+                                          const std::string& start) {
   ListResult list;
   auto reply = CallAt(*impl_, address, [&](KvService::Client& kv) {
     auto request = kv.listRequest();
     request.setPrefix(AsData(prefix));
+    request.setStart(AsData(start));
     request.setLimit(limit);
     request.setConsistency(net::wire::Consistency::SERIALIZABLE);
     return request.send().then([&](auto response) {
@@ -395,6 +397,7 @@ absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
                                 ToString(item.getValue()));
       }
       list.more = response.getMore();
+      list.next_start = ToString(response.getNextStart());
       return ReplyOf(response.getResult());
     });
   });

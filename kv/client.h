@@ -76,10 +76,11 @@ class Client {
                                   bool keys_only);
   // The status of one node, asked directly (no redirection).
   absl::StatusOr<NodeInfo> Status(const std::string& address);
-  // A serializable scan of one node's own state, asked directly (no
-  // redirection).
+  // A serializable scan of one node's own state from `start`, asked directly
+  // (no redirection).
   absl::StatusOr<ListResult> ListAt(const std::string& address,
-                                    const std::string& prefix, uint32_t limit);
+                                    const std::string& prefix, uint32_t limit,
+                                    const std::string& start = "");
 
   const std::vector<std::string>& addresses() const;
   uint64_t client_id() const;

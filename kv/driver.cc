@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kv/command.h"
 #include "raft/status_macros.h"
@@ -14,20 +15,23 @@ CommandResult Unavailable(std::string message) {
   return CommandResult{Code::kUnavailable, std::move(message), std::nullopt};
 }
 
-// Runs off the loop: touches only the two stores, which are synchronized.
+// Runs off the loop: touches only the stores, which are synchronized.
 absl::Status PersistReady(const raft::Ready& ready,
                           raft::LogStorage* log_storage,
-                          storage::KvStore* kv_store) {
+                          storage::KvStore* kv_store,
+                          storage::SnapshotStaging* staging,
+                          size_t chunk_bytes) {
   if (ready.snapshot.has_value()) {
-    const std::string& data = ready.snapshot->data;
-    bool given = false;
+    // Restore the store from the staged stream, one chunk at a time.
+    const uint64_t transfer = TransferOfTagIn(ready.snapshot->data);
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::StagedSnapshotReader> staged,
+                     staging->Open(transfer));
     RETURN_IF_ERROR(kv_store->RestoreSnapshot(
         [&]() -> absl::StatusOr<std::optional<std::string>> {
-          if (given) return std::nullopt;
-          given = true;
-          return data;
+          return staged->Next(chunk_bytes);
         }));
     RETURN_IF_ERROR(log_storage->InstallSnapshot(ready.snapshot->metadata));
+    (void)staging->Discard(transfer);  // installed; a leftover is cleared later
   }
   if (ready.must_sync || !ready.entries.empty()) {
     RETURN_IF_ERROR(log_storage->Save(ready.hard_state, ready.entries));
@@ -37,15 +41,22 @@ absl::Status PersistReady(const raft::Ready& ready,
 
 }  // namespace
 
-NodeDriver::NodeDriver(DriverOptions options, raft::LogStorage* log_storage,
-                       storage::KvStore* kv_store, PeerSender* peers,
-                       OffLoopExecutor* executor, Clock* clock)
+std::string TransferTagOf(uint64_t transfer) { return absl::StrCat(transfer); }
+
+uint64_t TransferOfTagIn(const std::string& tag) {
+  uint64_t transfer = 0;
+  return absl::SimpleAtoi(tag, &transfer) ? transfer : 0;
+}
+
+NodeDriver::NodeDriver(DriverOptions options, const DriverSeams& seams)
     : options_(std::move(options)),
-      log_storage_(log_storage),
-      kv_store_(kv_store),
-      peers_(peers),
-      executor_(executor),
-      clock_(clock) {}
+      log_storage_(seams.log_storage),
+      kv_store_(seams.kv_store),
+      staging_(seams.staging),
+      peers_(seams.peers),
+      executor_(seams.storage_executor),
+      snapshot_executor_(seams.snapshot_executor),
+      clock_(seams.clock) {}
 
 NodeDriver::~NodeDriver() { *alive_ = false; }
 
@@ -77,12 +88,15 @@ void NodeDriver::Tick() {
   ++ticks_;
   core_->Tick();
   ExpireRequests();
+  ExpireSnapshots();
   Process();
 }
 
 void NodeDriver::Deliver(const std::vector<raft::Message>& messages) {
   if (stopped_ || !failure_.ok()) return;
   for (const raft::Message& m : messages) {
+    // A snapshot's data arrives only as a stream of chunks.
+    if (m.type == raft::MessageType::kSnapshot) continue;
     absl::Status status = core_->Step(m);
     (void)status;  // unknown peers and stale messages are dropped by design
   }
@@ -127,8 +141,7 @@ void NodeDriver::ReadBarrier(Reply reply) {
 void NodeDriver::Process() {
   while (!stopped_ && failure_.ok() && !write_in_flight_ && core_->HasReady()) {
     auto ready = std::make_shared<raft::Ready>(core_->GetReady());
-    AttachSnapshots(ready->early_messages);
-    peers_->Send(std::move(ready->early_messages));
+    SendMessages(std::move(ready->early_messages));
     ready->early_messages.clear();
     OnRoleChange(ready->role, ready->leader);
     const bool persist = ready->must_sync || !ready->entries.empty() ||
@@ -141,9 +154,12 @@ void NodeDriver::Process() {
     std::weak_ptr<bool> alive = alive_;
     raft::LogStorage* log_storage = log_storage_;
     storage::KvStore* kv_store = kv_store_;
+    storage::SnapshotStaging* staging = staging_;
+    const size_t chunk_bytes = options_.snapshot_chunk_bytes;
     executor_->Run(
-        [ready, log_storage, kv_store] {
-          return PersistReady(*ready, log_storage, kv_store);
+        [ready, log_storage, kv_store, staging, chunk_bytes] {
+          return PersistReady(*ready, log_storage, kv_store, staging,
+                              chunk_bytes);
         },
         [this, ready, alive](absl::Status status) {
           if (alive.expired() || !*alive.lock()) return;
@@ -175,8 +191,7 @@ void NodeDriver::AfterPersist(raft::Ready& ready) {
   // before a quorum has it.
   AcknowledgeEarly(ready.entries);
 #endif
-  AttachSnapshots(ready.messages);
-  peers_->Send(std::move(ready.messages));
+  SendMessages(std::move(ready.messages));
   ready.messages.clear();
   if (ready.snapshot.has_value()) {
     absl::Status loaded = machine_->Load();
@@ -284,29 +299,6 @@ void NodeDriver::ExpireRequests() {
   for (auto& [reply, result] : expired) reply(std::move(result));
 }
 
-void NodeDriver::AttachSnapshots(std::vector<raft::Message>& messages) {
-  for (raft::Message& m : messages) {
-    if (m.type != raft::MessageType::kSnapshot) continue;
-    // Send the state machine as it is now: newer than the log's compaction
-    // point, which the follower accepts just the same (it acknowledges the
-    // newer index).
-    auto reader = kv_store_->ReadSnapshot();
-    if (!reader.ok()) continue;
-    std::string data;
-    while (true) {
-      auto chunk = (*reader)->NextChunk(1 << 20);
-      if (!chunk.ok() || !chunk->has_value()) break;
-      data += **chunk;
-    }
-    const raft::LogIndex index = (*reader)->applied_index();
-    m.snapshot = {index, core_->log().TermOrZero(index), core_->conf_state()};
-    m.snapshot_data = std::move(data);
-    Log(absl::StrCat("node ", options_.id, ": sending snapshot at index ",
-                     index, " (", m.snapshot_data.size(), " bytes) to node ",
-                     m.to));
-  }
-}
-
 void NodeDriver::OnRoleChange(raft::Role role, raft::NodeId leader) {
   const bool was_leader = role_ == raft::Role::kLeader;
   if (role == raft::Role::kLeader && !was_leader) {
@@ -344,8 +336,12 @@ void NodeDriver::MaybeCompact() {
   // may be ahead of the core, which still walks the log up to it, and a log
   // compacted past the core's applied index would stall it for good (found
   // by the whole-node simulator, seed 220).
-  const raft::LogIndex applied =
+  raft::LogIndex applied =
       std::min(machine_->applied(), core_->log().applied());
+  // Nor past a snapshot being sent: the follower continues from the log right
+  // after it, and must not need another snapshot (no snapshot loop).
+  for (const auto& [to, out] : outgoing_)
+    applied = std::min(applied, out.message.snapshot.index);
   if (applied < log_storage_->FirstIndex() + options_.compact_after_entries)
     return;
   // Never compact the log past what the state machine has made durable

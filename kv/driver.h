@@ -14,13 +14,24 @@
 //      advanced;
 //   4. once enough is applied, the log is compacted by an off-loop job that
 //      first makes the state machine durable (the log is never compacted past
-//      it).
+//      it, nor past a snapshot still being sent).
+// Snapshots stream (Raft paper §7): when the core asks to send one, the
+// driver reads a point-in-time view of the KV store in bounded chunks on the
+// snapshot executor and sends them one at a time, each after the previous
+// one was acknowledged; the follower stages them (SnapshotStaging) off the
+// loop and steps the final chunk's message into its core, whose Ready then
+// restores the store from the staged stream. Neither side holds the whole
+// store in memory, a transfer in flight is never started again for the same
+// follower, and one that stalls (a follower killed midway) is abandoned after
+// snapshot_timeout_ticks and started over when the core asks again.
 // A Ready whose only durable change is a higher commit index is not written:
 // Raft does not need the commit index to be durable, and the next synced batch
 // carries it.
 //
-// Seams: storage (raft::LogStorage and storage::KvStore), the network
-// (PeerSender), off-loop work (OffLoopExecutor) and the wall clock (Clock, for
+// Seams (DriverSeams): storage (raft::LogStorage, storage::KvStore and
+// storage::SnapshotStaging), the network (PeerSender), off-loop work (two
+// OffLoopExecutors: one for the log and the store, one for snapshot streams,
+// so a long transfer never delays an fsync) and the wall clock (Clock, for
 // stamping commands; timeouts count ticks). Production wires them to LevelDB,
 // a storage thread and Cap'n Proto (node_runtime.h); the simulator to its
 // in-memory twins, simulated disk latency and network.
@@ -40,6 +51,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +61,7 @@
 #include "raft/core.h"
 #include "raft/log_storage.h"
 #include "storage/kv_store.h"
+#include "storage/snapshot_staging.h"
 
 namespace raftkv::kv {
 
@@ -57,6 +70,8 @@ class PeerSender {
  public:
   virtual ~PeerSender() = default;
   virtual void Send(std::vector<raft::Message> messages) = 0;
+  virtual void SendSnapshotChunk(raft::SnapshotChunk chunk) = 0;
+  virtual void SendSnapshotAck(const raft::SnapshotAck& ack) = 0;
 };
 
 // Seam: runs jobs off the loop, one at a time, in the order given; each `done`
@@ -85,6 +100,9 @@ struct DriverOptions {
   uint64_t request_timeout_ticks = 100;
   uint64_t compact_after_entries = 10000;
   uint64_t session_ttl_ms = 30 * 60 * 1000;
+  uint64_t snapshot_chunk_bytes = 1 << 20;
+  // A snapshot transfer with no progress for this many ticks is abandoned.
+  uint64_t snapshot_timeout_ticks = 40;
   // Names a node's address in "not the leader" answers; may be empty.
   std::function<std::string(raft::NodeId)> address_of;
   // One line per notable event. May be empty.
@@ -93,14 +111,28 @@ struct DriverOptions {
   std::function<void(const absl::Status&)> on_failure;
 };
 
+// Everything a driver reaches the world through. REQUIRES: every pointer
+// outlives the driver; the two executors are distinct.
+struct DriverSeams {
+  raft::LogStorage* log_storage = nullptr;
+  storage::KvStore* kv_store = nullptr;
+  storage::SnapshotStaging* staging = nullptr;
+  PeerSender* peers = nullptr;
+  OffLoopExecutor* storage_executor = nullptr;
+  OffLoopExecutor* snapshot_executor = nullptr;
+  Clock* clock = nullptr;
+};
+
+// A snapshot's data, as the core carries it from the last chunk to the
+// Ready, is a tag naming the staged transfer.
+std::string TransferTagOf(uint64_t transfer);
+uint64_t TransferOfTagIn(const std::string& tag);  // 0 if malformed
+
 class NodeDriver {
  public:
   using Reply = std::function<void(CommandResult)>;
 
-  // REQUIRES: every pointer outlives the driver.
-  NodeDriver(DriverOptions options, raft::LogStorage* log_storage,
-             storage::KvStore* kv_store, PeerSender* peers,
-             OffLoopExecutor* executor, Clock* clock);
+  NodeDriver(DriverOptions options, const DriverSeams& seams);
   ~NodeDriver();
 
   // Loads the state machine and creates the core from storage.
@@ -108,8 +140,12 @@ class NodeDriver {
 
   // One tick of logical time: the core's timers and request timeouts.
   void Tick();
-  // Steps messages received from peers (malformed and stale ones are dropped).
+  // Steps messages received from peers (malformed and stale ones are
+  // dropped, and so are snapshots that do not arrive as chunks).
   void Deliver(const std::vector<raft::Message>& messages);
+  // The two halves of a snapshot stream.
+  void DeliverSnapshotChunk(raft::SnapshotChunk chunk);
+  void DeliverSnapshotAck(const raft::SnapshotAck& ack);
   // Leader only: proposes `command`, stamped with the clock, and replies once
   // it is committed and applied (with its result) or has failed.
   void Write(net::wire::Command::Reader command, Reply reply);
@@ -123,7 +159,12 @@ class NodeDriver {
   // Step two: no further Ready is taken and every waiting request fails.
   void Stop();
   // No persist job is in flight (safe to close storage once stopped).
-  bool idle() const { return !write_in_flight_ && !compaction_in_flight_; }
+  bool idle() const {
+    return !write_in_flight_ && !compaction_in_flight_ &&
+           snapshot_jobs_in_flight_ == 0;
+  }
+  // Snapshot transfers this node is sending now.
+  size_t snapshots_sending() const { return outgoing_.size(); }
   bool stopped() const { return stopped_; }
   // OK, or the storage error that stopped the node.
   const absl::Status& failure() const { return failure_; }
@@ -154,7 +195,13 @@ class NodeDriver {
   void ApplyCommitted(const std::vector<raft::Entry>& committed);
   // Only in //kv:driver_mutant_ack_before_*: acknowledges writes too early.
   void AcknowledgeEarly(absl::Span<const raft::Entry> entries);
-  void AttachSnapshots(std::vector<raft::Message>& messages);
+  // Sends `messages`, starting a snapshot stream for each kSnapshot.
+  void SendMessages(std::vector<raft::Message> messages);
+  void StartSnapshot(raft::Message message);
+  void SendNextChunk(raft::NodeId to);
+  void AckChunk(raft::NodeId to, uint64_t transfer, uint64_t next_offset,
+                bool ok);
+  void ExpireSnapshots();
   void OnRoleChange(raft::Role role, raft::NodeId leader);
   void FailAllPending(const CommandResult& result);
   void Fail(const absl::Status& status);
@@ -168,8 +215,10 @@ class NodeDriver {
   const DriverOptions options_;
   raft::LogStorage* const log_storage_;
   storage::KvStore* const kv_store_;
+  storage::SnapshotStaging* const staging_;
   PeerSender* const peers_;
   OffLoopExecutor* const executor_;
+  OffLoopExecutor* const snapshot_executor_;
   Clock* const clock_;
   std::unique_ptr<StateMachine> machine_;
   std::unique_ptr<raft::Core> core_;
@@ -187,6 +236,29 @@ class NodeDriver {
   std::map<raft::LogIndex, PendingWrite> pending_writes_;
   std::map<std::string, PendingRead> pending_reads_;
   uint64_t next_read_ = 1;
+
+  // Snapshot streams this node sends, one per follower at most.
+  struct Outgoing {
+    uint64_t transfer = 0;
+    std::shared_ptr<storage::KvSnapshotReader> reader;
+    raft::Message message;   // kSnapshot, with the metadata of `reader`
+    uint64_t offset = 0;     // bytes acknowledged
+    uint64_t in_flight = 0;  // bytes of the chunk not yet acknowledged
+    bool last_sent = false;
+    uint64_t deadline = 0;
+  };
+  std::map<raft::NodeId, Outgoing> outgoing_;
+  // The stream this node receives, if any.
+  struct Incoming {
+    raft::NodeId from = raft::kNoNode;
+    uint64_t transfer = 0;
+    uint64_t offset = 0;   // bytes staged
+    bool staging = false;  // a chunk is being written
+    uint64_t deadline = 0;
+  };
+  std::optional<Incoming> incoming_;
+  uint64_t next_transfer_ = 0;
+  int snapshot_jobs_in_flight_ = 0;
 };
 
 }  // namespace raftkv::kv

@@ -62,6 +62,12 @@ class NodeRuntime::Transport final : public PeerSender {
   void Send(std::vector<raft::Message> messages) override {
     if (!messages.empty()) transport_->Send(std::move(messages));
   }
+  void SendSnapshotChunk(raft::SnapshotChunk chunk) override {
+    transport_->SendSnapshotChunk(chunk);
+  }
+  void SendSnapshotAck(const raft::SnapshotAck& ack) override {
+    transport_->SendSnapshotAck(ack);
+  }
 
  private:
   net::PeerTransport* transport_;
@@ -85,6 +91,7 @@ NodeRuntime::~NodeRuntime() {
   // The worker first: it finishes the job in progress and drops completions
   // that would otherwise reach the driver.
   worker_.reset();
+  snapshot_worker_.reset();
   driver_.reset();
   peer_transport_.reset();
 }
@@ -105,6 +112,8 @@ absl::Status NodeRuntime::Open() {
                                      options_.data_dir + "/raft"));
   ASSIGN_OR_RETURN(kv_store_,
                    storage::LevelDbKvStore::Open(options_.data_dir + "/kv"));
+  ASSIGN_OR_RETURN(staging_, storage::FileSnapshotStaging::Open(
+                                 options_.data_dir + "/snapshot-staging"));
   std::vector<raft::NodeId> voters;
   for (const auto& [id, address] : options_.cluster) voters.push_back(id);
   const raft::SnapshotMetadata snapshot = log_storage_->Snapshot();
@@ -131,6 +140,7 @@ absl::Status NodeRuntime::Open() {
   transport_ = std::make_unique<Transport>(peer_transport_.get());
   clock_ = std::make_unique<SystemClock>();
   worker_ = std::make_unique<StorageWorker>();
+  snapshot_worker_ = std::make_unique<StorageWorker>();
 
   DriverOptions driver_options;
   driver_options.id = options_.id;
@@ -144,9 +154,15 @@ absl::Status NodeRuntime::Open() {
   driver_options.on_failure = [this](const absl::Status&) {
     if (failed_) failed_->fulfill();
   };
-  driver_ = std::make_unique<NodeDriver>(
-      std::move(driver_options), log_storage_.get(), kv_store_.get(),
-      transport_.get(), worker_.get(), clock_.get());
+  DriverSeams seams;
+  seams.log_storage = log_storage_.get();
+  seams.kv_store = kv_store_.get();
+  seams.staging = staging_.get();
+  seams.peers = transport_.get();
+  seams.storage_executor = worker_.get();
+  seams.snapshot_executor = snapshot_worker_.get();
+  seams.clock = clock_.get();
+  driver_ = std::make_unique<NodeDriver>(std::move(driver_options), seams);
   return driver_->Open(config);
 }
 

@@ -1,5 +1,6 @@
 // NodeRuntime: the production wiring of a kvnode around its NodeDriver
-// (kv/driver.h): LevelDB storage, a StorageWorker thread for off-loop jobs,
+// (kv/driver.h): LevelDB storage, snapshot staging files, two StorageWorker
+// threads for off-loop jobs (the log and store; snapshot streams),
 // Cap'n Proto peers (PeerTransport) and clients (node_service.cc), the system
 // clock, and kj timers that tick the driver. Everything about Raft, the state
 // machine and what is durable before what is the driver's; this class only
@@ -24,6 +25,7 @@
 #include "net/peer_transport.h"
 #include "storage/leveldb_kv_store.h"
 #include "storage/leveldb_log_storage.h"
+#include "storage/snapshot_staging.h"
 
 namespace raftkv::kv {
 
@@ -41,6 +43,12 @@ class NodeRuntime {
 
   // Used by the RPC service.
   void Deliver(std::vector<raft::Message> messages);
+  void DeliverSnapshotChunk(raft::SnapshotChunk chunk) {
+    driver_->DeliverSnapshotChunk(std::move(chunk));
+  }
+  void DeliverSnapshotAck(const raft::SnapshotAck& ack) {
+    driver_->DeliverSnapshotAck(ack);
+  }
   kj::Promise<CommandResult> Write(net::wire::Command::Reader command);
   // Resolves once a linearizable read may be served (or with the reason it may
   // not).
@@ -70,10 +78,12 @@ class NodeRuntime {
   uint64_t cluster_id_ = 0;
   std::unique_ptr<storage::LevelDbLogStorage> log_storage_;
   std::unique_ptr<storage::LevelDbKvStore> kv_store_;
+  std::unique_ptr<storage::FileSnapshotStaging> staging_;
   std::unique_ptr<net::PeerTransport> peer_transport_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<SystemClock> clock_;
   std::unique_ptr<StorageWorker> worker_;
+  std::unique_ptr<StorageWorker> snapshot_worker_;
   std::unique_ptr<NodeDriver> driver_;
   capnp::Capability::Client bootstrap_ = nullptr;
   kj::Own<kj::PromiseFulfiller<void>> failed_;  // fulfilled on storage failure

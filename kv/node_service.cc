@@ -60,6 +60,26 @@ class NodeService final : public net::wire::Node::Server {
     return kj::READY_NOW;
   }
 
+  kj::Promise<void> snapshotChunk(SnapshotChunkContext context) override {
+    auto params = context.getParams();
+    if (params.getClusterId() != runtime_.cluster_id()) {
+      return KJ_EXCEPTION(FAILED, "snapshot chunk from another cluster");
+    }
+    absl::StatusOr<raft::SnapshotChunk> chunk =
+        net::FromWire(params.getChunk());
+    if (chunk.ok()) runtime_.DeliverSnapshotChunk(std::move(*chunk));
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> snapshotAck(SnapshotAckContext context) override {
+    auto params = context.getParams();
+    if (params.getClusterId() != runtime_.cluster_id()) {
+      return KJ_EXCEPTION(FAILED, "snapshot ack from another cluster");
+    }
+    runtime_.DeliverSnapshotAck(net::FromWire(params.getAck()));
+    return kj::READY_NOW;
+  }
+
   kj::Promise<void> get(GetContext context) override {
     const std::string key = ToString(context.getParams().getKey());
     if (auto error = CheckKey(key)) {

@@ -33,7 +33,8 @@ class BufferedStream final : public kj::AsyncIoStream {
   }
   void shutdownWrite() override { inner_->shutdownWrite(); }
   void abortRead() override { inner_->abortRead(); }
-  void getsockopt(int level, int option, void* value, kj::uint* length) override {
+  void getsockopt(int level, int option, void* value,
+                  kj::uint* length) override {
     inner_->getsockopt(level, option, value, length);
   }
   void setsockopt(int level, int option, const void* value,

@@ -1,6 +1,6 @@
-// Conversions between Cap'n Proto Data fields and std::string, the one home for them.
-// Thread safety: pure functions. Invariant: AsData's result aliases its argument, which
-// must outlive it.
+// Conversions between Cap'n Proto Data fields and std::string, the one home for
+// them. Thread safety: pure functions. Invariant: AsData's result aliases its
+// argument, which must outlive it.
 #ifndef RAFTKV_NET_BYTES_H_
 #define RAFTKV_NET_BYTES_H_
 
@@ -15,7 +15,8 @@ inline std::string ToString(capnp::Data::Reader data) {
 }
 
 inline capnp::Data::Reader AsData(const std::string& s) {
-  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()), s.size());
+  return capnp::Data::Reader(reinterpret_cast<const kj::byte*>(s.data()),
+                             s.size());
 }
 
 }  // namespace raftkv::net

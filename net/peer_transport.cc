@@ -98,6 +98,50 @@ void PeerTransport::Send(std::vector<raft::Message> messages) {
   }
 }
 
+void PeerTransport::SendSnapshotChunk(const raft::SnapshotChunk& chunk) {
+  SendNow(chunk.to, [this, &chunk](wire::RaftPeer::Client& peer) {
+    auto request = peer.snapshotChunkRequest();
+    request.setClusterId(cluster_id_);
+    ToWire(chunk, request.initChunk());
+    return request.send().ignoreResult();
+  });
+}
+
+void PeerTransport::SendSnapshotAck(const raft::SnapshotAck& ack) {
+  SendNow(ack.to, [this, &ack](wire::RaftPeer::Client& peer) {
+    auto request = peer.snapshotAckRequest();
+    request.setClusterId(cluster_id_);
+    ToWire(ack, request.initAck());
+    return request.send().ignoreResult();
+  });
+}
+
+template <typename Request>
+void PeerTransport::SendNow(raft::NodeId to, Request request) {
+  auto it = links_.find(to);
+  if (it == links_.end()) {
+    ++dropped_;
+    return;
+  }
+  Link& link = *it->second;
+  // What is queued goes first, so that the stream keeps its place among the
+  // peer's messages.
+  Flush(link);
+  KJ_IF_MAYBE (peer, link.peer) {
+    const uint64_t generation = link.generation;
+    Link* target = &link;
+    tasks_->add(
+        request(*peer).then([] {},
+                            [this, target, generation](kj::Exception&& e) {
+                              if (target->generation == generation)
+                                Disconnect(*target, e);
+                            }));
+    return;
+  }
+  ++dropped_;
+  Connect(link);
+}
+
 void PeerTransport::Flush(Link& link) {
   if (link.queue.empty()) return;
   KJ_IF_MAYBE (peer, link.peer) {

@@ -53,6 +53,11 @@ class PeerTransport {
 
   // Queues the messages for their destinations and starts sending.
   void Send(std::vector<raft::Message> messages);
+  // Snapshot streams: sent at once on the peer's connection, after what is
+  // already queued there, or dropped (and the connection started) when there
+  // is none; the sender's flow control and timeout recover.
+  void SendSnapshotChunk(const raft::SnapshotChunk& chunk);
+  void SendSnapshotAck(const raft::SnapshotAck& ack);
 
   // Statistics for logs and tests.
   uint64_t messages_dropped() const { return dropped_; }
@@ -60,6 +65,8 @@ class PeerTransport {
  private:
   struct Link;
   void Flush(Link& link);
+  template <typename Request>
+  void SendNow(raft::NodeId to, Request request);
   void Connect(Link& link);
   void Disconnect(Link& link, const kj::Exception& why);
 

@@ -36,8 +36,30 @@ struct RaftMessage {
   snapshotData @14 :Data;
 }
 
+# One piece of a streamed snapshot (raft::SnapshotChunk, Raft paper §7).
+struct SnapshotChunk {
+  from @0 :UInt64;
+  to @1 :UInt64;
+  transfer @2 :UInt64;
+  offset @3 :UInt64;
+  data @4 :Data;
+  last @5 :Bool;
+  message @6 :RaftMessage;   # with last: the kSnapshot message
+}
+
+struct SnapshotAck {
+  from @0 :UInt64;
+  to @1 :UInt64;
+  transfer @2 :UInt64;
+  nextOffset @3 :UInt64;
+  ok @4 :Bool;
+}
+
 interface RaftPeer {
   # Delivers a batch of messages from one peer, in order. The reply only acknowledges
   # receipt; Raft's own responses travel as messages the other way.
   deliver @0 (clusterId :UInt64, messages :List(RaftMessage)) -> ();
+  # Streams a snapshot: one chunk per call, the next only after its SnapshotAck.
+  snapshotChunk @1 (clusterId :UInt64, chunk :SnapshotChunk) -> ();
+  snapshotAck @2 (clusterId :UInt64, ack :SnapshotAck) -> ();
 }

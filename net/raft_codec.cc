@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "net/bytes.h"
+#include "raft/status_macros.h"
 
 namespace raftkv::net {
 void ToWire(const raft::Message& m, wire::RaftMessage::Builder out) {
@@ -94,6 +95,55 @@ absl::StatusOr<raft::Message> FromWire(wire::RaftMessage::Reader in) {
     m.snapshot_data = ToString(in.getSnapshotData());
   }
   return m;
+}
+
+void ToWire(const raft::SnapshotChunk& chunk,
+            wire::SnapshotChunk::Builder out) {
+  out.setFrom(chunk.from);
+  out.setTo(chunk.to);
+  out.setTransfer(chunk.transfer);
+  out.setOffset(chunk.offset);
+  out.setData(AsData(chunk.data));
+  out.setLast(chunk.last);
+  if (chunk.last) ToWire(chunk.message, out.initMessage());
+}
+
+absl::StatusOr<raft::SnapshotChunk> FromWire(wire::SnapshotChunk::Reader in) {
+  raft::SnapshotChunk chunk;
+  chunk.from = in.getFrom();
+  chunk.to = in.getTo();
+  chunk.transfer = in.getTransfer();
+  chunk.offset = in.getOffset();
+  if (in.getData().size() > kMaxSnapshotChunkBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("snapshot chunk of ", in.getData().size(),
+                     " bytes exceeds the limit of ", kMaxSnapshotChunkBytes));
+  }
+  chunk.data = ToString(in.getData());
+  chunk.last = in.getLast();
+  if (chunk.last) {
+    ASSIGN_OR_RETURN(chunk.message, FromWire(in.getMessage()));
+    if (chunk.message.type != raft::MessageType::kSnapshot ||
+        chunk.message.from != chunk.from || chunk.message.to != chunk.to) {
+      return absl::InvalidArgumentError(
+          "the last snapshot chunk must carry the snapshot message of its "
+          "sender and receiver");
+    }
+  }
+  return chunk;
+}
+
+void ToWire(const raft::SnapshotAck& ack, wire::SnapshotAck::Builder out) {
+  out.setFrom(ack.from);
+  out.setTo(ack.to);
+  out.setTransfer(ack.transfer);
+  out.setNextOffset(ack.next_offset);
+  out.setOk(ack.ok);
+}
+
+raft::SnapshotAck FromWire(wire::SnapshotAck::Reader in) {
+  return raft::SnapshotAck{in.getFrom(), in.getTo(), in.getTransfer(),
+                           in.getNextOffset(), in.getOk()};
 }
 
 }  // namespace raftkv::net

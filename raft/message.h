@@ -64,6 +64,35 @@ struct Message {
   std::string snapshot_data;
 };
 
+// A snapshot travels from leader to follower as a stream of chunks with
+// offsets and a final "done" chunk, as the Raft paper's InstallSnapshot RPC
+// does (§7, Figure 13). The core never sees chunks: the driver streams the
+// state machine, stages it on the follower, and steps the final chunk's
+// kSnapshot message into the follower's core once everything is staged.
+// `transfer` names one stream; the receiver acknowledges each chunk once it
+// is staged, and the sender sends the next only then (flow control).
+struct SnapshotChunk {
+  NodeId from = kNoNode;
+  NodeId to = kNoNode;
+  uint64_t transfer = 0;
+  uint64_t offset = 0;  // bytes of the stream before `data`
+  std::string data;
+  bool last = false;
+  // With `last`: the kSnapshot message for the receiver's core.
+  Message message;
+};
+
+// A receiver's answer to a chunk: how much of `transfer` it has staged, or
+// !ok when the sender must give the transfer up (the receiver lost it, or is
+// installing another).
+struct SnapshotAck {
+  NodeId from = kNoNode;
+  NodeId to = kNoNode;
+  uint64_t transfer = 0;
+  uint64_t next_offset = 0;
+  bool ok = true;
+};
+
 // A snapshot to install: the metadata plus the state machine's data, opaque to
 // the core.
 struct Snapshot {

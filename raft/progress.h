@@ -53,8 +53,9 @@ class Progress {
   void SentEntries(LogIndex last, uint64_t bytes);
   // A probe (or an empty append) went out: stay quiet until the next heartbeat.
   void SentProbe() { probe_sent_ = true; }
-  // The follower is alive: a probe may go again, and a full window gives up its oldest
-  // message (appends may have been lost while it was down, which it cannot reject).
+  // The follower is alive: a probe may go again, and a full window gives up its
+  // oldest message (appends may have been lost while it was down, which it
+  // cannot reject).
   void OnHeartbeatResponse();
   // Snapshot state: ticks; returns true when the snapshot should be given up
   // on.

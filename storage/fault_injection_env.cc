@@ -54,7 +54,7 @@ leveldb::Status FaultInjectionEnv::WrapFile(const std::string& name,
                                             leveldb::WritableFile* file,
                                             leveldb::WritableFile** result) {
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     FileState& state = files_[name];
     state.size = initial_size;
     state.synced_size = initial_size;
@@ -90,7 +90,7 @@ leveldb::Status FaultInjectionEnv::NewAppendableFile(
 leveldb::Status FaultInjectionEnv::RemoveFile(const std::string& name) {
   leveldb::Status status = target()->RemoveFile(name);
   if (status.ok()) {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     files_.erase(name);
   }
   return status;
@@ -102,7 +102,7 @@ leveldb::Status FaultInjectionEnv::RenameFile(const std::string& from,
   if (!error.ok()) return error;
   leveldb::Status status = target()->RenameFile(from, to);
   if (status.ok()) {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     auto it = files_.find(from);
     if (it != files_.end()) {
       files_[to] = it->second;
@@ -119,38 +119,38 @@ leveldb::Status FaultInjectionEnv::CreateDir(const std::string& name) {
 }
 
 void FaultInjectionEnv::SetWriteError(const leveldb::Status& status) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   write_error_ = status;
 }
 
 void FaultInjectionEnv::SetFilesystemActive(bool active) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   active_ = active;
 }
 
 leveldb::Status FaultInjectionEnv::WriteStatus() {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return write_error_;
 }
 
 bool FaultInjectionEnv::active() {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return active_;
 }
 
 void FaultInjectionEnv::RecordWrite(const std::string& name, uint64_t size) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   files_[name].size = size;
 }
 
 void FaultInjectionEnv::RecordSync(const std::string& name) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   FileState& state = files_[name];
   state.synced_size = state.size;
 }
 
 leveldb::Status FaultInjectionEnv::DropUnsyncedData() {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   for (auto& [name, state] : files_) {
     if (state.size == state.synced_size) continue;
     if (truncate(name.c_str(), static_cast<off_t>(state.synced_size)) != 0) {

@@ -22,7 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "raft/mutex.h"
 
 namespace raftkv::storage {
 
@@ -63,7 +63,7 @@ class FaultInjectionEnv final : public leveldb::EnvWrapper {
                            leveldb::WritableFile* file,
                            leveldb::WritableFile** result);
 
-  absl::Mutex mu_;
+  raftkv::Mutex mu_;
   leveldb::Status write_error_ ABSL_GUARDED_BY(mu_);
   bool active_ ABSL_GUARDED_BY(mu_) = true;
   absl::flat_hash_map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);

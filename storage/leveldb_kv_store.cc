@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "raft/mutex.h"
 #include "absl/strings/strip.h"
 #include "raft/status_macros.h"
 #include "storage/codec.h"
@@ -188,7 +189,7 @@ absl::StatusOr<std::unique_ptr<LevelDbKvStore>> LevelDbKvStore::Open(
   raft::LogIndex applied = raft::kNoIndex;
   ASSIGN_OR_RETURN(std::shared_ptr<LevelDbHandle> db,
                    store->OpenGeneration(generation, &applied));
-  absl::MutexLock lock_state(&store->mu_);
+  raftkv::MutexLock lock_state(&store->mu_);
   store->db_ = std::move(db);
   store->generation_ = generation;
   store->applied_index_ = applied;
@@ -208,7 +209,7 @@ absl::StatusOr<std::optional<std::string>> LevelDbKvStore::Get(
     absl::string_view key) const {
   std::shared_ptr<LevelDbHandle> db;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     db = db_;
   }
   std::string value;
@@ -224,7 +225,7 @@ absl::StatusOr<ScanPage> LevelDbKvStore::Scan(
   const ScanRange range = ResolveScan(options);
   std::shared_ptr<LevelDbHandle> db;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     db = db_;
   }
   ScanPage page;
@@ -248,7 +249,7 @@ absl::StatusOr<ScanPage> LevelDbKvStore::Scan(
 }
 
 raft::LogIndex LevelDbKvStore::AppliedIndex() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return applied_index_;
 }
 
@@ -256,7 +257,7 @@ absl::StatusOr<std::vector<SessionRecord>> LevelDbKvStore::LoadSessions()
     const {
   std::shared_ptr<LevelDbHandle> db;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     db = db_;
   }
   std::vector<SessionRecord> sessions;
@@ -284,10 +285,10 @@ absl::Status LevelDbKvStore::Apply(const KvBatch& batch) {
 
 absl::Status LevelDbKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
   if (batches.empty()) return absl::OkStatus();
-  absl::MutexLock write_lock(&write_mu_);
+  raftkv::MutexLock write_lock(&write_mu_);
   std::shared_ptr<LevelDbHandle> db;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     RETURN_IF_ERROR(ValidateBatchOrder(batches, applied_index_));
     db = db_;
   }
@@ -310,16 +311,16 @@ absl::Status LevelDbKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
   write.Put(kAppliedKey, EncodeIndex(batches.back().applied_index));
   leveldb::Status status = db->db->Write(leveldb::WriteOptions(), &write);
   if (!status.ok()) return LevelDbError(status, "applying to", db->path);
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   applied_index_ = batches.back().applied_index;
   return absl::OkStatus();
 }
 
 absl::Status LevelDbKvStore::Sync() {
-  absl::MutexLock write_lock(&write_mu_);
+  raftkv::MutexLock write_lock(&write_mu_);
   std::shared_ptr<LevelDbHandle> db;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     db = db_;
   }
   // An empty synced write fsyncs LevelDB's log, which holds every earlier
@@ -336,7 +337,7 @@ absl::StatusOr<std::unique_ptr<KvSnapshotReader>> LevelDbKvStore::ReadSnapshot()
     const {
   std::shared_ptr<LevelDbHandle> db;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     db = db_;
   }
   const leveldb::Snapshot* snapshot = db->db->GetSnapshot();
@@ -399,10 +400,10 @@ absl::Status LevelDbKvStore::BuildGeneration(uint64_t generation,
 }
 
 absl::Status LevelDbKvStore::RestoreSnapshot(SnapshotChunkSource next_chunk) {
-  absl::MutexLock write_lock(&write_mu_);
+  raftkv::MutexLock write_lock(&write_mu_);
   uint64_t old_generation;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     old_generation = generation_;
   }
   const uint64_t new_generation = old_generation + 1;
@@ -443,7 +444,7 @@ absl::Status LevelDbKvStore::RestoreSnapshot(SnapshotChunkSource next_chunk) {
                    OpenGeneration(new_generation, &applied));
   std::shared_ptr<LevelDbHandle> old_db;
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     old_db = std::exchange(db_, std::move(new_db));
     generation_ = new_generation;
     applied_index_ = applied;

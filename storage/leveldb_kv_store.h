@@ -20,7 +20,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "raft/mutex.h"
 #include "storage/file_util.h"
 #include "storage/kv_store.h"
 #include "storage/leveldb_env.h"
@@ -76,8 +76,8 @@ class LevelDbKvStore final : public KvStore {
   const LevelDbKvStoreOptions options_;
   DirectoryLock lock_;
   // Serializes Apply and RestoreSnapshot; readers take only mu_.
-  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
-  mutable absl::Mutex mu_;
+  raftkv::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  mutable raftkv::Mutex mu_;
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<LevelDbHandle> db_ ABSL_GUARDED_BY(mu_);
   raft::LogIndex applied_index_ ABSL_GUARDED_BY(mu_) = raft::kNoIndex;

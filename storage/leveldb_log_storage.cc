@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "raft/mutex.h"
 #include "raft/status_macros.h"
 #include "storage/codec.h"
 
@@ -83,7 +84,7 @@ absl::StatusOr<std::unique_ptr<LevelDbLogStorage>> LevelDbLogStorage::Open(
   ASSIGN_OR_RETURN(LevelDbHandle handle, OpenLevelDb(path, options.leveldb));
   std::unique_ptr<LevelDbLogStorage> storage(
       new LevelDbLogStorage(std::move(handle), options));
-  absl::MutexLock lock(&storage->mu_);
+  raftkv::MutexLock lock(&storage->mu_);
   RETURN_IF_ERROR(storage->Load());
   return storage;
 }
@@ -196,27 +197,27 @@ void LevelDbLogStorage::CacheDropThrough(LogIndex index) {
 }
 
 raft::InitialState LevelDbLogStorage::GetInitialState() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return raft::InitialState{hard_state_, snapshot_};
 }
 
 LogIndex LevelDbLogStorage::FirstIndex() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return snapshot_.index + 1;
 }
 
 LogIndex LevelDbLogStorage::LastIndex() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return last_index_;
 }
 
 raft::SnapshotMetadata LevelDbLogStorage::Snapshot() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return snapshot_;
 }
 
 uint64_t LevelDbLogStorage::entries_read_from_disk() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return entries_read_from_disk_;
 }
 
@@ -255,13 +256,13 @@ absl::StatusOr<Term> LevelDbLogStorage::TermAtLocked(LogIndex index) const {
 }
 
 absl::StatusOr<Term> LevelDbLogStorage::TermAt(LogIndex index) const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return TermAtLocked(index);
 }
 
 absl::StatusOr<std::vector<Entry>> LevelDbLogStorage::Entries(
     LogIndex lo, LogIndex hi, uint64_t max_bytes) const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(
       raft::CheckEntriesRange(lo, hi, snapshot_.index + 1, last_index_));
   std::vector<Entry> out;
@@ -294,7 +295,7 @@ absl::Status LevelDbLogStorage::WriteSynced(leveldb::WriteBatch* batch,
 absl::Status LevelDbLogStorage::Save(
     const std::optional<raft::HardState>& hard_state,
     absl::Span<const Entry> entries) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   if (!hard_state.has_value() && entries.empty()) return absl::OkStatus();
   leveldb::WriteBatch batch;
   if (!entries.empty()) {
@@ -324,7 +325,7 @@ absl::Status LevelDbLogStorage::Save(
 
 absl::Status LevelDbLogStorage::Compact(LogIndex index,
                                         const raft::ConfState& conf_state) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(raft::CheckEntriesRange(index, index + 1, snapshot_.index + 1,
                                           last_index_));
   ASSIGN_OR_RETURN(Term term, TermAtLocked(index));
@@ -341,7 +342,7 @@ absl::Status LevelDbLogStorage::Compact(LogIndex index,
 
 absl::Status LevelDbLogStorage::InstallSnapshot(
     const raft::SnapshotMetadata& snapshot) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   if (snapshot.index < snapshot_.index ||
       (snapshot.index == snapshot_.index && last_index_ > snapshot_.index)) {
     return raft::SnapshotOutOfDateError(snapshot.index, snapshot_.index);

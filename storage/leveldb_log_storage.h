@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "raft/mutex.h"
 #include "raft/log_storage.h"
 #include "storage/leveldb_env.h"
 
@@ -77,7 +77,7 @@ class LevelDbLogStorage final : public raft::LogStorage {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const uint64_t entry_cache_bytes_;
-  mutable absl::Mutex mu_;
+  mutable raftkv::Mutex mu_;
   LevelDbHandle handle_ ABSL_GUARDED_BY(mu_);
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
   raft::SnapshotMetadata snapshot_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,7 @@
 #include "storage/memory_kv_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "raft/mutex.h"
 #include "raft/status_macros.h"
 #include "storage/codec.h"
 #include "storage/kv_snapshot_codec.h"
@@ -61,7 +62,7 @@ class MemorySnapshotReader final : public KvSnapshotReader {
 
 absl::StatusOr<std::optional<std::string>> MemoryKvStore::Get(
     absl::string_view key) const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   auto it = state_->data.find(key);
   if (it == state_->data.end()) return std::nullopt;
   return it->second;
@@ -70,7 +71,7 @@ absl::StatusOr<std::optional<std::string>> MemoryKvStore::Get(
 absl::StatusOr<ScanPage> MemoryKvStore::Scan(const ScanOptions& options) const {
   RETURN_IF_ERROR(ValidateScan(options));
   const ScanRange range = ResolveScan(options);
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   ScanPage page;
   for (auto it = state_->data.lower_bound(range.lower);
        it != state_->data.end() && range.Contains(it->first); ++it) {
@@ -85,12 +86,12 @@ absl::StatusOr<ScanPage> MemoryKvStore::Scan(const ScanOptions& options) const {
 }
 
 raft::LogIndex MemoryKvStore::AppliedIndex() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return state_->applied_index;
 }
 
 absl::StatusOr<std::vector<SessionRecord>> MemoryKvStore::LoadSessions() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   std::vector<SessionRecord> sessions;
   for (const auto& [id, state] : state_->sessions)
     sessions.push_back({id, state});
@@ -98,7 +99,7 @@ absl::StatusOr<std::vector<SessionRecord>> MemoryKvStore::LoadSessions() const {
 }
 
 absl::Status MemoryKvStore::Apply(const KvBatch& batch) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(write_error_);
   if (batch.applied_index <= state_->applied_index) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -124,7 +125,7 @@ absl::Status MemoryKvStore::Apply(const KvBatch& batch) {
 
 absl::StatusOr<std::unique_ptr<KvSnapshotReader>> MemoryKvStore::ReadSnapshot()
     const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return std::make_unique<MemorySnapshotReader>(
       std::shared_ptr<const State>(state_));
 }
@@ -149,7 +150,7 @@ absl::Status MemoryKvStore::RestoreSnapshot(SnapshotChunkSource next_chunk) {
   }
   RETURN_IF_ERROR(decoder.Finish());
   restored->applied_index = decoder.applied_index();
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(write_error_);
   state_ = std::move(restored);
   synced_ = state_;
@@ -158,7 +159,7 @@ absl::Status MemoryKvStore::RestoreSnapshot(SnapshotChunkSource next_chunk) {
 
 absl::Status MemoryKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
   {
-    absl::MutexLock lock(&mu_);
+    raftkv::MutexLock lock(&mu_);
     RETURN_IF_ERROR(write_error_);
     RETURN_IF_ERROR(ValidateBatchOrder(batches, state_->applied_index));
   }
@@ -171,19 +172,19 @@ absl::Status MemoryKvStore::ApplyBatches(absl::Span<const KvBatch> batches) {
 }
 
 absl::Status MemoryKvStore::Sync() {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(write_error_);
   synced_ = state_;
   return absl::OkStatus();
 }
 
 void MemoryKvStore::LoseUnsyncedWrites() {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   state_ = synced_;
 }
 
 void MemoryKvStore::InjectWriteError(absl::Status error) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   write_error_ = std::move(error);
 }
 

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "raft/mutex.h"
 #include "storage/kv_store.h"
 
 namespace raftkv::storage {
@@ -48,7 +48,7 @@ class MemoryKvStore final : public KvStore {
     raft::LogIndex applied_index = raft::kNoIndex;
   };
 
-  mutable absl::Mutex mu_;
+  mutable raftkv::Mutex mu_;
   // Shared with snapshot readers; replaced, never mutated, once a reader holds
   // it.
   std::shared_ptr<State> state_ ABSL_GUARDED_BY(mu_) =

@@ -9,7 +9,7 @@ using raft::LogIndex;
 using raft::Term;
 
 raft::InitialState MemoryLogStorage::GetInitialState() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return raft::InitialState{hard_state_, snapshot_};
 }
 
@@ -18,17 +18,17 @@ LogIndex MemoryLogStorage::LastIndexLocked() const {
 }
 
 LogIndex MemoryLogStorage::FirstIndex() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return snapshot_.index + 1;
 }
 
 LogIndex MemoryLogStorage::LastIndex() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return LastIndexLocked();
 }
 
 raft::SnapshotMetadata MemoryLogStorage::Snapshot() const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return snapshot_;
 }
 
@@ -40,13 +40,13 @@ absl::StatusOr<Term> MemoryLogStorage::TermAtLocked(LogIndex index) const {
 }
 
 absl::StatusOr<Term> MemoryLogStorage::TermAt(LogIndex index) const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   return TermAtLocked(index);
 }
 
 absl::StatusOr<std::vector<Entry>> MemoryLogStorage::Entries(
     LogIndex lo, LogIndex hi, uint64_t max_bytes) const {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(
       raft::CheckEntriesRange(lo, hi, snapshot_.index + 1, LastIndexLocked()));
   std::vector<Entry> out;
@@ -63,7 +63,7 @@ absl::StatusOr<std::vector<Entry>> MemoryLogStorage::Entries(
 absl::Status MemoryLogStorage::Save(
     const std::optional<raft::HardState>& hard_state,
     absl::Span<const Entry> entries) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(write_error_);
   if (!entries.empty()) {
     Term prev_term = 0;
@@ -82,7 +82,7 @@ absl::Status MemoryLogStorage::Save(
 
 absl::Status MemoryLogStorage::Compact(LogIndex index,
                                        const raft::ConfState& conf_state) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(write_error_);
   RETURN_IF_ERROR(raft::CheckEntriesRange(index, index + 1, snapshot_.index + 1,
                                           LastIndexLocked()));
@@ -95,7 +95,7 @@ absl::Status MemoryLogStorage::Compact(LogIndex index,
 
 absl::Status MemoryLogStorage::InstallSnapshot(
     const raft::SnapshotMetadata& snapshot) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(write_error_);
   if (snapshot.index < snapshot_.index ||
       (snapshot.index == snapshot_.index && !entries_.empty())) {
@@ -107,7 +107,7 @@ absl::Status MemoryLogStorage::InstallSnapshot(
 }
 
 void MemoryLogStorage::InjectWriteError(absl::Status error) {
-  absl::MutexLock lock(&mu_);
+  raftkv::MutexLock lock(&mu_);
   write_error_ = std::move(error);
 }
 

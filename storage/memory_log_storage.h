@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "raft/mutex.h"
 #include "raft/log_storage.h"
 
 namespace raftkv::storage {
@@ -47,7 +47,7 @@ class MemoryLogStorage final : public raft::LogStorage {
   absl::StatusOr<raft::Term> TermAtLocked(raft::LogIndex index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  mutable absl::Mutex mu_;
+  mutable raftkv::Mutex mu_;
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
   raft::SnapshotMetadata snapshot_ ABSL_GUARDED_BY(mu_);

@@ -111,10 +111,17 @@ absl::StatusOr<raft::NodeId> ClusterHarness::WaitForLeader(
 
 absl::StatusOr<std::map<std::string, std::string>> ClusterHarness::Contents(
     raft::NodeId id) {
-  auto list = client_->ListAt(cluster_->address(id), "", 10000);
-  if (!list.ok()) return list.status();
-  return std::map<std::string, std::string>(list->items.begin(),
-                                            list->items.end());
+  // Small pages: values may be 1 MiB each.
+  std::map<std::string, std::string> contents;
+  std::string start;
+  while (true) {
+    auto list = client_->ListAt(cluster_->address(id), "", 16, start);
+    if (!list.ok()) return list.status();
+    for (auto& [key, value] : list->items)
+      contents.emplace(std::move(key), std::move(value));
+    if (!list->more) return contents;
+    start = list->next_start;
+  }
 }
 
 absl::Status ClusterHarness::WaitForConvergence(int timeout_ms) {
@@ -144,6 +151,7 @@ absl::Status ClusterHarness::WaitForConvergence(int timeout_ms) {
         auto contents = Contents(id);
         if (!contents.ok()) {
           same = false;
+          last = absl::StrCat("node ", id, ": ", contents.status().message());
           break;
         }
         if (first.has_value() && *first != *contents) {

@@ -18,12 +18,14 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "kv/driver.h"
 #include "raft/core.h"
 #include "storage/memory_kv_store.h"
 #include "storage/memory_log_storage.h"
+#include "storage/snapshot_staging.h"
 
 namespace raftkv::testing::sim {
 
@@ -47,10 +49,21 @@ inline uint64_t HashEntry(uint64_t prev, Term term, const std::string& data) {
   return HashBytes(Mix(prev, term), data);
 }
 
+// What travels between nodes: Raft messages and the two halves of snapshot
+// streams.
+using Packet = std::variant<Message, raft::SnapshotChunk, raft::SnapshotAck>;
+
+inline NodeId FromOf(const Packet& p) {
+  return std::visit([](const auto& m) { return m.from; }, p);
+}
+inline NodeId ToOf(const Packet& p) {
+  return std::visit([](const auto& m) { return m.to; }, p);
+}
+
 struct InFlight {
   uint64_t deliver_at;
   uint64_t seq;
-  Message message;
+  Packet packet;
   bool operator>(const InFlight& other) const {
     return deliver_at != other.deliver_at ? deliver_at > other.deliver_at
                                           : seq > other.seq;
@@ -179,14 +192,20 @@ class SimExecutor final : public kv::OffLoopExecutor {
 
 class SimTransport final : public kv::PeerSender {
  public:
-  explicit SimTransport(std::function<void(std::vector<Message>)> send)
+  explicit SimTransport(std::function<void(Packet)> send)
       : send_(std::move(send)) {}
   void Send(std::vector<Message> messages) override {
-    send_(std::move(messages));
+    for (Message& m : messages) send_(Packet(std::move(m)));
+  }
+  void SendSnapshotChunk(raft::SnapshotChunk chunk) override {
+    send_(Packet(std::move(chunk)));
+  }
+  void SendSnapshotAck(const raft::SnapshotAck& ack) override {
+    send_(Packet(ack));
   }
 
  private:
-  std::function<void(std::vector<Message>)> send_;
+  std::function<void(Packet)> send_;
 };
 
 // A node's wall clock: runs at its own rate from its own offset.
@@ -210,8 +229,10 @@ struct SimNode {
   // Durable: survive crashes (the KV store loses what it had not synced).
   SimLog log;
   SimKv kv;
+  storage::MemorySnapshotStaging staging;  // cleared by a crash
   // Rebuilt at every start; null while crashed.
   std::unique_ptr<SimExecutor> disk;
+  std::unique_ptr<SimExecutor> snapshot_disk;
   std::unique_ptr<SimTransport> transport;
   std::unique_ptr<SimClock> clock;
   std::unique_ptr<kv::NodeDriver> driver;

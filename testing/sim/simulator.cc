@@ -91,6 +91,7 @@ class Simulation {
           Observe(*node);
         }
         node->disk->Step(now_);
+        if (node->driver != nullptr) node->snapshot_disk->Step(now_);
         Observe(*node);
       }
       if (faulty) InjectFaults();
@@ -145,17 +146,19 @@ class Simulation {
     }
     node.disk =
         std::make_unique<sim::SimExecutor>([this] { return 1 + rng_() % 4; });
+    node.snapshot_disk =
+        std::make_unique<sim::SimExecutor>([this] { return 1 + rng_() % 6; });
     NodeId from = node.id;
     node.transport = std::make_unique<sim::SimTransport>(
-        [this, from](std::vector<Message> messages) {
-          SendAll(from, messages);
-        });
+        [this, from](sim::Packet packet) { Send(from, std::move(packet)); });
     node.clock = std::make_unique<sim::SimClock>(&now_, node.clock_rate,
                                                  node.clock_offset_ms);
     kv::DriverOptions driver_options;
     driver_options.id = node.id;
     driver_options.request_timeout_ticks = 30;
     driver_options.compact_after_entries = options_.compact_every;
+    driver_options.snapshot_chunk_bytes = 64 + rng_() % 512;  // many chunks
+    driver_options.snapshot_timeout_ticks = 20;
     // Short enough that a leader whose clock runs ahead expires sessions.
     driver_options.session_ttl_ms = 20'000;
     SimNode* raw = &node;
@@ -164,9 +167,16 @@ class Simulation {
                          " stops on storage failure: ", status.message()));
       raw->storage_failed = true;
     };
-    node.driver = std::make_unique<kv::NodeDriver>(
-        std::move(driver_options), &node.log, &node.kv, node.transport.get(),
-        node.disk.get(), node.clock.get());
+    kv::DriverSeams seams;
+    seams.log_storage = &node.log;
+    seams.kv_store = &node.kv;
+    seams.staging = &node.staging;
+    seams.peers = node.transport.get();
+    seams.storage_executor = node.disk.get();
+    seams.snapshot_executor = node.snapshot_disk.get();
+    seams.clock = node.clock.get();
+    node.driver =
+        std::make_unique<kv::NodeDriver>(std::move(driver_options), seams);
     absl::Status opened = node.driver->Open(config);
     if (!opened.ok()) {
       return Fail(absl::StrCat("node ", node.id,
@@ -187,6 +197,8 @@ class Simulation {
     Trace(absl::StrCat("stop node ", node.id));
     node.driver.reset();
     node.disk.reset();  // writes not yet on disk are lost
+    node.snapshot_disk.reset();
+    node.staging.Clear();
     node.transport.reset();
     node.clock.reset();
     node.kv.twin.LoseUnsyncedWrites();
@@ -207,19 +219,22 @@ class Simulation {
     return static_cast<double>(rng_() % 1000000) < p * 1000000.0;
   }
 
-  void SendAll(NodeId from, std::vector<Message>& messages) {
+  void Send(NodeId from, sim::Packet packet) {
     const bool faulty = now_ < options_.fault_microticks;
-    for (Message& m : messages) {
-      if (m.from != from)
-        Fail(absl::StrCat("node ", from, " sends as ", m.from));
-      if (m.type == MessageType::kSnapshot) ++result_.snapshots_sent;
-      if (faulty && Chance(options_.drop_rate)) continue;
-      const int copies = faulty && Chance(options_.duplicate_rate) ? 2 : 1;
-      for (int i = 0; i < copies; ++i) {
-        const uint64_t delay =
-            1 + rng_() % std::max<uint64_t>(1, options_.max_delay);
-        network_.push(InFlight{now_ + delay, seq_++, m});
-      }
+    if (sim::FromOf(packet) != from) {
+      return Fail(
+          absl::StrCat("node ", from, " sends as ", sim::FromOf(packet)));
+    }
+    if (const auto* chunk = std::get_if<raft::SnapshotChunk>(&packet);
+        chunk != nullptr && chunk->last) {
+      ++result_.snapshots_sent;
+    }
+    if (faulty && Chance(options_.drop_rate)) return;
+    const int copies = faulty && Chance(options_.duplicate_rate) ? 2 : 1;
+    for (int i = 0; i < copies; ++i) {
+      const uint64_t delay =
+          1 + rng_() % std::max<uint64_t>(1, options_.max_delay);
+      network_.push(InFlight{now_ + delay, seq_++, packet});
     }
   }
 
@@ -228,17 +243,26 @@ class Simulation {
            result_.ok) {
       InFlight flight = network_.top();
       network_.pop();
-      const Message& m = flight.message;
-      if (cut_.count({m.from, m.to}) > 0) continue;
-      SimNode& to = Node(m.to);
+      const NodeId from = sim::FromOf(flight.packet);
+      const NodeId to_id = sim::ToOf(flight.packet);
+      if (cut_.count({from, to_id}) > 0) continue;
+      SimNode& to = Node(to_id);
       if (to.driver == nullptr || to.storage_failed) continue;
-      if (options_.trace && now_ >= options_.trace_messages_from) {
-        Trace(absl::StrCat(raft::MessageTypeName(m.type), " ", m.from, "->",
-                           m.to, " t", m.term, " i", m.index, " lt", m.log_term,
-                           " n", m.entries.size(), " c", m.commit,
-                           m.reject ? " reject" : "", " hint", m.reject_hint));
+      if (auto* chunk = std::get_if<raft::SnapshotChunk>(&flight.packet)) {
+        to.driver->DeliverSnapshotChunk(std::move(*chunk));
+      } else if (auto* ack = std::get_if<raft::SnapshotAck>(&flight.packet)) {
+        to.driver->DeliverSnapshotAck(*ack);
+      } else {
+        const Message& m = std::get<Message>(flight.packet);
+        if (options_.trace && now_ >= options_.trace_messages_from) {
+          Trace(absl::StrCat(raft::MessageTypeName(m.type), " ", m.from, "->",
+                             m.to, " t", m.term, " i", m.index, " lt",
+                             m.log_term, " n", m.entries.size(), " c", m.commit,
+                             m.reject ? " reject" : "", " hint",
+                             m.reject_hint));
+        }
+        to.driver->Deliver({m});
       }
-      to.driver->Deliver({m});
       Observe(to);
     }
   }
