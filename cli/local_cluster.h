@@ -54,6 +54,11 @@ class LocalCluster {
   // code, or an error if it had to be killed.
   absl::StatusOr<int> Stop(raft::NodeId id, int timeout_ms = 10000);
   bool running(raft::NodeId id) const;
+  // The node's process id, or 0 when it is not running.
+  pid_t pid(raft::NodeId id) const {
+    auto it = pids_.find(id);
+    return it == pids_.end() ? 0 : it->second;
+  }
 
   std::vector<raft::NodeId> ids() const;
   int port(raft::NodeId id) const { return ports_.at(id); }

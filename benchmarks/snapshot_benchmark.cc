@@ -1,0 +1,171 @@
+// A follower catching up from a large snapshot while the leader serves writes:
+// a real 3-node kvnode cluster on loopback. One follower is killed, the store
+// is filled with --store_mib values of 1 MiB, the follower is restarted and
+// receives the whole store as a streamed snapshot while 4 clients keep writing
+// small values to the leader. Reported side by side, from one run:
+//   p99_ms_idle / p99_ms_transfer   the writers' p99 before and during the
+//                                   transfer, and their ratio (goal: < 2)
+//   leader_rss_mib / ..._peak_mib   the leader's resident memory before and
+//                                   at its peak during the transfer
+//   follower_peak_mib               the receiving follower's peak, against
+//   peer_rss_mib                    the other follower's (same store, idle)
+//   transfer_s                      restart to caught up
+//
+//   bazel run -c opt //benchmarks:snapshot_benchmark                 # 1 GiB
+//   bazel run -c opt //benchmarks:snapshot_benchmark -- --store_mib=256
+
+#include <benchmark/benchmark.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "cli/bench.h"
+#include "cli/local_cluster.h"
+#include "kv/client.h"
+
+namespace raftkv::benchmarks {
+namespace {
+
+std::string kvnode;
+uint64_t store_mib = 1024;
+double load_seconds = 5;
+
+// Resident memory of a process in MiB (VmRSS), or 0 if it is gone.
+double RssMib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0)
+      return strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
+  return 0;
+}
+
+absl::StatusOr<cli::BenchReport> Load(const cli::LocalCluster& cluster) {
+  cli::BenchOptions options;
+  options.cluster = cluster.client_cluster();
+  options.clients = 4;
+  options.duration = absl::Seconds(load_seconds);
+  options.ops = 200000;  // a bound besides the duration
+  return cli::RunBench(options, cli::KvTargets(options.cluster, 10000),
+                       nullptr);
+}
+
+void BM_SnapshotUnderLoad(benchmark::State& state) {
+  const char* tmp = getenv("TEST_TMPDIR");
+  std::string dir =
+      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-snap.XXXXXX");
+  if (mkdtemp(dir.data()) == nullptr) return state.SkipWithError("mkdtemp");
+  auto created = cli::LocalCluster::Create(
+      {kvnode, dir, 3, {"--quiet", "--compact-after-entries=64"}, nullptr});
+  if (!created.ok() || !(*created)->StartAll().ok())
+    return state.SkipWithError("could not start a 3-node cluster");
+  cli::LocalCluster& cluster = **created;
+  auto client = kv::Client::Create({cluster.client_cluster(), 30000, true});
+  if (!client.ok() || !(*client)->Put("ready", "1").ok())
+    return state.SkipWithError("no leader");
+  raft::NodeId leader = 0;
+  for (raft::NodeId id : cluster.ids()) {
+    auto info = (*client)->Status(cluster.address(id));
+    if (info.ok() && info->role == "leader") leader = id;
+  }
+  if (leader == 0) return state.SkipWithError("no leader");
+  const raft::NodeId follower = leader == 1 ? 2 : 1;
+  const raft::NodeId peer = 6 - leader - follower;
+
+  for (auto _ : state) {
+    auto idle = Load(cluster);
+    if (!idle.ok()) return state.SkipWithError("load failed");
+    cluster.Signal(follower, SIGKILL);
+    const std::string value(1 << 20, 'v');
+    for (uint64_t i = 0; i < store_mib; ++i) {
+      if (!(*client)->Put(absl::StrCat("fill/", i), value).ok())
+        return state.SkipWithError("fill failed");
+    }
+    const double leader_base = RssMib(cluster.pid(leader));
+    std::atomic<bool> done{false};
+    double leader_peak = 0, follower_peak = 0;
+    std::thread sampler([&] {
+      while (!done) {
+        leader_peak = std::max(leader_peak, RssMib(cluster.pid(leader)));
+        follower_peak = std::max(follower_peak, RssMib(cluster.pid(follower)));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+    const auto start = std::chrono::steady_clock::now();
+    if (!cluster.StartNode(follower).ok())
+      return state.SkipWithError("restart failed");
+    auto busy = Load(cluster);
+    // Wait (bounded) until the follower has caught up.
+    for (int i = 0; i < 6000; ++i) {
+      auto mine = (*client)->Status(cluster.address(follower));
+      auto theirs = (*client)->Status(cluster.address(leader));
+      if (mine.ok() && theirs.ok() && mine->applied >= theirs->commit) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const double transfer_s = std::chrono::duration<double>(
+                                  std::chrono::steady_clock::now() - start)
+                                  .count();
+    done = true;
+    sampler.join();
+    if (!busy.ok()) return state.SkipWithError("load failed");
+    state.SetIterationTime(transfer_s);
+    const double p99_idle = idle->latency.Percentile(0.99) / 1000.0;
+    const double p99_busy = busy->latency.Percentile(0.99) / 1000.0;
+    state.counters["p99_ms_idle"] = p99_idle;
+    state.counters["p99_ms_transfer"] = p99_busy;
+    state.counters["p99_ratio"] = p99_idle > 0 ? p99_busy / p99_idle : 0;
+    state.counters["leader_rss_mib"] = leader_base;
+    state.counters["leader_peak_mib"] = leader_peak;
+    state.counters["follower_peak_mib"] = follower_peak;
+    state.counters["peer_rss_mib"] = RssMib(cluster.pid(peer));
+    state.counters["transfer_s"] = transfer_s;
+    state.counters["store_mib"] = static_cast<double>(store_mib);
+  }
+  created->reset();  // stops the nodes it started, by PID
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
+BENCHMARK(BM_SnapshotUnderLoad)
+    ->UseManualTime()
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
+
+}  // namespace
+}  // namespace raftkv::benchmarks
+
+int main(int argc, char** argv) {
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (strncmp(argv[i], "--kvnode=", 9) == 0) {
+      raftkv::benchmarks::kvnode = argv[i] + 9;
+    } else if (strncmp(argv[i], "--store_mib=", 12) == 0) {
+      raftkv::benchmarks::store_mib = strtoull(argv[i] + 12, nullptr, 10);
+    } else if (strncmp(argv[i], "--load_seconds=", 15) == 0) {
+      raftkv::benchmarks::load_seconds = strtod(argv[i] + 15, nullptr);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  if (raftkv::benchmarks::kvnode.empty()) {
+    fprintf(stderr,
+            "snapshot_benchmark: --kvnode=PATH is required (bazel run passes "
+            "it)\n");
+    return 2;
+  }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
