@@ -5,14 +5,17 @@
 // small values to the leader. Reported side by side, from one run:
 //   p99_ms_idle / p99_ms_transfer   the writers' p99 before and during the
 //                                   transfer, and their ratio (goal: < 2)
-//   leader_rss_mib / ..._peak_mib   the leader's resident memory before and
-//                                   at its peak during the transfer
+//   leader_peak_idle_mib / leader_peak_mib   the leader's peak resident
+//                                   memory under the same load without and
+//                                   with the transfer (leader_rss_mib: at the
+//                                   start of the transfer)
 //   follower_peak_mib               the receiving follower's peak, against
 //   peer_rss_mib                    the other follower's (same store, idle)
 //   transfer_s                      restart to caught up
 //
 //   bazel run -c opt //benchmarks:snapshot_benchmark                 # 1 GiB
 //   bazel run -c opt //benchmarks:snapshot_benchmark -- --store_mib=256
+//   ... -- --snapshot_rate_mib=64          # the nodes' --snapshot-rate-mib
 
 #include <benchmark/benchmark.h>
 #include <signal.h>
@@ -38,6 +41,7 @@ namespace {
 std::string kvnode;
 uint64_t store_mib = 1024;
 double load_seconds = 5;
+uint64_t rate_mib = 0;  // --snapshot_rate_mib for the nodes
 
 // Resident memory of a process in MiB (VmRSS), or 0 if it is gone.
 double RssMib(pid_t pid) {
@@ -66,7 +70,12 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
       absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-snap.XXXXXX");
   if (mkdtemp(dir.data()) == nullptr) return state.SkipWithError("mkdtemp");
   auto created = cli::LocalCluster::Create(
-      {kvnode, dir, 3, {"--quiet", "--compact-after-entries=64"}, nullptr});
+      {kvnode,
+       dir,
+       3,
+       {"--quiet", "--compact-after-entries=64",
+        absl::StrCat("--snapshot-rate-mib=", rate_mib)},
+       nullptr});
   if (!created.ok() || !(*created)->StartAll().ok())
     return state.SkipWithError("could not start a 3-node cluster");
   cli::LocalCluster& cluster = **created;
@@ -82,8 +91,28 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
   const raft::NodeId follower = leader == 1 ? 2 : 1;
   const raft::NodeId peer = 6 - leader - follower;
 
+  // Samples the peak resident memory of `pids` until `done`.
+  struct Sampler {
+    std::atomic<bool> done{false};
+    double peak[2] = {0, 0};
+    std::thread thread;
+    Sampler(const cli::LocalCluster& cluster, raft::NodeId a, raft::NodeId b)
+        : thread([this, &cluster, a, b] {
+            while (!done) {
+              peak[0] = std::max(peak[0], RssMib(cluster.pid(a)));
+              peak[1] = std::max(peak[1], RssMib(cluster.pid(b)));
+              std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+          }) {}
+    void Stop() {
+      done = true;
+      thread.join();
+    }
+  };
   for (auto _ : state) {
+    Sampler idle_sampler(cluster, leader, peer);
     auto idle = Load(cluster);
+    idle_sampler.Stop();
     if (!idle.ok()) return state.SkipWithError("load failed");
     cluster.Signal(follower, SIGKILL);
     const std::string value(1 << 20, 'v');
@@ -92,15 +121,7 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
         return state.SkipWithError("fill failed");
     }
     const double leader_base = RssMib(cluster.pid(leader));
-    std::atomic<bool> done{false};
-    double leader_peak = 0, follower_peak = 0;
-    std::thread sampler([&] {
-      while (!done) {
-        leader_peak = std::max(leader_peak, RssMib(cluster.pid(leader)));
-        follower_peak = std::max(follower_peak, RssMib(cluster.pid(follower)));
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
-    });
+    Sampler sampler(cluster, leader, follower);
     const auto start = std::chrono::steady_clock::now();
     if (!cluster.StartNode(follower).ok())
       return state.SkipWithError("restart failed");
@@ -112,11 +133,10 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
       if (mine.ok() && theirs.ok() && mine->applied >= theirs->commit) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    const double transfer_s = std::chrono::duration<double>(
-                                  std::chrono::steady_clock::now() - start)
-                                  .count();
-    done = true;
-    sampler.join();
+    const double transfer_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    sampler.Stop();
     if (!busy.ok()) return state.SkipWithError("load failed");
     state.SetIterationTime(transfer_s);
     const double p99_idle = idle->latency.Percentile(0.99) / 1000.0;
@@ -125,8 +145,9 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
     state.counters["p99_ms_transfer"] = p99_busy;
     state.counters["p99_ratio"] = p99_idle > 0 ? p99_busy / p99_idle : 0;
     state.counters["leader_rss_mib"] = leader_base;
-    state.counters["leader_peak_mib"] = leader_peak;
-    state.counters["follower_peak_mib"] = follower_peak;
+    state.counters["leader_peak_idle_mib"] = idle_sampler.peak[0];
+    state.counters["leader_peak_mib"] = sampler.peak[0];
+    state.counters["follower_peak_mib"] = sampler.peak[1];
     state.counters["peer_rss_mib"] = RssMib(cluster.pid(peer));
     state.counters["transfer_s"] = transfer_s;
     state.counters["store_mib"] = static_cast<double>(store_mib);
@@ -151,6 +172,8 @@ int main(int argc, char** argv) {
       raftkv::benchmarks::kvnode = argv[i] + 9;
     } else if (strncmp(argv[i], "--store_mib=", 12) == 0) {
       raftkv::benchmarks::store_mib = strtoull(argv[i] + 12, nullptr, 10);
+    } else if (strncmp(argv[i], "--snapshot_rate_mib=", 20) == 0) {
+      raftkv::benchmarks::rate_mib = strtoull(argv[i] + 20, nullptr, 10);
     } else if (strncmp(argv[i], "--load_seconds=", 15) == 0) {
       raftkv::benchmarks::load_seconds = strtod(argv[i] + 15, nullptr);
     } else {

@@ -48,6 +48,9 @@ ABSL_FLAG(uint64_t, session_ttl_ms, 30 * 60 * 1000,
 ABSL_FLAG(uint64_t, compact_after_entries, 10000,
           "serve: snapshot the state and compact the log after this many "
           "applied entries");
+ABSL_FLAG(uint64_t, snapshot_rate_mib, 0,
+          "serve: send snapshots to followers at most this fast, in MiB/s "
+          "(0: unlimited)");
 ABSL_FLAG(bool, quiet, false, "serve: log only errors");
 ABSL_FLAG(std::string, output, "simple", "clients: simple, table or json");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
@@ -103,7 +106,7 @@ Examples:
 Flags may also come from a file: --flagfile=PATH (one --flag=value per line).
 Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-ticks
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
-  --compact-after-entries  --quiet
+  --compact-after-entries  --snapshot-rate-mib  --quiet
 
 Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
             4 invalid argument (a limit), 5 compare failed, 6 other error,
@@ -135,7 +138,8 @@ const std::set<std::string> kFlags = {"node_id",
                                       "value_size",
                                       "keys",
                                       "read_ratio",
-                                      "compact_after_entries"};
+                                      "compact_after_entries",
+                                      "snapshot_rate_mib"};
 
 // Accepts --node-id as well as --node_id, and checks names and values before
 // Abseil does, so that a mistake is a usage error (exit 2) with a one-line
@@ -268,6 +272,7 @@ int Serve() {
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
   options.session_ttl_ms = absl::GetFlag(FLAGS_session_ttl_ms);
   options.compact_after_entries = absl::GetFlag(FLAGS_compact_after_entries);
+  options.snapshot_rate_mib = absl::GetFlag(FLAGS_snapshot_rate_mib);
   if (options.compact_after_entries == 0) {
     fprintf(stderr, "kvnode: --compact-after-entries must be at least 1\n");
     return kExitUsage;

@@ -103,6 +103,10 @@ struct DriverOptions {
   uint64_t snapshot_chunk_bytes = 1 << 20;
   // A snapshot transfer with no progress for this many ticks is abandoned.
   uint64_t snapshot_timeout_ticks = 40;
+  // Snapshot streams together send at most this many bytes per tick (a token
+  // bucket refilled every tick; 0: unlimited), so that a large transfer does
+  // not starve the writes the node serves meanwhile of disk and CPU.
+  uint64_t snapshot_bytes_per_tick = 0;
   // Names a node's address in "not the leader" answers; may be empty.
   std::function<std::string(raft::NodeId)> address_of;
   // One line per notable event. May be empty.
@@ -245,9 +249,11 @@ class NodeDriver {
     uint64_t offset = 0;     // bytes acknowledged
     uint64_t in_flight = 0;  // bytes of the chunk not yet acknowledged
     bool last_sent = false;
+    bool waiting_for_budget = false;  // the next chunk waits for a tick
     uint64_t deadline = 0;
   };
   std::map<raft::NodeId, Outgoing> outgoing_;
+  int64_t snapshot_budget_ = 0;  // bytes the streams may still send now
   // The stream this node receives, if any.
   struct Incoming {
     raft::NodeId from = raft::kNoNode;

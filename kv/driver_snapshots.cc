@@ -56,6 +56,12 @@ void NodeDriver::StartSnapshot(raft::Message message) {
 
 void NodeDriver::SendNextChunk(raft::NodeId to) {
   Outgoing& out = outgoing_.at(to);
+  if (options_.snapshot_bytes_per_tick > 0 && snapshot_budget_ <= 0) {
+    out.waiting_for_budget = true;  // Tick() resumes it
+    out.deadline = ticks_ + options_.snapshot_timeout_ticks;
+    return;
+  }
+  out.waiting_for_budget = false;
   auto chunk = std::make_shared<std::optional<std::string>>();
   std::shared_ptr<storage::KvSnapshotReader> reader = out.reader;
   const size_t max_bytes = options_.snapshot_chunk_bytes;
@@ -91,6 +97,7 @@ void NodeDriver::SendNextChunk(raft::NodeId to) {
           next.message = out.message;
         }
         out.in_flight = next.data.size();
+        snapshot_budget_ -= static_cast<int64_t>(next.data.size());
         out.last_sent = next.last;
         out.deadline = ticks_ + options_.snapshot_timeout_ticks;
         peers_->SendSnapshotChunk(std::move(next));
@@ -198,6 +205,15 @@ void NodeDriver::DeliverSnapshotChunk(raft::SnapshotChunk chunk) {
 }
 
 void NodeDriver::ExpireSnapshots() {
+  if (options_.snapshot_bytes_per_tick > 0) {
+    // Refill, keeping at most one tick's worth unused.
+    const auto per_tick =
+        static_cast<int64_t>(options_.snapshot_bytes_per_tick);
+    snapshot_budget_ = std::min(snapshot_budget_ + per_tick, per_tick);
+    for (auto& [to, out] : outgoing_) {
+      if (out.waiting_for_budget && snapshot_budget_ > 0) SendNextChunk(to);
+    }
+  }
   for (auto it = outgoing_.begin(); it != outgoing_.end();) {
     if (it->second.deadline > ticks_) {
       ++it;

@@ -149,6 +149,8 @@ absl::Status NodeRuntime::Open() {
       std::max<uint64_t>(1, options_.request_timeout_ms / options_.tick_ms);
   driver_options.compact_after_entries = options_.compact_after_entries;
   driver_options.session_ttl_ms = options_.session_ttl_ms;
+  driver_options.snapshot_bytes_per_tick =
+      (options_.snapshot_rate_mib << 20) * options_.tick_ms / 1000;
   driver_options.address_of = [this](raft::NodeId id) { return AddressOf(id); };
   driver_options.log = options_.log;
   driver_options.on_failure = [this](const absl::Status&) {

@@ -29,6 +29,8 @@ ABSL_FLAG(double, crash_rate, 0.0008,
           "chance per microtick that a node crashes");
 ABSL_FLAG(double, disk_fail_rate, 0.0002,
           "chance per microtick that a node's disk starts failing writes");
+ABSL_FLAG(double, disk_stall_rate, 0.03,
+          "chance that a disk write stalls for 20-60 microticks");
 ABSL_FLAG(int, clients, 5, "concurrent client sessions");
 ABSL_FLAG(bool, serializable_as_linearizable, false,
           "check serializable reads as if linearizable (must find violations)");
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
   options.partition_rate = absl::GetFlag(FLAGS_partition_rate);
   options.crash_rate = absl::GetFlag(FLAGS_crash_rate);
   options.disk_fail_rate = absl::GetFlag(FLAGS_disk_fail_rate);
+  options.disk_stall_rate = absl::GetFlag(FLAGS_disk_stall_rate);
   options.clients = absl::GetFlag(FLAGS_clients);
   options.serializable_as_linearizable =
       absl::GetFlag(FLAGS_serializable_as_linearizable);

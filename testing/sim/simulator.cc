@@ -144,8 +144,13 @@ class Simulation {
                 std::string(line).c_str());
       };
     }
-    node.disk =
-        std::make_unique<sim::SimExecutor>([this] { return 1 + rng_() % 4; });
+    // A disk write takes 1-4 microticks, and now and then stalls for 20-60,
+    // as fsyncs do: the followers then commit without the leader, whose
+    // backlog of committed entries grows while reads keep being confirmed.
+    node.disk = std::make_unique<sim::SimExecutor>([this]() -> uint64_t {
+      if (Chance(options_.disk_stall_rate)) return 20 + rng_() % 41;
+      return 1 + rng_() % 4;
+    });
     node.snapshot_disk =
         std::make_unique<sim::SimExecutor>([this] { return 1 + rng_() % 6; });
     NodeId from = node.id;
@@ -159,6 +164,7 @@ class Simulation {
     driver_options.compact_after_entries = options_.compact_every;
     driver_options.snapshot_chunk_bytes = 64 + rng_() % 512;  // many chunks
     driver_options.snapshot_timeout_ticks = 20;
+    driver_options.snapshot_bytes_per_tick = rng_() % 2 == 0 ? 0 : 300;
     // Short enough that a leader whose clock runs ahead expires sessions.
     driver_options.session_ttl_ms = 20'000;
     SimNode* raw = &node;
@@ -515,6 +521,7 @@ std::string ReplayFlags(const SimOptions& o) {
       " --drop_rate=", o.drop_rate, " --duplicate_rate=", o.duplicate_rate,
       " --partition_rate=", o.partition_rate, " --crash_rate=", o.crash_rate,
       " --disk_fail_rate=", o.disk_fail_rate,
+      " --disk_stall_rate=", o.disk_stall_rate,
       " --fault_microticks=", o.fault_microticks,
       " --heal_microticks=", o.heal_microticks,
       o.serializable_as_linearizable ? " --serializable_as_linearizable" : "");

@@ -9,7 +9,8 @@
 // rate and offset. Messages take 1-15 microticks and may be dropped,
 // duplicated and so reordered; the network is cut by symmetric and
 // asymmetric partitions that change over time. A disk write completes after a
-// random latency; a crash loses every write not yet completed and the KV
+// random latency, and sometimes stalls; a crash loses every write not yet
+// completed and the KV
 // store's unsynced writes, and the node restarts from its storage. A disk may
 // fail: the node must stop without acknowledging anything, and is restarted
 // on a repaired disk. Clients (sim_clients.h) issue put, get, delete, cas and
@@ -47,6 +48,7 @@ struct SimOptions {
   double partition_rate = 0.002;   // chance per step that the partition changes
   double crash_rate = 0.0008;      // chance per step that some node crashes
   double disk_fail_rate = 0.0002;  // chance per step that some disk fails
+  double disk_stall_rate = 0.03;   // chance that a disk write stalls
   uint64_t max_delay = 15;         // message delay in microticks, at least 1
   // Client load.
   int clients = 5;
