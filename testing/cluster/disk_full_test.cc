@@ -1,0 +1,105 @@
+// A node whose disk fills up stops with exit code 7 and a one-line reason, and
+// never acknowledges what it could not make durable: every write it
+// acknowledged is there when the node restarts on a larger disk. The data
+// directory is a 12 MiB tmpfs the test mounts itself (as root; elsewhere the
+// test says why it skips).
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "testing/cluster/harness.h"
+
+namespace raftkv::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(DiskFullTest, DiskFills_NodeExitsSevenAndKeepsEveryAcknowledgedWrite) {
+  auto harness = ClusterHarness::Start({.nodes = 1});
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  ASSERT_TRUE(h.WaitForLeader().ok());
+  const raft::NodeId id = h.ids()[0];
+  ASSERT_TRUE(h.client().Put("before", "1").ok());
+
+  // Move the node's data onto a small disk.
+  h.Kill(id);
+  const std::string dir = h.cluster().data_dir(id);
+  const std::string saved = dir + ".saved";
+  fs::rename(dir, saved);
+  fs::create_directories(dir);
+  if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=12m") != 0) {
+    GTEST_SKIP() << "cannot mount a small tmpfs here (" << strerror(errno)
+                 << "); this test needs root";
+  }
+  struct Unmount {
+    std::string dir;
+    bool mounted = true;
+    ~Unmount() {
+      if (mounted) umount2(dir.c_str(), MNT_DETACH);
+    }
+  } unmount{dir};
+  fs::copy(saved, dir, fs::copy_options::recursive);
+  fs::remove_all(saved);
+  ASSERT_TRUE(h.Restart(id).ok());
+  ASSERT_TRUE(h.WaitForLeader().ok());
+
+  // 512 KiB values until the disk is full: the first refused write ends it.
+  const std::string value(512 << 10, 'd');
+  int acknowledged = 0;
+  for (int i = 0; i < 60; ++i) {
+    if (!h.client().Put(absl::StrCat("fill", i), value).ok()) break;
+    ++acknowledged;
+  }
+  ASSERT_LT(acknowledged, 60) << "the disk never filled";
+  ASSERT_GT(acknowledged, 0);
+  // The node stops by itself, with exit code 7 and one line saying why.
+  for (int i = 0; i < 200; ++i) {
+    if (absl::StrContains(ReadFile(h.cluster().log_path(id)),
+                          "kvnode: storage failed"))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  auto code = h.cluster().Stop(id);
+  ASSERT_TRUE(code.ok()) << code.status() << "\n" << h.Logs();
+  EXPECT_EQ(*code, 7) << h.Logs();
+  const std::string log = ReadFile(h.cluster().log_path(id));
+  EXPECT_TRUE(absl::StrContains(
+      log, "kvnode: storage failed, node stopped to protect its data: "))
+      << log;
+  EXPECT_TRUE(absl::StrContains(log, "fix the disk")) << log;
+
+  // On a larger disk, every acknowledged write is there.
+  fs::copy(dir, saved, fs::copy_options::recursive);
+  umount2(dir.c_str(), MNT_DETACH);
+  unmount.mounted = false;
+  fs::remove_all(dir);
+  fs::rename(saved, dir);
+  ASSERT_TRUE(h.Restart(id).ok());
+  ASSERT_TRUE(h.WaitForLeader().ok()) << h.Logs();
+  for (int i = 0; i < acknowledged; ++i) {
+    auto got = h.client().Get(absl::StrCat("fill", i));
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_TRUE(got->has_value()) << "acknowledged write fill" << i << " lost";
+    EXPECT_EQ(got->value().size(), value.size());
+  }
+  EXPECT_TRUE(h.client().Put("after", "roomy").ok());
+}
+
+}  // namespace
+}  // namespace raftkv::testing
