@@ -57,6 +57,8 @@ bool DecodeSession(absl::string_view in, uint64_t* sequence,
 // carries it), so a restarted or snapshot-installed replica expires exactly
 // the sessions the others do.
 constexpr uint64_t kClockRecord = 0;
+// The sequence of a tombstone: the record of a session that expired.
+constexpr uint64_t kExpiredSequence = UINT64_MAX;
 
 std::string EncodeClock(uint64_t clock_ms) {
   std::string out;
@@ -73,6 +75,8 @@ absl::Status StateMachine::Load() {
   ASSIGN_OR_RETURN(std::vector<storage::SessionRecord> records,
                    store_->LoadSessions());
   sessions_.clear();
+  tombstones_.clear();
+  tombstone_order_.clear();
   clock_ms_ = 0;
   for (const storage::SessionRecord& record : records) {
     if (record.client_id == kClockRecord) {
@@ -91,6 +95,11 @@ absl::Status StateMachine::Load() {
           absl::StrCat("corrupt session record for client ", record.client_id));
     }
     clock_ms_ = std::max(clock_ms_, session.last_active_ms);
+    if (session.sequence == kExpiredSequence) {
+      tombstones_[record.client_id] = session.last_active_ms;
+      tombstone_order_.insert({session.last_active_ms, record.client_id});
+      continue;
+    }
     sessions_[record.client_id] = std::move(session);
   }
   return absl::OkStatus();
@@ -170,15 +179,34 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
     sequence = command.getSession().getSequence();
     clock_ms_ = std::max(clock_ms_, command.getTimestampMs());
 
-    // Expire idle sessions (deterministic: the clock comes from the log).
+    // Expire idle sessions (deterministic: the clock comes from the log),
+    // leaving tombstones; the oldest tombstones go beyond kMaxTombstones.
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->first != client_id &&
           it->second.last_active_ms + options_.session_ttl_ms < clock_ms_) {
-        batch.session_deletes.push_back(it->first);
+        tombstones_[it->first] = clock_ms_;
+        tombstone_order_.insert({clock_ms_, it->first});
+        batch.session_puts.push_back(
+            {it->first, EncodeSession(kExpiredSequence, clock_ms_, {})});
         it = sessions_.erase(it);
       } else {
         ++it;
       }
+    }
+    while (tombstones_.size() > kMaxTombstones) {
+      const uint64_t oldest = tombstone_order_.begin()->second;
+      tombstone_order_.erase(tombstone_order_.begin());
+      tombstones_.erase(oldest);
+      batch.session_deletes.push_back(oldest);
+    }
+    if (client_id != 0 && tombstones_.count(client_id) > 0) {
+      // Any command of an expired session, a retry of its first included:
+      // it may have been applied before the session expired, so it must not
+      // be applied again.
+      return CommandResult{Code::kSessionExpired,
+                           absl::StrCat("session of client ", client_id,
+                                        " expired; start a new session"),
+                           std::nullopt};
     }
 
     auto session = sessions_.find(client_id);

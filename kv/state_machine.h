@@ -9,7 +9,7 @@
 // as the mutation and applied index, so they survive restarts; a session idle
 // for longer than the TTL, measured on the leader clock stamped into each
 // command (so every replica expires the same sessions at the same log
-// position), is removed.
+// position), is expired.
 //
 // Thread safety: not thread-safe; the node runtime applies on its event loop
 // thread. Invariants: store().AppliedIndex() is the last entry applied;
@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -70,7 +71,11 @@ class StateMachine {
 
   storage::KvStore& store() { return *store_; }
   raft::LogIndex applied() const { return store_->AppliedIndex(); }
+  // Live sessions (not counting the tombstones of expired ones).
   size_t session_count() const { return sessions_.size(); }
+  size_t tombstone_count() const { return tombstones_.size(); }
+  // At most this many expired sessions are remembered (oldest dropped first).
+  static constexpr size_t kMaxTombstones = 100000;
 
  private:
   // Decides `entry`'s effect into `batch` (mutations and session changes),
@@ -89,6 +94,11 @@ class StateMachine {
   storage::KvStore* store_;
   StateMachineOptions options_;
   std::map<uint64_t, Session> sessions_;
+  // Expired sessions: client id -> the clock when it expired, and the same
+  // ordered oldest first for eviction. Stored as session records whose
+  // sequence is kExpiredSequence.
+  std::map<uint64_t, uint64_t> tombstones_;
+  std::set<std::pair<uint64_t, uint64_t>> tombstone_order_;
   uint64_t clock_ms_ = 0;  // the largest command timestamp applied
   std::map<std::string, std::optional<std::string>>
       overlay_;  // writes of the current group

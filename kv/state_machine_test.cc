@@ -77,8 +77,9 @@ TEST_F(StateMachineTest, IdleSessions_ExpireOnTheLogClock) {
   EXPECT_EQ(expired.code, Code::kSessionExpired);
   EXPECT_EQ(Get("a"), "1");
   EXPECT_TRUE(store_.LoadSessions().ok());
-  // 8 and 9 persisted, 7 deleted, and the session clock record.
-  EXPECT_EQ(store_.LoadSessions()->size(), 3u);
+  // 8 and 9, the tombstone of 7, and the session clock record.
+  EXPECT_EQ(store_.LoadSessions()->size(), 4u);
+  EXPECT_EQ(machine_.tombstone_count(), 1u);
 }
 
 TEST_F(StateMachineTest, CompareAndSwap_ChecksExpectedOrAbsent) {
@@ -164,6 +165,28 @@ TEST_F(StateMachineTest,
   absl::StatusOr<CommandResult> on_restarted = restarted.Apply(next);
   ASSERT_TRUE(on_restarted.ok());
   EXPECT_EQ(restarted.session_count(), 2u);  // 8 and 9; 7 expired
+}
+
+TEST_F(StateMachineTest, FirstCommandRetriedAfterExpiry_IsNotAppliedAgain) {
+  // Found by the whole-node simulator: a client's first command is applied,
+  // its session expires (a leader whose clock runs ahead), and the client's
+  // retry of that same command must not be applied a second time.
+  EXPECT_EQ(Apply(PutCommand(7, 1, "a", "1", 100)).code, Code::kOk);
+  EXPECT_EQ(Apply(PutCommand(8, 1, "b", "1", 5000)).code, Code::kOk);
+  EXPECT_EQ(machine_.session_count(), 1u);  // 7 expired
+  EXPECT_EQ(Apply(PutCommand(9, 1, "a", "other", 5000)).code, Code::kOk);
+  CommandResult retry = Apply(PutCommand(7, 1, "a", "1", 5001));
+  EXPECT_EQ(retry.code, Code::kSessionExpired);
+  EXPECT_EQ(Get("a"), "other");
+  // Tombstones survive a restart.
+  StateMachine restarted(&store_, {.session_ttl_ms = 1000});
+  ASSERT_TRUE(restarted.Load().ok());
+  EXPECT_EQ(restarted.tombstone_count(), 1u);
+  raft::Entry again{1, ++index_, raft::EntryType::kNormal,
+                    PutCommand(7, 1, "a", "1", 5002)};
+  absl::StatusOr<CommandResult> on_restarted = restarted.Apply(again);
+  ASSERT_TRUE(on_restarted.ok());
+  EXPECT_EQ(on_restarted->code, Code::kSessionExpired);
 }
 
 }  // namespace

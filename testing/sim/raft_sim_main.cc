@@ -32,6 +32,8 @@ ABSL_FLAG(double, disk_fail_rate, 0.0002,
 ABSL_FLAG(double, disk_stall_rate, 0.03,
           "chance that a disk write stalls for 20-60 microticks");
 ABSL_FLAG(int, clients, 5, "concurrent client sessions");
+ABSL_FLAG(uint64_t, session_ttl_ms, 2000,
+          "client sessions idle this long on the leader's clock expire");
 ABSL_FLAG(bool, serializable_as_linearizable, false,
           "check serializable reads as if linearizable (must find violations)");
 ABSL_FLAG(uint64_t, fault_microticks, 4000,
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
   options.disk_fail_rate = absl::GetFlag(FLAGS_disk_fail_rate);
   options.disk_stall_rate = absl::GetFlag(FLAGS_disk_stall_rate);
   options.clients = absl::GetFlag(FLAGS_clients);
+  options.session_ttl_ms = absl::GetFlag(FLAGS_session_ttl_ms);
   options.serializable_as_linearizable =
       absl::GetFlag(FLAGS_serializable_as_linearizable);
   options.fault_microticks = absl::GetFlag(FLAGS_fault_microticks);
@@ -77,7 +80,7 @@ int main(int argc, char** argv) {
   const uint64_t seeds = absl::GetFlag(FLAGS_seeds);
   const uint64_t first = absl::GetFlag(FLAGS_first_seed);
   uint64_t violations = 0, committed = 0, crashes = 0, ops = 0, unknown = 0,
-           leaders = 0, histories = 0, disk_failures = 0;
+           leaders = 0, histories = 0, disk_failures = 0, expired = 0;
   uint64_t run = 0;
   for (uint64_t i = 0; i < seeds; ++i) {
     options.seed = first + i;
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
     unknown += result.unknown_outcomes;
     histories += result.history_checked ? 1 : 0;
     disk_failures += result.disk_failures;
+    expired += result.sessions_expired;
     leaders += result.leaders_elected;
     if (absl::GetFlag(FLAGS_verbose)) {
       printf(
@@ -117,14 +121,15 @@ int main(int argc, char** argv) {
   printf(
       "total: committed_entries=%llu leaders_elected=%llu crashes=%llu "
       "disk_failures=%llu histories_checked=%llu operations=%llu "
-      "unknown_outcomes=%llu\n",
+      "unknown_outcomes=%llu sessions_expired=%llu\n",
       static_cast<unsigned long long>(committed),
       static_cast<unsigned long long>(leaders),
       static_cast<unsigned long long>(crashes),
       static_cast<unsigned long long>(disk_failures),
       static_cast<unsigned long long>(histories),
       static_cast<unsigned long long>(ops),
-      static_cast<unsigned long long>(unknown));
+      static_cast<unsigned long long>(unknown),
+      static_cast<unsigned long long>(expired));
   printf("seeds=%llu violations=%llu\n", static_cast<unsigned long long>(run),
          static_cast<unsigned long long>(violations));
   return violations > 0 ? 1 : 0;

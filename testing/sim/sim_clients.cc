@@ -216,6 +216,7 @@ void SimClients::Handle(Reply& reply) {
       client.believed_leader = 0;
       return Retry(client, 10 + rng_() % 40);
     case kv::Code::kSessionExpired:
+      ++stats_.sessions_expired;
       // An earlier attempt may have been applied before the session expired:
       // the outcome is unknown. The client starts a new session.
       Complete(client, false);

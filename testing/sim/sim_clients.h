@@ -42,6 +42,7 @@ struct ClientStats {
   uint64_t serializable_reads = 0;  // recorded apart
   uint64_t writes_acknowledged = 0;
   uint64_t retries = 0;
+  uint64_t sessions_expired = 0;  // "session expired" answers
 };
 
 class SimClients {

@@ -105,6 +105,7 @@ class Simulation {
     }
     result_.committed = max_committed_;
     result_.writes_acknowledged = clients_.stats().writes_acknowledged;
+    result_.sessions_expired = clients_.stats().sessions_expired;
     if (result_.ok) CheckHistory();
     return result_;
   }
@@ -166,7 +167,7 @@ class Simulation {
     driver_options.snapshot_timeout_ticks = 20;
     driver_options.snapshot_bytes_per_tick = rng_() % 2 == 0 ? 0 : 300;
     // Short enough that a leader whose clock runs ahead expires sessions.
-    driver_options.session_ttl_ms = 20'000;
+    driver_options.session_ttl_ms = options_.session_ttl_ms;
     SimNode* raw = &node;
     driver_options.on_failure = [this, raw](const absl::Status& status) {
       Trace(absl::StrCat("node ", raw->id,
@@ -522,6 +523,7 @@ std::string ReplayFlags(const SimOptions& o) {
       " --partition_rate=", o.partition_rate, " --crash_rate=", o.crash_rate,
       " --disk_fail_rate=", o.disk_fail_rate,
       " --disk_stall_rate=", o.disk_stall_rate,
+      " --session_ttl_ms=", o.session_ttl_ms,
       " --fault_microticks=", o.fault_microticks,
       " --heal_microticks=", o.heal_microticks,
       o.serializable_as_linearizable ? " --serializable_as_linearizable" : "");

@@ -53,6 +53,9 @@ struct SimOptions {
   // Client load.
   int clients = 5;
   double op_rate = 0.08;  // chance per microtick that an idle client starts
+  // Client sessions idle this long (on the leaders' skewed clocks) expire;
+  // short enough that a leader whose clock runs ahead expires some.
+  uint64_t session_ttl_ms = 2000;
   // Compact a node's log once it has applied this many entries past it.
   uint64_t compact_every = 64;
   bool pre_vote = true;
@@ -76,6 +79,7 @@ struct SimResult {
   uint64_t operations = 0;        // client operations checked
   uint64_t unknown_outcomes = 0;  // of which with unknown outcome
   uint64_t writes_acknowledged = 0;
+  uint64_t sessions_expired = 0;  // writes answered "session expired"
   uint64_t snapshots_sent = 0;
   bool history_checked = false;
 };
