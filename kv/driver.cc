@@ -363,6 +363,20 @@ void NodeDriver::MaybeCompact() {
       });
 }
 
+void NodeDriver::Campaign() {
+  if (stopped_ || !failure_.ok()) return;
+  core_->Campaign();
+  Process();
+}
+
+absl::Status NodeDriver::TransferLeader(raft::NodeId to) {
+  if (stopped_ || !failure_.ok())
+    return absl::UnavailableError("node is shutting down");
+  absl::Status status = core_->TransferLeader(to);
+  Process();
+  return status;
+}
+
 bool NodeDriver::HandOffLeadership() {
   if (role_ != raft::Role::kLeader || !failure_.ok()) return false;
   raft::NodeId best = raft::kNoNode;
@@ -375,10 +389,9 @@ bool NodeDriver::HandOffLeadership() {
       best_match = progress->match();
     }
   }
-  if (best == raft::kNoNode || !core_->TransferLeader(best).ok()) return false;
+  if (best == raft::kNoNode || !TransferLeader(best).ok()) return false;
   Log(absl::StrCat("node ", options_.id, ": handing leadership to node ",
                    best));
-  Process();
   return true;
 }
 

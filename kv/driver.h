@@ -157,6 +157,13 @@ class NodeDriver {
   // state machine (ReadIndex, thesis §6.4), or with why not.
   void ReadBarrier(Reply reply);
 
+  // Starts an election now (bootstrapping a lone node, or an operator's
+  // choice).
+  void Campaign();
+  // Leader only: hands leadership to `to` once its log is caught up (thesis
+  // §3.10).
+  absl::Status TransferLeader(raft::NodeId to);
+
   // Graceful shutdown, step one: a leader hands leadership to its most
   // up-to-date follower (thesis §3.10). Returns whether a transfer started.
   bool HandOffLeadership();

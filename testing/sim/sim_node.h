@@ -114,6 +114,7 @@ class SimLog final : public raft::LogStorage {
 class SimKv final : public storage::KvStore {
  public:
   std::function<void(const storage::KvBatch&)> on_apply;
+  std::function<void(LogIndex)> on_restore;  // after a snapshot is restored
   storage::MemoryKvStore twin;
 
   absl::StatusOr<std::optional<std::string>> Get(
@@ -147,7 +148,9 @@ class SimKv final : public storage::KvStore {
   }
   absl::Status RestoreSnapshot(
       storage::SnapshotChunkSource next_chunk) override {
-    return twin.RestoreSnapshot(next_chunk);
+    absl::Status status = twin.RestoreSnapshot(next_chunk);
+    if (status.ok() && on_restore) on_restore(twin.AppliedIndex());
+    return status;
   }
 };
 
@@ -163,6 +166,7 @@ class SimExecutor final : public kv::OffLoopExecutor {
            std::function<void(absl::Status)> done) override {
     jobs_.push_back({std::move(job), std::move(done), 0, std::nullopt});
   }
+  bool busy() const { return !jobs_.empty(); }
   // Advances the disk to `now`.
   void Step(uint64_t now) {
     if (jobs_.empty()) return;
