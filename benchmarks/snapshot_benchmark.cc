@@ -5,10 +5,11 @@
 // small values to the leader. Reported side by side, from one run:
 //   p99_ms_idle / p99_ms_transfer   the writers' p99 before and during the
 //                                   transfer, and their ratio (goal: < 2)
-//   leader_peak_idle_mib / leader_peak_mib   the leader's peak resident
-//                                   memory under the same load without and
-//                                   with the transfer (leader_rss_mib: at the
-//                                   start of the transfer)
+//   leader_peak_idle_mib / leader_peak_mib   the leader's peak anonymous
+//                                   resident memory (RssAnon: not counting the
+//                                   file pages LevelDB maps) under the same
+//                                   load without and with the transfer
+//                                   (leader_rss_mib: at the transfer's start)
 //   follower_peak_mib               the receiving follower's peak, against
 //   peer_rss_mib                    the other follower's (same store, idle)
 //   transfer_s                      restart to caught up
@@ -43,13 +44,15 @@ uint64_t store_mib = 1024;
 double load_seconds = 5;
 uint64_t rate_mib = 0;  // --snapshot_rate_mib for the nodes
 
-// Resident memory of a process in MiB (VmRSS), or 0 if it is gone.
+// Resident memory of a process in MiB, or 0 if it is gone: its own
+// (anonymous) memory, without the pages of files it maps (LevelDB maps its
+// table files; those pages belong to the page cache and are reclaimable).
 double RssMib(pid_t pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      return strtod(line.c_str() + 6, nullptr) / 1024.0;
+    if (line.rfind("RssAnon:", 0) == 0)
+      return strtod(line.c_str() + 8, nullptr) / 1024.0;
   }
   return 0;
 }
