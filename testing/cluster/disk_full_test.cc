@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -60,13 +61,16 @@ TEST(DiskFullTest, DiskFills_NodeExitsSevenAndKeepsEveryAcknowledgedWrite) {
   ASSERT_TRUE(h.WaitForLeader().ok());
 
   // 512 KiB values until the disk is full: the first refused write ends it.
-  const std::string value(512 << 10, 'd');
+  // Random bytes, so that LevelDB's compression cannot make them fit.
+  std::string value(512 << 10, '\0');
+  std::mt19937_64 random(42);
+  for (char& c : value) c = static_cast<char>(random());
   int acknowledged = 0;
   for (int i = 0; i < 60; ++i) {
     if (!h.client().Put(absl::StrCat("fill", i), value).ok()) break;
     ++acknowledged;
   }
-  ASSERT_LT(acknowledged, 60) << "the disk never filled";
+  ASSERT_LT(acknowledged, 60) << "the disk never filled\n" << h.Logs();
   ASSERT_GT(acknowledged, 0);
   // The node stops by itself, with exit code 7 and one line saying why.
   for (int i = 0; i < 200; ++i) {
