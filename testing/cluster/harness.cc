@@ -11,8 +11,10 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -60,14 +62,29 @@ absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
   auto cluster = cli::LocalCluster::Create(cluster_options);
   if (!cluster.ok()) return cluster.status();
   // One proxy per directed peer link: node `from` reaches node `to` through it.
+  // A proxy's port must not be one picked for a node (free a moment ago, not
+  // yet bound): that node could not listen, and its address would reach a
+  // proxy instead. A colliding proxy is kept open until the end, so the next
+  // one gets another port.
+  std::set<int> node_ports;
+  for (raft::NodeId id : (*cluster)->ids())
+    node_ports.insert((*cluster)->port(id));
+  std::vector<std::unique_ptr<TcpProxy>> rejected;
   for (raft::NodeId from : (*cluster)->ids()) {
     for (raft::NodeId to : (*cluster)->ids()) {
       if (from == to) continue;
-      auto proxy = TcpProxy::Start((*cluster)->port(to));
-      if (!proxy.ok()) return proxy.status();
-      harness->proxies_[{from, to}] = std::move(*proxy);
+      while (true) {
+        auto proxy = TcpProxy::Start((*cluster)->port(to));
+        if (!proxy.ok()) return proxy.status();
+        if (node_ports.count((*proxy)->port()) == 0) {
+          harness->proxies_[{from, to}] = std::move(*proxy);
+          break;
+        }
+        rejected.push_back(std::move(*proxy));
+      }
     }
   }
+  rejected.clear();
   ClusterHarness* h = harness.get();
   harness->cluster_ = std::move(*cluster);
   harness->cluster_->set_peer_address([h](raft::NodeId from, raft::NodeId to) {

@@ -19,7 +19,7 @@ TEST(ClusterShutdownTest, SigtermLeader_HandsOverAndExitsZero) {
   ASSERT_TRUE(h.client().Put("k", "v").ok());
   auto code = h.cluster().Stop(*leader);
   ASSERT_TRUE(code.ok()) << code.status() << h.Logs();
-  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(*code, 0) << h.Logs();
   // Handed over: a successor is leader right away, without waiting out an
   // election timeout.
   auto next = h.WaitForLeader(300, {*leader});
