@@ -88,7 +88,7 @@ void NodeDriver::Tick() {
   ++ticks_;
   core_->Tick();
   ExpireRequests();
-  ExpireSnapshots();
+  TickSnapshots();
   Process();
 }
 

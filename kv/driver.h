@@ -212,7 +212,9 @@ class NodeDriver {
   void SendNextChunk(raft::NodeId to);
   void AckChunk(raft::NodeId to, uint64_t transfer, uint64_t next_offset,
                 bool ok);
-  void ExpireSnapshots();
+  // Per tick: refills the stream budget and resumes streams waiting on it,
+  // abandons stalled transfers.
+  void TickSnapshots();
   void OnRoleChange(raft::Role role, raft::NodeId leader);
   void FailAllPending(const CommandResult& result);
   void Fail(const absl::Status& status);

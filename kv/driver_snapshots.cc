@@ -204,7 +204,7 @@ void NodeDriver::DeliverSnapshotChunk(raft::SnapshotChunk chunk) {
       });
 }
 
-void NodeDriver::ExpireSnapshots() {
+void NodeDriver::TickSnapshots() {
   if (options_.snapshot_bytes_per_tick > 0) {
     // Refill, keeping at most one tick's worth unused.
     const auto per_tick =

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <system_error>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "raft/status_macros.h"
 #include "storage/file_util.h"
@@ -69,8 +68,8 @@ absl::StatusOr<std::unique_ptr<FileSnapshotStaging>> FileSnapshotStaging::Open(
   RETURN_IF_ERROR(MakeDirectories(dir));
   auto staging =
       std::unique_ptr<FileSnapshotStaging>(new FileSnapshotStaging(dir));
-  RETURN_IF_ERROR(staging->Begin(0, 0));
-  RETURN_IF_ERROR(staging->Discard(0));
+  raftkv::MutexLock lock(&staging->mu_);
+  RETURN_IF_ERROR(staging->RemoveAllBut(0));
   return staging;
 }
 
@@ -78,17 +77,22 @@ std::string FileSnapshotStaging::PathOf(uint64_t transfer) const {
   return absl::StrCat(dir_, "/", transfer, kSuffix);
 }
 
-absl::Status FileSnapshotStaging::Begin(uint64_t transfer, uint64_t keep) {
-  raftkv::MutexLock lock(&mu_);
+absl::Status FileSnapshotStaging::RemoveAllBut(uint64_t keep) {
+  const std::string kept = absl::StrCat(keep, kSuffix);
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
-    const std::string name = entry.path().filename().string();
-    if (name == absl::StrCat(keep, kSuffix)) continue;
+    if (keep != 0 && entry.path().filename().string() == kept) continue;
     std::filesystem::remove(entry.path(), error);
     if (error)
       return PosixError(error.value(), "removing", entry.path().string());
   }
   if (error) return PosixError(error.value(), "listing", dir_);
+  return absl::OkStatus();
+}
+
+absl::Status FileSnapshotStaging::Begin(uint64_t transfer, uint64_t keep) {
+  raftkv::MutexLock lock(&mu_);
+  RETURN_IF_ERROR(RemoveAllBut(keep));
   const std::string path = PathOf(transfer);
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) return PosixError(errno, "creating", path);

@@ -64,6 +64,8 @@ class FileSnapshotStaging final : public SnapshotStaging {
  private:
   explicit FileSnapshotStaging(std::string dir) : dir_(std::move(dir)) {}
   std::string PathOf(uint64_t transfer) const;
+  // Removes every staged file but that of `keep` (0: all).
+  absl::Status RemoveAllBut(uint64_t keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string dir_;
   mutable raftkv::Mutex mu_;  // serializes changes to the directory

@@ -192,15 +192,8 @@ class Harness {
     kv::DriverOptions options;
     options.id = id;
     options.compact_after_entries = 1'000'000;  // the transcript compacts
-    kv::DriverSeams seams;
-    seams.log_storage = &node.log;
-    seams.kv_store = &node.kv;
-    seams.staging = &node.staging;
-    seams.peers = node.transport.get();
-    seams.storage_executor = node.disk.get();
-    seams.snapshot_executor = node.snapshot_disk.get();
-    seams.clock = &clock_;
-    node.driver = std::make_unique<kv::NodeDriver>(options, seams);
+    node.driver =
+        std::make_unique<kv::NodeDriver>(options, node.Seams(&clock_));
     absl::Status opened = node.driver->Open(config);
     ASSERT_TRUE(opened.ok()) << opened;
   }

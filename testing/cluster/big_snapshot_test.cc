@@ -8,8 +8,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -21,13 +19,6 @@ namespace {
 
 constexpr int kBigValues = 72;
 constexpr uint64_t kKillAfterBytes = 8 << 20;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string BigValue(int i) {
   std::string value(1 << 20, '\0');
@@ -88,7 +79,7 @@ TEST(BigSnapshotTest, FollowerKilledMidTransfer_StillCatchesUp) {
       << "the follower never staged 8 MiB of the snapshot\n"
       << h.Logs();
   h.Kill(follower);
-  const std::string before_restart = ReadFile(h.cluster().log_path(*leader));
+  const std::string before_restart = h.NodeLog(*leader);
   ASSERT_FALSE(absl::StrContains(before_restart,
                                  absl::StrCat("streamed to node ", follower)))
       << "the transfer finished before the follower was killed";
@@ -109,7 +100,7 @@ TEST(BigSnapshotTest, FollowerKilledMidTransfer_StillCatchesUp) {
   EXPECT_EQ(contents->at(absl::StrCat("big", kBigValues - 1)),
             BigValue(kBigValues - 1));
   EXPECT_EQ(contents->at("after-restart19"), "z");
-  const std::string leader_log = ReadFile(h.cluster().log_path(*leader));
+  const std::string leader_log = h.NodeLog(*leader);
   EXPECT_TRUE(absl::StrContains(leader_log,
                                 absl::StrCat("streamed to node ", follower)))
       << h.Logs();

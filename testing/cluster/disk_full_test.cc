@@ -9,9 +9,7 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -22,13 +20,6 @@ namespace raftkv::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST(DiskFullTest, DiskFills_NodeExitsSevenAndKeepsEveryAcknowledgedWrite) {
   auto harness = ClusterHarness::Start({.nodes = 1});
@@ -74,15 +65,13 @@ TEST(DiskFullTest, DiskFills_NodeExitsSevenAndKeepsEveryAcknowledgedWrite) {
   ASSERT_GT(acknowledged, 0);
   // The node stops by itself, with exit code 7 and one line saying why.
   for (int i = 0; i < 200; ++i) {
-    if (absl::StrContains(ReadFile(h.cluster().log_path(id)),
-                          "kvnode: storage failed"))
-      break;
+    if (absl::StrContains(h.NodeLog(id), "kvnode: storage failed")) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   auto code = h.cluster().Stop(id);
   ASSERT_TRUE(code.ok()) << code.status() << "\n" << h.Logs();
   EXPECT_EQ(*code, 7) << h.Logs();
-  const std::string log = ReadFile(h.cluster().log_path(id));
+  const std::string log = h.NodeLog(id);
   EXPECT_TRUE(absl::StrContains(
       log, "kvnode: storage failed, node stopped to protect its data: "))
       << log;

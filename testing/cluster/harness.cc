@@ -262,11 +262,15 @@ CommandOutput ClusterHarness::Run(const std::vector<std::string>& args,
   return output;
 }
 
+std::string ClusterHarness::NodeLog(raft::NodeId id) const {
+  return ReadFile(cluster_->log_path(id));
+}
+
 std::string ClusterHarness::Logs() const {
   std::string logs;
   for (raft::NodeId id : cluster_->ids()) {
     absl::StrAppend(&logs, "----- node ", id, " (", cluster_->log_path(id),
-                    ")\n", ReadFile(cluster_->log_path(id)));
+                    ")\n", NodeLog(id));
   }
   return logs;
 }

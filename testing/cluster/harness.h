@@ -74,6 +74,8 @@ class ClusterHarness {
   // its output.
   CommandOutput Run(const std::vector<std::string>& args,
                     int timeout_ms = 30000, const std::string& input = "");
+  // One node's log so far (every process it ran, appended).
+  std::string NodeLog(raft::NodeId id) const;
   // Every node's log, for failure messages.
   std::string Logs() const;
 

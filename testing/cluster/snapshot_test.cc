@@ -3,22 +3,12 @@
 // follower's KV store (sessions included), and the log restarted after it.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "testing/cluster/harness.h"
 
 namespace raftkv::testing {
 namespace {
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST(ClusterSnapshotTest, FollowerBehindCompaction_CatchesUpFromSnapshot) {
   auto harness = ClusterHarness::Start(
@@ -42,7 +32,7 @@ TEST(ClusterSnapshotTest, FollowerBehindCompaction_CatchesUpFromSnapshot) {
   ASSERT_TRUE(contents.ok());
   EXPECT_EQ(contents->size(), 201u);
   EXPECT_EQ(contents->at("while-down199"), "199");
-  const std::string leader_log = ReadFile(h.cluster().log_path(*leader));
+  const std::string leader_log = h.NodeLog(*leader);
   EXPECT_TRUE(absl::StrContains(
       leader_log, absl::StrCat("streamed to node ", follower, " (")))
       << "the follower caught up without a snapshot; the test no longer covers "

@@ -250,6 +250,20 @@ struct SimNode {
   // Hash chain of the durable log: chain[i] covers entries 1..i.
   std::vector<uint64_t> chain{0};
   LogIndex last_commit_seen = 0;
+
+  // The driver's seams: this node's storage, disks and transport, and
+  // `clock`. REQUIRES: disk, snapshot_disk and transport are set.
+  kv::DriverSeams Seams(kv::Clock* clock) {
+    kv::DriverSeams seams;
+    seams.log_storage = &log;
+    seams.kv_store = &kv;
+    seams.staging = &staging;
+    seams.peers = transport.get();
+    seams.storage_executor = disk.get();
+    seams.snapshot_executor = snapshot_disk.get();
+    seams.clock = clock;
+    return seams;
+  }
 };
 
 }  // namespace raftkv::testing::sim

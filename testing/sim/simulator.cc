@@ -174,16 +174,8 @@ class Simulation {
                          " stops on storage failure: ", status.message()));
       raw->storage_failed = true;
     };
-    kv::DriverSeams seams;
-    seams.log_storage = &node.log;
-    seams.kv_store = &node.kv;
-    seams.staging = &node.staging;
-    seams.peers = node.transport.get();
-    seams.storage_executor = node.disk.get();
-    seams.snapshot_executor = node.snapshot_disk.get();
-    seams.clock = node.clock.get();
-    node.driver =
-        std::make_unique<kv::NodeDriver>(std::move(driver_options), seams);
+    node.driver = std::make_unique<kv::NodeDriver>(
+        std::move(driver_options), node.Seams(node.clock.get()));
     absl::Status opened = node.driver->Open(config);
     if (!opened.ok()) {
       return Fail(absl::StrCat("node ", node.id,
