@@ -350,7 +350,7 @@ void NodeDriver::MaybeCompact() {
   std::weak_ptr<bool> alive = alive_;
   raft::LogStorage* log_storage = log_storage_;
   storage::KvStore* kv_store = kv_store_;
-  const raft::ConfState conf = core_->conf_state();
+  const raft::ConfState conf = core_->ConfStateAt(applied);
   executor_->Run(
       [log_storage, kv_store, applied, conf]() -> absl::Status {
         RETURN_IF_ERROR(kv_store->Sync());

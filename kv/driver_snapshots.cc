@@ -39,7 +39,7 @@ void NodeDriver::StartSnapshot(raft::Message message) {
   // newer index).
   const raft::LogIndex index = (*reader)->applied_index();
   message.snapshot = {index, core_->log().TermOrZero(index),
-                      core_->conf_state()};
+                      core_->ConfStateAt(index)};
   message.snapshot_data.clear();
   Outgoing out;
   // Unique across this node's restarts: the clock, then a counter.

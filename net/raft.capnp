@@ -16,6 +16,7 @@ struct SnapshotMetadata {
   term @1 :UInt64;
   voters @2 :List(UInt64);
   learners @3 :List(UInt64);
+  votersOutgoing @4 :List(UInt64);  # the old voters of a joint configuration
 }
 
 struct RaftMessage {

@@ -45,6 +45,12 @@ void ToWire(const raft::Message& m, wire::RaftMessage::Builder out) {
     for (size_t i = 0; i < m.snapshot.conf_state.learners.size(); ++i) {
       learners.set(static_cast<unsigned>(i), m.snapshot.conf_state.learners[i]);
     }
+    const auto& outgoing_ids = m.snapshot.conf_state.voters_outgoing;
+    auto outgoing =
+        snapshot.initVotersOutgoing(static_cast<unsigned>(outgoing_ids.size()));
+    for (size_t i = 0; i < outgoing_ids.size(); ++i) {
+      outgoing.set(static_cast<unsigned>(i), outgoing_ids[i]);
+    }
     out.setSnapshotData(AsData(m.snapshot_data));
   }
 }
@@ -92,6 +98,8 @@ absl::StatusOr<raft::Message> FromWire(wire::RaftMessage::Reader in) {
       m.snapshot.conf_state.voters.push_back(id);
     for (uint64_t id : snapshot.getLearners())
       m.snapshot.conf_state.learners.push_back(id);
+    for (uint64_t id : snapshot.getVotersOutgoing())
+      m.snapshot.conf_state.voters_outgoing.push_back(id);
     m.snapshot_data = ToString(in.getSnapshotData());
   }
   return m;

@@ -75,7 +75,12 @@ const char* RoleName(Role role) {
 }
 
 Core::Core(const Config& config, LogStorage* storage)
-    : config_(config), storage_(storage), log_(storage), rng_(config.seed) {}
+    : config_(config),
+      storage_(storage),
+      log_(storage),
+      rng_(config.seed),
+      tracker_(config.id, config.max_inflight_messages,
+               config.max_inflight_bytes) {}
 
 absl::StatusOr<std::unique_ptr<Core>> Core::Create(const Config& config,
                                                    LogStorage* storage) {
@@ -90,13 +95,15 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Create(const Config& config,
   }
   std::unique_ptr<Core> core(new Core(config, storage));
   const InitialState initial = storage->GetInitialState();
-  core->conf_ = initial.snapshot.conf_state;
+  absl::Status loaded = core->LoadConfHistory(initial.snapshot);
+  if (!loaded.ok()) return loaded;
   if (initial.hard_state.commit > core->log_.LastIndex()) {
     return absl::DataLossError(
         absl::StrCat("hard state commit ", initial.hard_state.commit,
                      " is beyond the last log index ", core->log_.LastIndex()));
   }
   core->log_.CommitTo(initial.hard_state.commit);
+  core->RefreshConf();
   core->persisted_hard_state_ = initial.hard_state;
   core->term_ = initial.hard_state.term;
   core->vote_ = initial.hard_state.vote;
@@ -110,20 +117,7 @@ void Core::Log(const std::string& line) const {
         absl::StrCat("raft ", config_.id, " t", term_, ": ", line));
 }
 
-bool Core::IsVoter(NodeId id) const {
-  return std::find(conf_.voters.begin(), conf_.voters.end(), id) !=
-         conf_.voters.end();
-}
-
-bool Core::IsMember(NodeId id) const {
-  return IsVoter(id) || std::find(conf_.learners.begin(), conf_.learners.end(),
-                                  id) != conf_.learners.end();
-}
-
-const Progress* Core::progress(NodeId id) const {
-  auto it = progress_.find(id);
-  return it == progress_.end() ? nullptr : &it->second;
-}
+const Progress* Core::progress(NodeId id) const { return tracker_.Find(id); }
 
 void Core::ResetRandomizedTimeout() {
   randomized_election_ticks_ =
@@ -139,8 +133,8 @@ void Core::ResetTerm(Term term) {
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
   ResetRandomizedTimeout();
-  votes_.clear();
-  progress_.clear();
+  tracker_.ResetVotes();
+  tracker_.StopTracking();
   transfer_target_ = kNoNode;
   pending_reads_.clear();
   round_in_flight_ = 0;
@@ -169,7 +163,7 @@ void Core::BecomePreCandidate() {
   // A pre-candidate does not change its term or vote (thesis §9.6).
   role_ = Role::kPreCandidate;
   leader_ = kNoNode;
-  votes_.clear();
+  tracker_.ResetVotes();
   election_elapsed_ = 0;
   ResetRandomizedTimeout();
   Log("became pre-candidate");
@@ -186,18 +180,8 @@ void Core::BecomeLeader() {
   ResetTerm(term_);
   role_ = Role::kLeader;
   leader_ = config_.id;
-  for (NodeId id : conf_.voters) {
-    progress_.emplace(
-        id, Progress(log_.LastIndex() + 1, config_.max_inflight_messages,
-                     config_.max_inflight_bytes));
-  }
-  for (NodeId id : conf_.learners) {
-    progress_.emplace(
-        id, Progress(log_.LastIndex() + 1, config_.max_inflight_messages,
-                     config_.max_inflight_bytes));
-  }
-  for (auto& [id, pr] : progress_) pr.set_recent_active(true);
-  Progress& self = progress_.at(config_.id);
+  tracker_.StartTracking(log_.LastIndex() + 1);
+  Progress& self = *tracker_.Find(config_.id);
   self.MaybeUpdate(log_.StableLastIndex());
   self.BecomeReplicate();
   Log(absl::StrCat("became leader at last index ", log_.LastIndex()));
@@ -222,8 +206,8 @@ void Core::StartElection(bool pre_vote, bool transfer) {
     type = MessageType::kVote;
     term = term_;
   }
-  votes_[config_.id] = true;
-  if (votes_.size() >= Quorum()) {  // a single voter wins at once
+  tracker_.RecordVote(config_.id, true);
+  if (tracker_.TallyVotes() == VoteResult::kWon) {  // a lone voter wins at once
     if (pre_vote) {
       StartElection(/*pre_vote=*/false, transfer);
     } else {
@@ -231,7 +215,8 @@ void Core::StartElection(bool pre_vote, bool transfer) {
     }
     return;
   }
-  for (NodeId id : conf_.voters) {
+  // Every voter of both halves of a joint configuration (§4.3).
+  for (NodeId id : tracker_.quorum().Voters()) {
     if (id == config_.id) continue;
     Message m;
     m.type = type;
@@ -272,9 +257,20 @@ absl::Status Core::Step(const Message& m) {
     return absl::InvalidArgumentError(
         absl::StrCat("message for node ", m.to, " reached node ", config_.id));
   }
-  if (!IsMember(m.from)) {
+  // A vote request from a node that is not a voter here (removed, or not
+  // added yet as far as this log knows) is dropped: not voting is always safe,
+  // and a removed node that does not know it cannot disrupt the cluster
+  // (thesis §4.2.3). Anything else may come from a leader this node's log
+  // does not know yet (a joining node has no configuration at all); replies
+  // from non-members find no progress and are ignored.
+  if ((m.type == MessageType::kVote || m.type == MessageType::kPreVote) &&
+      !IsVoter(m.from)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        MessageTypeName(m.type), " from unknown peer ", m.from, " dropped"));
+        MessageTypeName(m.type), " from non-voter ", m.from, " dropped"));
+  }
+  if (m.from == kNoNode) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        MessageTypeName(m.type), " from node 0 dropped"));
   }
   bool handled = false;
   absl::Status status = StepByTerm(m, &handled);
@@ -373,17 +369,15 @@ void Core::StepCandidate(const Message& m) {
     return;
   }
   if (m.type != response || !IsVoter(m.from)) return;
-  votes_.emplace(m.from, !m.reject);
-  size_t granted = 0;
-  for (const auto& [id, yes] : votes_) granted += yes;
-  const size_t rejected = votes_.size() - granted;
-  if (granted >= Quorum()) {
+  tracker_.RecordVote(m.from, !m.reject);
+  const VoteResult result = tracker_.TallyVotes();
+  if (result == VoteResult::kWon) {
     if (role_ == Role::kPreCandidate) {
       StartElection(/*pre_vote=*/false, /*transfer=*/false);
     } else {
       BecomeLeader();
     }
-  } else if (rejected >= Quorum()) {
+  } else if (result == VoteResult::kLost) {
     BecomeFollower(term_, kNoNode);
   }
 }
@@ -431,6 +425,7 @@ void Core::HandleAppend(const Message& m) {
   std::optional<LogIndex> last =
       log_.MaybeAppend(m.index, m.log_term, m.commit, m.entries);
   if (last.has_value()) {
+    OnEntriesAppended(m.entries);
     reply.index = *last;
   } else {
     reply.reject = true;
@@ -445,6 +440,7 @@ void Core::HandleAppend(const Message& m) {
 
 void Core::HandleHeartbeat(const Message& m) {
   log_.CommitTo(std::min(m.commit, log_.LastIndex()));
+  RefreshConf();
   Message reply;
   reply.type = MessageType::kHeartbeatResponse;
   reply.to = m.from;
@@ -467,7 +463,7 @@ void Core::HandleSnapshot(const Message& m) {
     Log(absl::StrCat("installing snapshot at index ", meta.index, " term ",
                      meta.term));
     log_.Restore(Snapshot{meta, m.snapshot_data});
-    conf_ = meta.conf_state;
+    ResetConfHistory(meta);
     reply.index = meta.index;
   }
   Send(std::move(reply));
@@ -522,10 +518,21 @@ void Core::Advance(const Ready& ready) {
   }
   if (!ready.committed_entries.empty())
     log_.AppliedTo(ready.committed_entries.back().index);
+  // The configuration history need not reach before the log's snapshot.
+  const LogIndex snapshot_index = log_.FirstIndex() - 1;
+  size_t base = 0;
+  while (base + 1 < conf_history_.size() &&
+         conf_history_[base + 1].index <= snapshot_index) {
+    ++base;
+  }
+  if (base > 0) {
+    conf_history_.erase(conf_history_.begin(),
+                        conf_history_.begin() + static_cast<std::ptrdiff_t>(base));
+  }
   if (role_ == Role::kLeader) {
     // The leader counts itself toward a quorum only for what is durable
     // (§10.2.1).
-    progress_.at(config_.id).MaybeUpdate(log_.StableLastIndex());
+    tracker_.Find(config_.id)->MaybeUpdate(log_.StableLastIndex());
     if (MaybeCommit()) broadcast_pending_ = true;
   }
 }
@@ -559,14 +566,14 @@ absl::Status Core::CheckInvariants() const {
     }
     if (log_.TermOrZero(log_.committed()) > term_)
       return fail("committed entry from the future");
-    for (const auto& [id, pr] : progress_) {
+    for (const auto& [id, pr] : tracker_.progress()) {
       if (pr.match() > log_.LastIndex() || pr.next() <= pr.match()) {
         return fail(absl::StrCat("progress of ", id, " match ", pr.match(),
                                  " next ", pr.next(), " last ",
                                  log_.LastIndex()));
       }
     }
-    if (progress_.at(config_.id).match() > log_.StableLastIndex()) {
+    if (tracker_.Find(config_.id)->match() > log_.StableLastIndex()) {
       return fail("leader counts an entry it has not made durable");
     }
   } else if (leader_ == config_.id) {
@@ -575,6 +582,8 @@ absl::Status Core::CheckInvariants() const {
   if (role_ == Role::kCandidate && vote_ != config_.id) {
     return fail(absl::StrCat("candidate voted for ", vote_));
   }
+  absl::Status membership = CheckMembershipInvariants();
+  if (!membership.ok()) return fail(std::string(membership.message()));
   return absl::OkStatus();
 }
 

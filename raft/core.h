@@ -1,12 +1,14 @@
 // Core: the Raft consensus algorithm as a pure, deterministic state machine.
 //
-// Inputs only: Tick(), Step(message), Propose(data), ReadIndex(context),
-// TransferLeader(to), Campaign(). Output only through GetReady()/Advance(). No
+// Inputs only: Tick(), Step(message), Propose(data), ProposeConfChange(steps),
+// ReadIndex(context), TransferLeader(to), Campaign(). Output only through GetReady()/Advance(). No
 // I/O, no threads, no clock: time is ticks, randomness comes from Config::seed,
 // logging goes to Config::log_sink. So one seed and one sequence of inputs
 // replay one run exactly (DESIGN.md, "The consensus core"; the structure
-// follows etcd-io/raft's raft.go and rawnode.go). The member set is data: it
-// comes from storage's initial snapshot metadata.
+// follows etcd-io/raft's raft.go and rawnode.go). The member set is data: the
+// configuration of storage's snapshot, then every membership record in the
+// log, each in force from the moment it is appended (thesis §4.1) and
+// forgotten again if a conflicting leader truncates it.
 //
 // Implemented: elections with randomized timeouts (§5.2) and the up-to-date
 // vote rule (§5.4.1); pre-vote (thesis §9.6) and check-quorum with a leader
@@ -15,7 +17,9 @@
 // in-flight window; commitment only of current-term entries by counting
 // replicas (§5.4.2); leadership transfer (thesis §3.10); ReadIndex with one
 // heartbeat round shared by every read that arrived before it (thesis §6.4);
-// snapshots (§7).
+// snapshots (§7); membership changes of one voter (thesis §4.1) or through a
+// joint configuration left automatically (§4.3), learners, and a removed
+// leader handing over (§4.2.2); every count asks the ProgressTracker's quorum.
 //
 // Thread safety: none. The core is touched only from its node's event loop
 // thread. Invariants: CheckInvariants() states them; the simulator calls it
@@ -30,16 +34,19 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "raft/confchange.h"
 #include "raft/log_storage.h"
 #include "raft/message.h"
 #include "raft/progress.h"
 #include "raft/raft_log.h"
+#include "raft/tracker.h"
 #include "raft/types.h"
 
 namespace raftkv::raft {
@@ -58,6 +65,10 @@ struct Config {
   uint64_t max_committed_bytes_per_ready = 8 << 20;
   bool pre_vote = true;
   bool check_quorum = true;
+  // A learner is promoted only when it is at most this many entries behind
+  // the leader's last index (thesis §4.2.1: a voter that cannot keep up
+  // would stall commitment).
+  uint64_t max_promote_lag = 1000;
   // Receives one line per notable event (elections, role changes). May be
   // empty.
   std::function<void(absl::string_view)> log_sink;
@@ -81,6 +92,15 @@ class Core {
   // kFailedPrecondition
   // ("not the leader"), with leader() naming the leader when one is known.
   absl::StatusOr<LogIndex> Propose(std::string data);
+  // Leader only: appends a membership change (confchange.h) whose record
+  // carries `context`; returns its log index. Refused, with a message saying
+  // what to do, while a previous change is uncommitted or the configuration
+  // is joint (kFailedPrecondition), before this leader has committed an entry
+  // of its term (kUnavailable, thesis §4.1), when a step does not fit the
+  // configuration (kInvalidArgument), or when a learner to promote is more
+  // than max_promote_lag entries behind (kFailedPrecondition).
+  absl::StatusOr<LogIndex> ProposeConfChange(std::vector<ConfChangeStep> steps,
+                                             std::string context);
   // Requests a linearizable read point; a ReadState with `context` appears in a
   // later Ready.
   absl::Status ReadIndex(std::string context);
@@ -105,9 +125,21 @@ class Core {
   NodeId leader() const { return leader_; }
   NodeId vote() const { return vote_; }
   const RaftLog& log() const { return log_; }
-  const ConfState& conf_state() const { return conf_; }
+  // The configuration in force: the last one in the log.
+  const ConfState& conf_state() const { return tracker_.conf(); }
+  // The configuration in force at `index` (for a snapshot taken there).
+  // REQUIRES: index >= the index of the log's snapshot.
+  ConfState ConfStateAt(LogIndex index) const;
+  // The context of the last membership record in the log ("" before any).
+  const std::string& conf_context() const { return conf_history_.back().context; }
+  // The index of the last membership record in the log (the snapshot's index
+  // when there is none); it is committed once this is <= log().committed().
+  LogIndex conf_index() const { return conf_history_.back().index; }
   // Leader only: the progress it tracks for `id`, or null.
   const Progress* progress(NodeId id) const;
+  const std::map<NodeId, Progress>& progress_map() const {
+    return tracker_.progress();
+  }
   NodeId transfer_target() const { return transfer_target_; }
 
  private:
@@ -122,9 +154,8 @@ class Core {
   void ResetTerm(Term term);
   void ResetRandomizedTimeout();
   bool InLease() const;
-  bool IsVoter(NodeId id) const;
-  bool IsMember(NodeId id) const;
-  size_t Quorum() const { return conf_.voters.size() / 2 + 1; }
+  bool IsVoter(NodeId id) const { return tracker_.IsVoter(id); }
+  bool IsMember(NodeId id) const { return tracker_.IsMember(id); }
   void Log(const std::string& line) const;
   absl::Status NotLeaderStatus() const;
 
@@ -154,12 +185,32 @@ class Core {
   void AbortTransfer();
   void StartReadRound();
   void OnReadAck(NodeId from, const std::string& context);
+  void StepDownIfRemoved();
 
+  // Membership (core_membership.cc).
+  absl::Status LoadConfHistory(const SnapshotMetadata& snapshot);
+  // After entries were appended at `first` and after (truncating what
+  // followed them in the log if they conflicted).
+  void OnEntriesAppended(const std::vector<Entry>& entries);
+  void ResetConfHistory(const SnapshotMetadata& snapshot);
+  // Puts the configuration the history says is in force into the tracker.
+  void RefreshConf();
+  // Leader: once a joint configuration is committed, proposes C_new (§4.3).
+  void MaybeLeaveJoint();
+  absl::Status CheckMembershipInvariants() const;
   Config config_;
   LogStorage* storage_;
   RaftLog log_;
   std::mt19937_64 rng_;
-  ConfState conf_;
+  ProgressTracker tracker_;
+  // Every configuration from the log's snapshot on: the snapshot's, then one
+  // per membership record in the log, ascending by index.
+  struct ConfRecord {
+    LogIndex index;
+    ConfState conf;
+    std::string context;
+  };
+  std::vector<ConfRecord> conf_history_;
 
   Role role_ = Role::kFollower;
   Term term_ = kNoTerm;
@@ -170,9 +221,7 @@ class Core {
   uint64_t election_elapsed_ = 0;
   uint64_t heartbeat_elapsed_ = 0;
   uint64_t randomized_election_ticks_ = 0;
-  std::map<NodeId, bool> votes_;
 
-  std::map<NodeId, Progress> progress_;
   bool broadcast_pending_ = false;
   NodeId transfer_target_ = kNoNode;
   uint64_t transfer_elapsed_ = 0;
@@ -188,7 +237,7 @@ class Core {
   std::deque<PendingRead> pending_reads_;
   uint64_t next_round_ = 1;
   uint64_t round_in_flight_ = 0;
-  std::map<NodeId, bool> round_acks_;
+  std::set<NodeId> round_acks_;
   std::vector<ReadState> read_states_;
 
   std::vector<Message> early_messages_;

@@ -1,6 +1,7 @@
 // Core, leader side: proposals, replication with flow control, commitment,
 // ReadIndex rounds, leadership transfer and check-quorum.
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "raft/core.h"
@@ -43,12 +44,13 @@ void Core::AppendOwnEntries(std::vector<Entry> entries) {
     entry.index = ++index;
   }
   log_.Append(entries);
+  OnEntriesAppended(entries);
   // Sent once per Ready, so that many proposals share each AppendEntries.
   broadcast_pending_ = true;
 }
 
 void Core::BroadcastAppend() {
-  for (auto& [id, pr] : progress_) {
+  for (auto& [id, pr] : tracker_.progress()) {
     if (id == config_.id) continue;
     if (!MaybeSendAppend(id, /*send_if_empty=*/true)) continue;
     while (MaybeSendAppend(id, /*send_if_empty=*/false)) {
@@ -57,7 +59,7 @@ void Core::BroadcastAppend() {
 }
 
 bool Core::MaybeSendAppend(NodeId to, bool send_if_empty) {
-  Progress& pr = progress_.at(to);
+  Progress& pr = *tracker_.Find(to);
   if (pr.IsPaused()) return false;
   const LogIndex prev = pr.next() - 1;
   absl::StatusOr<Term> prev_term = log_.TermAt(prev);
@@ -105,25 +107,21 @@ void Core::SendHeartbeat(NodeId to, const std::string& context) {
   m.type = MessageType::kHeartbeat;
   m.to = to;
   // Never tell a follower to commit past what it is known to hold.
-  m.commit = std::min(progress_.at(to).match(), log_.committed());
+  m.commit = std::min(tracker_.Find(to)->match(), log_.committed());
   m.context = context;
   Send(std::move(m));
 }
 
 void Core::BroadcastHeartbeat(const std::string& context) {
-  for (const auto& [id, pr] : progress_) {
+  for (const auto& [id, pr] : tracker_.progress()) {
     if (id != config_.id) SendHeartbeat(id, context);
   }
 }
 
 bool Core::MaybeCommit() {
-  std::vector<LogIndex> matches;
-  for (NodeId id : conf_.voters) {
-    auto it = progress_.find(id);
-    matches.push_back(it == progress_.end() ? kNoIndex : it->second.match());
-  }
-  std::sort(matches.begin(), matches.end(), std::greater<>());
-  const LogIndex quorum_match = matches[Quorum() - 1];
+  // The quorum of the configuration in force: majorities of both halves of a
+  // joint one (thesis §4.3).
+  const LogIndex quorum_match = tracker_.QuorumMatch();
   // §5.4.2: only an entry of the current term is committed by counting
   // replicas; earlier entries commit with it.
 #ifdef RAFTKV_MUTATION_COMMIT_OLD_TERM  // a deliberate bug, built only for
@@ -131,16 +129,22 @@ bool Core::MaybeCommit() {
   if (quorum_match <= log_.committed()) return false;
   log_.CommitTo(quorum_match);
 #else
-  if (!log_.MaybeCommit(quorum_match, term_)) return false;
+  if (quorum_match == std::numeric_limits<LogIndex>::max() ||
+      !log_.MaybeCommit(quorum_match, term_))
+    return false;
 #endif
+  RefreshConf();
+  MaybeLeaveJoint();
+  StepDownIfRemoved();
+  if (role_ != Role::kLeader) return true;
   StartReadRound();  // reads that waited for this term's first commit may go
   return true;
 }
 
 void Core::HandleAppendResponse(const Message& m) {
-  auto it = progress_.find(m.from);
-  if (it == progress_.end()) return;
-  Progress& pr = it->second;
+  Progress* found = tracker_.Find(m.from);
+  if (found == nullptr) return;
+  Progress& pr = *found;
   pr.set_recent_active(true);
   if (m.reject) {
     // Fast backtracking: skip all of the follower's entries from a term we
@@ -164,6 +168,7 @@ void Core::HandleAppendResponse(const Message& m) {
     pr.BecomeReplicate();
   }
   if (MaybeCommit()) {
+    if (role_ != Role::kLeader) return;
     BroadcastAppend();
   } else if (was_paused || pr.state() == Progress::State::kReplicate) {
     while (MaybeSendAppend(m.from, /*send_if_empty=*/false)) {
@@ -178,9 +183,9 @@ void Core::HandleAppendResponse(const Message& m) {
 }
 
 void Core::HandleHeartbeatResponse(const Message& m) {
-  auto it = progress_.find(m.from);
-  if (it == progress_.end()) return;
-  Progress& pr = it->second;
+  Progress* found = tracker_.Find(m.from);
+  if (found == nullptr) return;
+  Progress& pr = *found;
   pr.set_recent_active(true);
   pr.OnHeartbeatResponse();
   // Even an empty append: a follower that lost our messages (say, it restarted)
@@ -208,7 +213,7 @@ void Core::StepLeader(const Message& m) {
 void Core::TickLeader() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
-  for (auto& [id, pr] : progress_) {
+  for (auto& [id, pr] : tracker_.progress()) {
     if (pr.TickSnapshot(config_.election_ticks))
       pr.BecomeProbe();  // retry the snapshot
   }
@@ -217,21 +222,19 @@ void Core::TickLeader() {
     if (config_.check_quorum) {
       // Check-quorum (thesis §6.2): a leader that has not heard from a majority
       // within an election timeout steps down, so clients stop waiting on it.
-      size_t active = 0;
-      for (NodeId id : conf_.voters) {
-        auto it = progress_.find(id);
-        if (id == config_.id ||
-            (it != progress_.end() && it->second.recent_active()))
-          ++active;
-      }
-      for (auto& [id, pr] : progress_) pr.set_recent_active(id == config_.id);
-      if (active < Quorum()) {
+      if (!tracker_.CheckQuorumActiveAndReset(config_.id)) {
         Log("stepping down: cannot reach a quorum");
         BecomeFollower(term_, kNoNode);
         return;
       }
     }
     if (transfer_target_ != kNoNode) AbortTransfer();
+    if (!IsVoter(config_.id) && log_.committed() >= conf_index()) {
+      // Removed, and the hand-over did not finish in time: step down anyway.
+      Log("stepping down: removed from the configuration");
+      BecomeFollower(term_, kNoNode);
+      return;
+    }
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
@@ -252,7 +255,7 @@ absl::Status Core::TransferLeader(NodeId to) {
   transfer_target_ = to;
   election_elapsed_ =
       0;  // the transfer must finish within one election timeout
-  const Progress& pr = progress_.at(to);
+  const Progress& pr = *tracker_.Find(to);
   if (pr.match() == log_.LastIndex()) {
     Message timeout;
     timeout.type = MessageType::kTimeoutNow;
@@ -293,8 +296,8 @@ void Core::StartReadRound() {
   if (!any) return;
   round_in_flight_ = next_round_++;
   round_acks_.clear();
-  round_acks_[config_.id] = true;
-  if (round_acks_.size() >= Quorum()) {
+  round_acks_.insert(config_.id);
+  if (tracker_.IsQuorum(round_acks_)) {
     OnReadAck(config_.id, EncodeRound(round_in_flight_));
     return;
   }
@@ -304,8 +307,8 @@ void Core::StartReadRound() {
 void Core::OnReadAck(NodeId from, const std::string& context) {
   const uint64_t round = DecodeRound(context);
   if (round == 0 || round != round_in_flight_ || !IsVoter(from)) return;
-  round_acks_[from] = true;
-  if (round_acks_.size() < Quorum()) return;
+  round_acks_.insert(from);
+  if (!tracker_.IsQuorum(round_acks_)) return;
   // A quorum still follows us: every read queued before this round began is
   // safe.
   while (!pending_reads_.empty() && pending_reads_.front().round != 0 &&

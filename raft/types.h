@@ -63,10 +63,17 @@ struct HardState {
 };
 
 // The members of the cluster: voters decide elections and commitment; learners
-// only receive the log. Kept sorted and without duplicates.
+// only receive the log. While a joint-consensus change is in progress (thesis
+// §4.3), `voters_outgoing` holds the old voters, and every decision needs a
+// majority of `voters` AND a majority of `voters_outgoing`; otherwise it is
+// empty. Each list is sorted and without duplicates; a learner is never a
+// voter of either half.
 struct ConfState {
   std::vector<NodeId> voters;
   std::vector<NodeId> learners;
+  std::vector<NodeId> voters_outgoing;
+
+  bool joint() const { return !voters_outgoing.empty(); }
 
   friend bool operator==(const ConfState&, const ConfState&) = default;
 };

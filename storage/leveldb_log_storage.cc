@@ -63,6 +63,7 @@ std::string EncodeSnapshot(const raft::SnapshotMetadata& snapshot) {
   PutBigEndian64(&out, snapshot.term);
   PutIdList(&out, snapshot.conf_state.voters);
   PutIdList(&out, snapshot.conf_state.learners);
+  PutIdList(&out, snapshot.conf_state.voters_outgoing);
   return out;
 }
 
@@ -113,12 +114,15 @@ absl::Status LevelDbLogStorage::Load() {
     absl::string_view in(value);
     std::optional<uint64_t> index = GetBigEndian64(&in),
                             term = GetBigEndian64(&in);
-    std::optional<std::vector<raft::NodeId>> voters = GetIdList(&in), learners;
+    std::optional<std::vector<raft::NodeId>> voters = GetIdList(&in), learners,
+                                             outgoing;
     if (voters.has_value()) learners = GetIdList(&in);
-    if (!term.has_value() || !learners.has_value() || !in.empty()) {
+    if (learners.has_value()) outgoing = GetIdList(&in);
+    if (!term.has_value() || !outgoing.has_value() || !in.empty()) {
       return CorruptRecord(path, "bad snapshot metadata record");
     }
-    snapshot_ = raft::SnapshotMetadata{*index, *term, {*voters, *learners}};
+    snapshot_ =
+        raft::SnapshotMetadata{*index, *term, {*voters, *learners, *outgoing}};
   } else if (!status.IsNotFound()) {
     return LevelDbError(status, "reading the snapshot metadata of", path);
   }
