@@ -9,11 +9,12 @@
 #include "raft/status_macros.h"
 
 namespace raftkv::kv {
-namespace {
 
 CommandResult Unavailable(std::string message) {
   return CommandResult{Code::kUnavailable, std::move(message), std::nullopt};
 }
+
+namespace {
 
 // Runs off the loop: touches only the stores, which are synchronized.
 absl::Status PersistReady(const raft::Ready& ready,
@@ -65,6 +66,7 @@ absl::Status NodeDriver::Open(const raft::Config& config) {
       kv_store_, StateMachineOptions{options_.session_ttl_ms});
   RETURN_IF_ERROR(machine_->Load());
   ASSIGN_OR_RETURN(core_, raft::Core::Create(config, log_storage_));
+  RefreshMembers();
   return absl::OkStatus();
 }
 
@@ -74,8 +76,7 @@ CommandResult NodeDriver::NotLeader() const {
   if (leader_ == raft::kNoNode) {
     result.message = "no leader is known yet; retry shortly";
   } else {
-    const std::string address =
-        options_.address_of ? options_.address_of(leader_) : "";
+    const std::string address = AddressOf(leader_);
     result.message =
         absl::StrCat("node ", leader_, address.empty() ? "" : " at ", address,
                      " is the leader");
@@ -207,6 +208,7 @@ void NodeDriver::AfterPersist(raft::Ready& ready) {
     }
   }
   core_->Advance(ready);
+  RefreshMembers();
   ServeReads();
   MaybeCompact();
 }

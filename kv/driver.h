@@ -56,8 +56,10 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "kv/members.h"
 #include "kv/state_machine.h"
 #include "net/kv.capnp.h"
+#include "raft/confchange.h"
 #include "raft/core.h"
 #include "raft/log_storage.h"
 #include "storage/kv_store.h"
@@ -107,8 +109,11 @@ struct DriverOptions {
   // bucket refilled every tick; 0: unlimited), so that a large transfer does
   // not starve the writes the node serves meanwhile of disk and CPU.
   uint64_t snapshot_bytes_per_tick = 0;
-  // Names a node's address in "not the leader" answers; may be empty.
-  std::function<std::string(raft::NodeId)> address_of;
+  // The members' addresses until the log says otherwise: the --cluster of
+  // the bootstrap, or what a joining node was told by the cluster.
+  MemberAddresses initial_members;
+  // Called on the loop whenever members() changes (the peers to dial).
+  std::function<void(const MemberAddresses&)> on_members_changed;
   // One line per notable event. May be empty.
   std::function<void(const std::string&)> log;
   // Called once, on the loop, when storage fails and the node must stop.
@@ -126,6 +131,9 @@ struct DriverSeams {
   OffLoopExecutor* snapshot_executor = nullptr;
   Clock* clock = nullptr;
 };
+
+// kUnavailable with `message`: the client should retry.
+CommandResult Unavailable(std::string message);
 
 // A snapshot's data, as the core carries it from the last chunk to the
 // Ready, is a tag naming the staged transfer.
@@ -163,6 +171,20 @@ class NodeDriver {
   // Leader only: hands leadership to `to` once its log is caught up (thesis
   // §3.10).
   absl::Status TransferLeader(raft::NodeId to);
+  // Leader only: proposes a membership change (raft/confchange.h); `added`
+  // gives the address of every node a step adds. Replies once the change is
+  // committed and applied (a joint change: once C_old,new is; the leader
+  // leaves it by itself), or with why not: kInvalidArgument for a step that
+  // does not fit, kUnavailable for "retry" (a change in flight, a new
+  // leader).
+  void ChangeMembership(std::vector<raft::ConfChangeStep> steps,
+                        const MemberAddresses& added, Reply reply);
+  // Every member's address: the newest membership record in the log (in
+  // force from its append, thesis §4.1), else the state machine's, else the
+  // initial members.
+  const MemberAddresses& members() const { return members_; }
+  // The address of `id`, or "" if it is not known.
+  std::string AddressOf(raft::NodeId id) const;
 
   // Graceful shutdown, step one: a leader hands leadership to its most
   // up-to-date follower (thesis §3.10). Returns whether a transfer started.
@@ -221,6 +243,8 @@ class NodeDriver {
   void ServeReads();
   void ExpireRequests();
   void MaybeCompact();
+  // Recomputes members_ after the log or state machine changed.
+  void RefreshMembers();
   void Log(const std::string& line) const {
     if (options_.log) options_.log(line);
   }
@@ -248,6 +272,8 @@ class NodeDriver {
   raft::NodeId leader_ = raft::kNoNode;
   std::map<raft::LogIndex, PendingWrite> pending_writes_;
   std::map<std::string, PendingRead> pending_reads_;
+  MemberAddresses members_;
+  std::string members_context_;  // the record context members_ came from
   uint64_t next_read_ = 1;
 
   // Snapshot streams this node sends, one per follower at most.

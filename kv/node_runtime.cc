@@ -97,8 +97,7 @@ NodeRuntime::~NodeRuntime() {
 }
 
 std::string NodeRuntime::AddressOf(raft::NodeId id) const {
-  auto it = options_.cluster.find(id);
-  return it == options_.cluster.end() ? "" : it->second;
+  return driver_->AddressOf(id);
 }
 
 absl::Status NodeRuntime::Open() {
@@ -151,7 +150,12 @@ absl::Status NodeRuntime::Open() {
   driver_options.session_ttl_ms = options_.session_ttl_ms;
   driver_options.snapshot_bytes_per_tick =
       (options_.snapshot_rate_mib << 20) * options_.tick_ms / 1000;
-  driver_options.address_of = [this](raft::NodeId id) { return AddressOf(id); };
+  driver_options.initial_members = options_.cluster;
+  driver_options.on_members_changed = [this](const MemberAddresses& members) {
+    MemberAddresses peers = members;
+    peers.erase(options_.id);
+    peer_transport_->SetPeers(peers);
+  };
   driver_options.log = options_.log;
   driver_options.on_failure = [this](const absl::Status&) {
     if (failed_) failed_->fulfill();

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "net/bytes.h"
 #include "net/kv.capnp.h"
+#include "raft/confchange.h"
 #include "raft/status_macros.h"
 #include "storage/codec.h"
 
@@ -57,6 +58,8 @@ bool DecodeSession(absl::string_view in, uint64_t* sequence,
 // carries it), so a restarted or snapshot-installed replica expires exactly
 // the sessions the others do.
 constexpr uint64_t kClockRecord = 0;
+// The session record that holds the applied configuration and addresses.
+constexpr uint64_t kMembersRecord = UINT64_MAX;
 // The sequence of a tombstone: the record of a session that expired.
 constexpr uint64_t kExpiredSequence = UINT64_MAX;
 
@@ -75,10 +78,16 @@ absl::Status StateMachine::Load() {
   ASSIGN_OR_RETURN(std::vector<storage::SessionRecord> records,
                    store_->LoadSessions());
   sessions_.clear();
+  members_.clear();
+  conf_ = raft::ConfState{};
   tombstones_.clear();
   tombstone_order_.clear();
   clock_ms_ = 0;
   for (const storage::SessionRecord& record : records) {
+    if (record.client_id == kMembersRecord) {
+      RETURN_IF_ERROR(DecodeMembersState(record.state));
+      continue;
+    }
     if (record.client_id == kClockRecord) {
       absl::string_view in = record.state;
       std::optional<uint64_t> clock = storage::GetBigEndian64(&in);
@@ -102,6 +111,23 @@ absl::Status StateMachine::Load() {
     }
     sessions_[record.client_id] = std::move(session);
   }
+  return absl::OkStatus();
+}
+
+// The members record: the configuration (voters, learners, outgoing voters)
+// and the addresses, so that `member list` on any node reads what it applied.
+std::string StateMachine::EncodeMembersState() const {
+  raft::ConfChangeRecord record;
+  record.conf = conf_;
+  record.context = EncodeMembers(members_);
+  return raft::EncodeConfChangeRecord(record);
+}
+
+absl::Status StateMachine::DecodeMembersState(absl::string_view state) {
+  ASSIGN_OR_RETURN(raft::ConfChangeRecord record,
+                   raft::DecodeConfChangeRecord(state));
+  ASSIGN_OR_RETURN(members_, DecodeMembers(record.context));
+  conf_ = record.conf;
   return absl::OkStatus();
 }
 
@@ -156,6 +182,17 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
     const raft::Entry& entry, storage::KvBatch* batch_out) {
   storage::KvBatch& batch = *batch_out;
   CommandResult result;
+  if (entry.type == raft::EntryType::kConfChange) {
+    // The member addresses of the configuration this record puts in force.
+    absl::StatusOr<raft::ConfChangeRecord> record =
+        raft::DecodeConfChangeRecord(entry.data);
+    if (!record.ok()) return record.status();
+    ASSIGN_OR_RETURN(MemberAddresses members, DecodeMembers(record->context));
+    members_ = std::move(members);
+    conf_ = record->conf;
+    batch.session_puts.push_back({kMembersRecord, EncodeMembersState()});
+    return result;
+  }
   if (entry.type != raft::EntryType::kNormal || entry.data.empty()) {
     return result;
   }
@@ -176,6 +213,11 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
     capnp::FlatArrayMessageReader reader(words, limits);
     Command::Reader command = reader.getRoot<Command>();
     client_id = command.getSession().getClientId();
+    if (client_id == kMembersRecord) {
+      return CommandResult{Code::kInvalidArgument,
+                           "client id 18446744073709551615 is reserved",
+                           std::nullopt};
+    }
     sequence = command.getSession().getSequence();
     clock_ms_ = std::max(clock_ms_, command.getTimestampMs());
 

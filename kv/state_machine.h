@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "kv/members.h"
 #include "raft/types.h"
 #include "storage/kv_store.h"
 
@@ -70,6 +71,10 @@ class StateMachine {
       absl::Span<const raft::Entry> entries);
 
   storage::KvStore& store() { return *store_; }
+  // The configuration and member addresses of the last membership record
+  // applied (empty before any: the node's bootstrap members apply then).
+  const raft::ConfState& applied_conf() const { return conf_; }
+  const MemberAddresses& applied_members() const { return members_; }
   raft::LogIndex applied() const { return store_->AppliedIndex(); }
   // Live sessions (not counting the tombstones of expired ones).
   size_t session_count() const { return sessions_.size(); }
@@ -91,8 +96,13 @@ class StateMachine {
     CommandResult result;
   };
 
+  std::string EncodeMembersState() const;
+  absl::Status DecodeMembersState(absl::string_view state);
+
   storage::KvStore* store_;
   StateMachineOptions options_;
+  raft::ConfState conf_;
+  MemberAddresses members_;
   std::map<uint64_t, Session> sessions_;
   // Expired sessions: client id -> the clock when it expired, and the same
   // ordered oldest first for eviction. Stored as session records whose

@@ -65,12 +65,41 @@ PeerTransport::PeerTransport(kj::AsyncIoContext& io, uint64_t cluster_id,
       rng_(seed),
       error_handler_(&ignore_errors),
       tasks_(kj::heap<kj::TaskSet>(*error_handler_)) {
-  for (auto& [id, address] : peer_addresses) {
+  SetPeers(peer_addresses);
+}
+
+void PeerTransport::SetPeers(
+    const std::map<raft::NodeId, std::string>& peer_addresses) {
+  // Links are never destroyed while the transport lives: completions of
+  // their calls still point at them (and ignore them by generation).
+  for (auto& [id, link] : links_) {
+    auto it = peer_addresses.find(id);
+    const std::string address = it == peer_addresses.end() ? "" : it->second;
+    if (link->address == address) continue;
+    link->address = address;  // "": not a member, messages to it are dropped
+    Reset(*link);
+  }
+  for (const auto& [id, address] : peer_addresses) {
+    if (links_.count(id) > 0) continue;
     auto link = std::make_unique<Link>();
     link->id = id;
     link->address = address;
     links_.emplace(id, std::move(link));
   }
+}
+
+void PeerTransport::Reset(Link& link) {
+  ++link.generation;
+  link.peer = nullptr;
+  link.rpc = nullptr;
+  link.network = nullptr;
+  link.stream = nullptr;
+  link.connecting = false;
+  link.calls_in_flight = 0;
+  dropped_ += link.queue.size();
+  link.queue.clear();
+  link.backoff_ms = kMinBackoffMs;
+  link.next_attempt = kj::origin<kj::TimePoint>();
 }
 
 PeerTransport::~PeerTransport() {
@@ -81,7 +110,7 @@ PeerTransport::~PeerTransport() {
 void PeerTransport::Send(std::vector<raft::Message> messages) {
   for (raft::Message& m : messages) {
     auto it = links_.find(m.to);
-    if (it == links_.end()) {
+    if (it == links_.end() || it->second->address.empty()) {
       ++dropped_;
       continue;
     }
@@ -119,7 +148,7 @@ void PeerTransport::SendSnapshotAck(const raft::SnapshotAck& ack) {
 template <typename Request>
 void PeerTransport::SendNow(raft::NodeId to, Request request) {
   auto it = links_.find(to);
-  if (it == links_.end()) {
+  if (it == links_.end() || it->second->address.empty()) {
     ++dropped_;
     return;
   }
@@ -231,15 +260,9 @@ void PeerTransport::Connect(Link& link) {
 }
 
 void PeerTransport::Disconnect(Link& link, const kj::Exception&) {
-  ++link.generation;
-  link.peer = nullptr;
-  link.rpc = nullptr;
-  link.network = nullptr;
-  link.stream = nullptr;
-  link.connecting = false;
-  link.calls_in_flight = 0;
-  dropped_ += link.queue.size();
-  link.queue.clear();
+  const uint64_t backoff_ms = link.backoff_ms;
+  Reset(link);
+  link.backoff_ms = backoff_ms;
   const uint64_t jitter = rng_() % (link.backoff_ms / 2 + 1);
   link.next_attempt = io_.provider->getTimer().now() +
                       (link.backoff_ms + jitter) * kj::MILLISECONDS;

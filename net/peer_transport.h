@@ -59,6 +59,12 @@ class PeerTransport {
   void SendSnapshotChunk(const raft::SnapshotChunk& chunk);
   void SendSnapshotAck(const raft::SnapshotAck& ack);
 
+  // The peers to talk to from now on (the members of the configuration in
+  // force, self excluded): new ones are dialled on their first message, a
+  // changed address is redialled, and messages to a node that left are
+  // dropped.
+  void SetPeers(const std::map<raft::NodeId, std::string>& peer_addresses);
+
   // Statistics for logs and tests.
   uint64_t messages_dropped() const { return dropped_; }
 
@@ -69,6 +75,8 @@ class PeerTransport {
   void SendNow(raft::NodeId to, Request request);
   void Connect(Link& link);
   void Disconnect(Link& link, const kj::Exception& why);
+  // Drops the connection, if any, so that the next message dials afresh.
+  void Reset(Link& link);
 
   kj::AsyncIoContext& io_;
   const uint64_t cluster_id_;

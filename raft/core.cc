@@ -190,7 +190,7 @@ void Core::BecomeLeader() {
 }
 
 void Core::Campaign() {
-  if (role_ == Role::kLeader || !IsVoter(config_.id)) return;
+  if (role_ == Role::kLeader || !Promotable()) return;
   StartElection(config_.pre_vote, /*transfer=*/false);
 }
 
@@ -235,7 +235,7 @@ void Core::Tick() {
     return;
   }
   ++election_elapsed_;
-  if (election_elapsed_ >= randomized_election_ticks_ && IsVoter(config_.id)) {
+  if (election_elapsed_ >= randomized_election_ticks_ && Promotable()) {
     election_elapsed_ = 0;
     StartElection(config_.pre_vote, /*transfer=*/false);
   }
@@ -257,17 +257,14 @@ absl::Status Core::Step(const Message& m) {
     return absl::InvalidArgumentError(
         absl::StrCat("message for node ", m.to, " reached node ", config_.id));
   }
-  // A vote request from a node that is not a voter here (removed, or not
-  // added yet as far as this log knows) is dropped: not voting is always safe,
-  // and a removed node that does not know it cannot disrupt the cluster
-  // (thesis §4.2.3). Anything else may come from a leader this node's log
-  // does not know yet (a joining node has no configuration at all); replies
-  // from non-members find no progress and are ignored.
-  if ((m.type == MessageType::kVote || m.type == MessageType::kPreVote) &&
-      !IsVoter(m.from)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        MessageTypeName(m.type), " from non-voter ", m.from, " dropped"));
-  }
+  // Messages from nodes this log does not list as members are handled too: a
+  // leader or candidate may be a member this node has not heard of yet (a
+  // joining node has no configuration at all, and a new voter must be able to
+  // vote before it has the log, or a cluster could never elect a leader
+  // again). Replies from non-members find no progress and are ignored. A
+  // removed node that does not know it cannot disrupt the cluster (thesis
+  // §4.2.3): its pre-vote fails, as its log lacks the committed removal, and
+  // nodes that hear from a leader ignore it (the lease of check-quorum).
   if (m.from == kNoNode) {
     return absl::InvalidArgumentError(absl::StrCat(
         MessageTypeName(m.type), " from node 0 dropped"));
@@ -402,7 +399,7 @@ void Core::StepFollower(const Message& m) {
     case MessageType::kTimeoutNow:
       // Leadership transfer (thesis §3.10): campaign at once, skipping
       // pre-vote.
-      if (IsVoter(config_.id)) {
+      if (Promotable()) {
         Log(absl::StrCat("leadership transfer from ", m.from));
         StartElection(/*pre_vote=*/false, /*transfer=*/true);
       }

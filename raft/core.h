@@ -155,6 +155,13 @@ class Core {
   void ResetRandomizedTimeout();
   bool InLease() const;
   bool IsVoter(NodeId id) const { return tracker_.IsVoter(id); }
+  // May this node start an election? When it is a voter of the configuration
+  // in force, and also when only an uncommitted record removes it: a leader
+  // that removed itself and crashed before the change committed may be the
+  // only node whose log can win, and must be able to finish the change (it
+  // then hands over, thesis §4.2.2). A node that knows its removal committed
+  // never campaigns, so it cannot disrupt the cluster (§4.2.3).
+  bool Promotable() const;
   bool IsMember(NodeId id) const { return tracker_.IsMember(id); }
   void Log(const std::string& line) const;
   absl::Status NotLeaderStatus() const;
@@ -185,6 +192,9 @@ class Core {
   void AbortTransfer();
   void StartReadRound();
   void OnReadAck(NodeId from, const std::string& context);
+  // Completes the round in flight if its acknowledgements are now a quorum
+  // (after an acknowledgement, or after the configuration changed).
+  void MaybeFinishReadRound();
   void StepDownIfRemoved();
 
   // Membership (core_membership.cc).

@@ -308,7 +308,12 @@ void Core::OnReadAck(NodeId from, const std::string& context) {
   const uint64_t round = DecodeRound(context);
   if (round == 0 || round != round_in_flight_ || !IsVoter(from)) return;
   round_acks_.insert(from);
-  if (!tracker_.IsQuorum(round_acks_)) return;
+  MaybeFinishReadRound();
+}
+
+void Core::MaybeFinishReadRound() {
+  const uint64_t round = round_in_flight_;
+  if (round == 0 || !tracker_.IsQuorum(round_acks_)) return;
   // A quorum still follows us: every read queued before this round began is
   // safe.
   while (!pending_reads_.empty() && pending_reads_.front().round != 0 &&

@@ -89,6 +89,11 @@ ConfState Core::ConfStateAt(LogIndex index) const {
   return *conf;
 }
 
+bool Core::Promotable() const {
+  return IsVoter(config_.id) ||
+         IsVoterIn(ConfStateAt(log_.committed()), config_.id);
+}
+
 void Core::RefreshConf() {
   // Thesis §4.1: a server uses the latest configuration in its log, whether
   // or not that entry is committed.
@@ -100,10 +105,10 @@ void Core::RefreshConf() {
   if (want == tracker_.conf()) return;
   Log(absl::StrCat("configuration now ", DescribeConf(want)));
   tracker_.SetConf(want, log_.LastIndex() + 1);
-  if (role_ == Role::kLeader && transfer_target_ != kNoNode &&
-      !IsVoter(transfer_target_)) {
-    AbortTransfer();
-  }
+  if (role_ != Role::kLeader) return;
+  if (transfer_target_ != kNoNode && !IsVoter(transfer_target_)) AbortTransfer();
+  // Acknowledgements of the voters that remain may be a quorum now.
+  MaybeFinishReadRound();
 }
 
 absl::StatusOr<LogIndex> Core::ProposeConfChange(
@@ -198,15 +203,19 @@ absl::Status Core::CheckMembershipInvariants() const {
     }
   }
   if (role_ != Role::kLeader) return absl::OkStatus();
-  // Thesis §4.1: at most one membership change is in flight.
-  size_t uncommitted = 0;
+  // Thesis §4.1: at most one membership change is in flight. A new leader may
+  // find several uncommitted ones of earlier terms in its log, but it adds
+  // one of its own only once everything before it has committed.
+  size_t uncommitted = 0, own = 0;
   for (const ConfRecord& record : conf_history_) {
-    uncommitted += record.index > log_.committed();
+    if (record.index <= log_.committed()) continue;
+    ++uncommitted;
+    own += log_.TermOrZero(record.index) == term_;
   }
-  if (uncommitted > 1) {
+  if (own > 0 && uncommitted > 1) {
     return absl::InternalError(absl::StrCat(
-        "the leader's log holds ", uncommitted,
-        " uncommitted membership changes (one at a time, thesis §4.1)"));
+        "the leader proposed a membership change while ", uncommitted - 1,
+        " other(s) were uncommitted (one at a time, thesis §4.1)"));
   }
   for (NodeId id : MembersOf(conf)) {
     if (tracker_.Find(id) == nullptr) {

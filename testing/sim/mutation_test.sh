@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Mutation test: each argument is raft_sim built with one safety rule broken on purpose,
 # either in the Raft core (a vote granted to a stale log, an old-term entry committed by
-# counting replicas, AppendEntries without its consistency check) or in the node driver (a
+# counting replicas, AppendEntries without its consistency check, a joint configuration's
+# commit counted on its new half only, a second membership change proposed while one is
+# uncommitted, a configuration put in force at commit instead of at append) or in the node
+# driver (a
 # write acknowledged before it is applied, a write acknowledged once persisted but before it
 # is committed, a linearizable read served before the state machine reached its read index).
 # Within 3,000 seeds (each mutant stops at its first violation; most fall on the first

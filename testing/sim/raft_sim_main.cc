@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <string>
 
+#include <algorithm>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -32,6 +34,9 @@ ABSL_FLAG(double, disk_fail_rate, 0.0002,
 ABSL_FLAG(double, disk_stall_rate, 0.03,
           "chance that a disk write stalls for 20-60 microticks");
 ABSL_FLAG(int, clients, 5, "concurrent client sessions");
+ABSL_FLAG(double, membership_rate, 0.002,
+          "chance per microtick that the operator proposes a membership change "
+          "(0: members never change)");
 ABSL_FLAG(uint64_t, session_ttl_ms, 2000,
           "client sessions idle this long on the leader's clock expire");
 ABSL_FLAG(bool, serializable_as_linearizable, false,
@@ -62,6 +67,7 @@ int main(int argc, char** argv) {
   }
   raftkv::testing::SimOptions options;
   options.nodes = nodes;
+  options.membership_rate = absl::GetFlag(FLAGS_membership_rate);
   options.drop_rate = absl::GetFlag(FLAGS_drop_rate);
   options.duplicate_rate = absl::GetFlag(FLAGS_duplicate_rate);
   options.partition_rate = absl::GetFlag(FLAGS_partition_rate);
@@ -81,6 +87,8 @@ int main(int argc, char** argv) {
   const uint64_t first = absl::GetFlag(FLAGS_first_seed);
   uint64_t violations = 0, committed = 0, crashes = 0, ops = 0, unknown = 0,
            leaders = 0, histories = 0, disk_failures = 0, expired = 0;
+  raftkv::testing::sim::MembershipStats members;
+  size_t fewest_voters = 0;
   uint64_t run = 0;
   for (uint64_t i = 0; i < seeds; ++i) {
     options.seed = first + i;
@@ -94,6 +102,17 @@ int main(int argc, char** argv) {
     disk_failures += result.disk_failures;
     expired += result.sessions_expired;
     leaders += result.leaders_elected;
+    members.proposed += result.membership.proposed;
+    members.refused += result.membership.refused;
+    members.acknowledged += result.membership.acknowledged;
+    members.joint += result.membership.joint;
+    members.removed_leader += result.membership.removed_leader;
+    members.retired += result.membership.retired;
+    members.max_members =
+        std::max(members.max_members, result.membership.max_members);
+    if (result.membership.min_voters > 0 &&
+        (fewest_voters == 0 || result.membership.min_voters < fewest_voters))
+      fewest_voters = result.membership.min_voters;
     if (absl::GetFlag(FLAGS_verbose)) {
       printf(
           "seed=%llu committed=%llu leaders=%llu crashes=%llu ops=%llu "
@@ -130,6 +149,17 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(ops),
       static_cast<unsigned long long>(unknown),
       static_cast<unsigned long long>(expired));
+  printf(
+      "membership: changes_proposed=%llu (joint=%llu removing_the_leader=%llu) "
+      "acknowledged=%llu refused=%llu nodes_retired=%llu members_max=%zu "
+      "voters_min=%zu\n",
+      static_cast<unsigned long long>(members.proposed),
+      static_cast<unsigned long long>(members.joint),
+      static_cast<unsigned long long>(members.removed_leader),
+      static_cast<unsigned long long>(members.acknowledged),
+      static_cast<unsigned long long>(members.refused),
+      static_cast<unsigned long long>(members.retired), members.max_members,
+      fewest_voters);
   printf("seeds=%llu violations=%llu\n", static_cast<unsigned long long>(run),
          static_cast<unsigned long long>(violations));
   return violations > 0 ? 1 : 0;

@@ -13,12 +13,13 @@ using linearizability::Operation;
 using linearizability::OpKind;
 
 SimClients::SimClients(ClientOptions options, uint64_t seed,
-                       std::function<SimNode&(NodeId)> node, int nodes,
+                       std::function<SimNode&(NodeId)> node,
+             std::function<int()> slots,
                        std::function<void(const std::string&)> fail)
     : options_(options),
       rng_(seed),
       node_(std::move(node)),
-      nodes_(nodes),
+      slots_(std::move(slots)),
       fail_(std::move(fail)),
       clients_(static_cast<size_t>(options.clients)) {
   for (Client& client : clients_) client.id = rng_() | 1;
@@ -66,7 +67,7 @@ void SimClients::Start(Client& client, size_t index) {
   const uint64_t pick = rng_() % 100;
   if (pick < 5) {
     // A serializable read: one node's local state, no round trip.
-    SimNode& node = node_(static_cast<NodeId>(1 + rng_() % nodes_));
+    SimNode& node = node_(static_cast<NodeId>(1 + rng_() % static_cast<uint64_t>(slots_())));
     if (node.driver == nullptr) return;
     op.kind = OpKind::kGet;
     absl::StatusOr<std::optional<std::string>> value = node.kv.Get(op.key);
@@ -107,7 +108,7 @@ void SimClients::Start(Client& client, size_t index) {
 void SimClients::Attempt(Client& client, size_t index) {
   NodeId target = client.believed_leader;
   if (target == 0 || rng_() % 4 == 0)
-    target = static_cast<NodeId>(1 + rng_() % nodes_);
+    target = static_cast<NodeId>(1 + rng_() % static_cast<uint64_t>(slots_()));
   SimNode& node = node_(target);
   if (node.driver == nullptr || node.storage_failed) {
     client.believed_leader = 0;

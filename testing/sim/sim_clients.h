@@ -49,7 +49,8 @@ class SimClients {
  public:
   // `node(id)` is the node with that id; `fail` reports a violation.
   SimClients(ClientOptions options, uint64_t seed,
-             std::function<SimNode&(NodeId)> node, int nodes,
+             std::function<SimNode&(NodeId)> node,
+             std::function<int()> slots,
              std::function<void(const std::string&)> fail);
 
   // One microtick: start, retry and complete operations.
@@ -99,7 +100,8 @@ class SimClients {
   const ClientOptions options_;
   std::mt19937_64 rng_;
   std::function<SimNode&(NodeId)> node_;
-  const int nodes_;
+  // How many node ids exist now (1..slots()); membership changes add some.
+  std::function<int()> slots_;
   std::function<void(const std::string&)> fail_;
   std::vector<Client> clients_;
   std::vector<Reply> mailbox_;

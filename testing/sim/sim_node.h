@@ -247,6 +247,8 @@ struct SimNode {
   double clock_rate = 1.0;
   uint64_t clock_offset_ms = 0;
   bool storage_failed = false;  // set by the driver's on_failure
+  bool retired = false;         // removed from the cluster and stopped for good
+  LogIndex durable_snapshot = 0;  // the last snapshot installed durably
   // Hash chain of the durable log: chain[i] covers entries 1..i.
   std::vector<uint64_t> chain{0};
   LogIndex last_commit_seen = 0;

@@ -10,10 +10,13 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "raft/confchange.h"
 #include "kv/driver.h"
 #include "raft/core.h"
 #include "testing/linearizability/checker.h"
 #include "testing/sim/sim_clients.h"
+#include "testing/sim/sim_membership.h"
 #include "testing/sim/sim_node.h"
 
 namespace raftkv::testing {
@@ -41,32 +44,23 @@ class Simulation {
         clients_(
             sim::ClientOptions{options.clients, 4, options.op_rate},
             Mix(options.seed, 0xc11e47),
-            [this](NodeId id) -> SimNode& { return Node(id); }, options.nodes,
-            [this](const std::string& what) { Fail(what); }) {}
+            [this](NodeId id) -> SimNode& { return Node(id); },
+            [this] { return static_cast<int>(nodes_.size()); },
+            [this](const std::string& what) { Fail(what); }),
+        membership_(Mix(options.seed, 0x3e3b),
+                    options.membership_rate, options.max_members,
+                    sim::SimMembership::Hooks{
+                        [this] { return Leader(); }, [this] { return NewNode(); },
+                        [this](NodeId id) { Node(id).retired = true; },
+                        [this](NodeId id) { Retire(id); },
+                        [this](const std::string& line) { Trace(line); }}) {}
 
   SimResult Run() {
+    std::vector<NodeId> voters;
     for (int i = 1; i <= options_.nodes; ++i)
-      voters_.push_back(static_cast<NodeId>(i));
-    for (NodeId id : voters_) {
-      auto node = std::make_unique<SimNode>();
-      node->id = id;
-      node->tick_period = 8 + rng_() % 5;  // tick rates differ
-      node->next_tick_at = rng_() % node->tick_period;
-      // Wall clocks disagree in offset and rate.
-      node->clock_rate = 0.9 + static_cast<double>(rng_() % 201) / 1000.0;
-      node->clock_offset_ms = 1'000'000 + rng_() % 3000;
-      (void)node->log.twin.InstallSnapshot({0, 0, {voters_, {}}});
-      SimNode* raw = node.get();
-      node->log.on_save = [this, raw](absl::Span<const Entry> entries) {
-        OnDurableAppend(*raw, entries);
-      };
-      node->log.on_install = [this, raw](const raft::SnapshotMetadata& meta) {
-        OnDurableSnapshot(*raw, meta);
-      };
-      node->kv.on_apply = [this, raw](const storage::KvBatch& batch) {
-        OnApply(*raw, batch);
-      };
-      nodes_.push_back(std::move(node));
+      voters.push_back(static_cast<NodeId>(i));
+    for (NodeId id : voters) {
+      (void)AddSlot(id).log.twin.InstallSnapshot({0, 0, {voters, {}, {}}});
     }
     for (auto& node : nodes_) Start(*node);
 
@@ -75,8 +69,10 @@ class Simulation {
       if (now_ == options_.fault_microticks) Heal();
       const bool faulty = now_ < options_.fault_microticks;
       DeliverMessages();
-      for (auto& node : nodes_) {
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        SimNode* node = nodes_[i].get();
         if (!result_.ok) break;
+        if (node->retired) continue;
         if (node->driver == nullptr) {
           if (now_ >= node->restart_at) Start(*node);
           continue;
@@ -94,11 +90,15 @@ class Simulation {
         if (node->driver != nullptr) node->snapshot_disk->Step(now_);
         Observe(*node);
       }
-      if (faulty) InjectFaults();
+      if (faulty) {
+        InjectFaults();
+        membership_.Step(now_);
+      }
       clients_.Step(now_);
     }
     if (result_.ok &&
         clients_.last_write_acknowledged() < options_.fault_microticks) {
+      TraceNodes();
       Fail(absl::StrCat("liveness: no write acknowledged within ",
                         options_.heal_microticks / 10,
                         " ticks after the network healed"));
@@ -106,6 +106,7 @@ class Simulation {
     result_.committed = max_committed_;
     result_.writes_acknowledged = clients_.stats().writes_acknowledged;
     result_.sessions_expired = clients_.stats().sessions_expired;
+    result_.membership = membership_.stats();
     if (result_.ok) CheckHistory();
     return result_;
   }
@@ -118,6 +119,58 @@ class Simulation {
   }
 
   SimNode& Node(NodeId id) { return *nodes_[id - 1]; }
+
+  SimNode& AddSlot(NodeId id) {
+    auto node = std::make_unique<SimNode>();
+    node->id = id;
+    node->tick_period = 8 + rng_() % 5;  // tick rates differ
+    node->next_tick_at = now_ + rng_() % node->tick_period;
+    // Wall clocks disagree in offset and rate.
+    node->clock_rate = 0.9 + static_cast<double>(rng_() % 201) / 1000.0;
+    node->clock_offset_ms = 1'000'000 + rng_() % 3000;
+    SimNode* raw = node.get();
+    node->log.on_save = [this, raw](absl::Span<const Entry> entries) {
+      OnDurableAppend(*raw, entries);
+    };
+    node->log.on_install = [this, raw](const raft::SnapshotMetadata& meta) {
+      OnDurableSnapshot(*raw, meta);
+    };
+    node->kv.on_apply = [this, raw](const storage::KvBatch& batch) {
+      OnApply(*raw, batch);
+    };
+    nodes_.push_back(std::move(node));
+    return *raw;
+  }
+
+  // A node for the membership operator: empty storage, no configuration;
+  // the main loop starts it at the next microtick.
+  NodeId NewNode() {
+    if (nodes_.size() >= kMaxNodeIds) return 0;
+    SimNode& node = AddSlot(static_cast<NodeId>(nodes_.size() + 1));
+    node.restart_at = now_ + 1;
+    return node.id;
+  }
+
+  void Retire(NodeId id) {
+    SimNode& node = Node(id);
+    Trace(absl::StrCat("retire node ", id));
+    if (node.driver != nullptr) Stop(node, 0);
+    node.retired = true;
+  }
+
+  // The leader of the highest term among running nodes.
+  SimNode* Leader() {
+    SimNode* best = nullptr;
+    for (auto& node : nodes_) {
+      if (node->driver == nullptr || node->storage_failed ||
+          node->driver->role() != Role::kLeader)
+        continue;
+      if (best == nullptr ||
+          node->driver->core().term() > best->driver->core().term())
+        best = node.get();
+    }
+    return best;
+  }
 
   void Trace(const std::string& line) {
     if (options_.trace) {
@@ -208,9 +261,22 @@ class Simulation {
 
   void Heal() {
     Trace("heal: no more faults");
+    TraceNodes();
     cut_.clear();
     for (auto& node : nodes_) {
-      if (node->driver == nullptr) node->restart_at = now_;
+      if (node->driver == nullptr && !node->retired) node->restart_at = now_;
+    }
+  }
+
+  void TraceNodes() {
+    for (auto& node : nodes_) {
+      if (node->driver == nullptr) continue;
+      const Core& core = node->driver->core();
+      Trace(absl::StrCat("  node ", node->id, " ", raft::RoleName(core.role()),
+                         " term ", core.term(), " last ", core.log().LastIndex(),
+                         " commit ", core.log().committed(), " applied ",
+                         node->kv.AppliedIndex(), " ",
+                         raft::DescribeConf(core.conf_state())));
     }
   }
 
@@ -245,6 +311,7 @@ class Simulation {
       const NodeId from = sim::FromOf(flight.packet);
       const NodeId to_id = sim::ToOf(flight.packet);
       if (cut_.count({from, to_id}) > 0) continue;
+      if (to_id == 0 || to_id > nodes_.size()) continue;  // no such node
       SimNode& to = Node(to_id);
       if (to.driver == nullptr || to.storage_failed) continue;
       if (auto* chunk = std::get_if<raft::SnapshotChunk>(&flight.packet)) {
@@ -296,6 +363,7 @@ class Simulation {
     }
     node.chain.resize(meta.index + 1);
     node.chain[meta.index] = meta.index == 0 ? 0 : it->second.chain;
+    node.durable_snapshot = meta.index;
   }
 
   // State machine safety (§5.4.3): every node applies the same change at each
@@ -343,6 +411,10 @@ class Simulation {
                                core.log().TermOrZero(commit),
                                " by counting replicas (§5.4.2)"));
     }
+    if (core.role() == Role::kLeader && commit > node.last_commit_seen) {
+      CheckCommitQuorum(node);
+      if (!result_.ok) return;
+    }
     if (commit > node.last_commit_seen) {
       const LogIndex from =
           std::max(node.last_commit_seen + 1, core.log().FirstIndex());
@@ -364,6 +436,35 @@ class Simulation {
       if (inserted) {
         ++result_.leaders_elected;
         CheckLeaderCompleteness(node);
+      }
+    }
+  }
+
+  // Commitment with changing members (thesis §4.1, §4.3): the entry a leader
+  // just committed is durable on a majority of the configuration in force in
+  // its log (of both halves of a joint one).
+  void CheckCommitQuorum(SimNode& leader) {
+    const Core& core = leader.driver->core();
+    const LogIndex commit = core.log().committed();
+    const Term term = core.log().TermOrZero(commit);
+    auto chain = chains_.find({commit, term});
+    const raft::ConfState conf = core.ConfStateAt(core.log().LastIndex());
+    auto holds = [&](NodeId id) {
+      if (id == 0 || id > nodes_.size()) return false;
+      const SimNode& node = Node(id);
+      if (node.durable_snapshot >= commit) return true;
+      return chain != chains_.end() && node.chain.size() > commit &&
+             node.chain[commit] == chain->second;
+    };
+    for (const auto* half : {&conf.voters, &conf.voters_outgoing}) {
+      if (half->empty()) continue;
+      size_t held = 0;
+      for (NodeId id : *half) held += holds(id);
+      if (held < half->size() / 2 + 1) {
+        return Fail(absl::StrCat(
+            "leader ", leader.id, " of term ", core.term(), " committed index ",
+            commit, " held durably by ", held, " of voters ",
+            absl::StrJoin(*half, ","), " (", raft::DescribeConf(conf), ")"));
       }
     }
   }
@@ -418,7 +519,7 @@ class Simulation {
     if (Chance(options_.partition_rate)) Partition();
     if (Chance(options_.crash_rate)) {
       SimNode& victim = *nodes_[rng_() % nodes_.size()];
-      if (victim.driver != nullptr) {
+      if (victim.driver != nullptr && !victim.retired) {
         ++result_.crashes;
         Stop(victim, 20 + rng_() % 300);
       }
@@ -445,15 +546,14 @@ class Simulation {
     if (kind == 1) {  // symmetric: split into two sides
       std::vector<bool> side(nodes_.size());
       for (size_t i = 0; i < side.size(); ++i) side[i] = rng_() % 2;
-      for (NodeId a : voters_) {
-        for (NodeId b : voters_) {
+      for (NodeId a = 1; a <= nodes_.size(); ++a) {
+        for (NodeId b = 1; b <= nodes_.size(); ++b) {
           if (side[a - 1] != side[b - 1]) cut_.insert({a, b});
         }
       }
     } else if (kind == 2) {  // asymmetric: some links fail one way only
-      for (int i = 0; i < options_.nodes; ++i) {
-        NodeId a = voters_[rng_() % voters_.size()],
-               b = voters_[rng_() % voters_.size()];
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        NodeId a = 1 + rng_() % nodes_.size(), b = 1 + rng_() % nodes_.size();
         if (a != b) cut_.insert({a, b});
       }
     }  // kind 0: heal
@@ -490,7 +590,8 @@ class Simulation {
   SimResult result_;
   uint64_t now_ = 0;
   uint64_t seq_ = 0;
-  std::vector<NodeId> voters_;
+  // Node ids ever used in one run (members are at most max_members).
+  static constexpr size_t kMaxNodeIds = 16;
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> network_;
   std::set<std::pair<NodeId, NodeId>> cut_;
@@ -500,6 +601,7 @@ class Simulation {
   std::map<LogIndex, uint64_t> applied_;
   LogIndex max_committed_ = 0;
   sim::SimClients clients_;
+  sim::SimMembership membership_;
 };
 
 }  // namespace
@@ -515,6 +617,7 @@ std::string ReplayFlags(const SimOptions& o) {
       " --partition_rate=", o.partition_rate, " --crash_rate=", o.crash_rate,
       " --disk_fail_rate=", o.disk_fail_rate,
       " --disk_stall_rate=", o.disk_stall_rate,
+      " --membership_rate=", o.membership_rate,
       " --session_ttl_ms=", o.session_ttl_ms,
       " --fault_microticks=", o.fault_microticks,
       " --heal_microticks=", o.heal_microticks,

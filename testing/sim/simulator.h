@@ -16,10 +16,16 @@
 // on a repaired disk. Clients (sim_clients.h) issue put, get, delete, cas and
 // list with session retries through leader changes.
 //
+// Meanwhile an operator changes the members (sim_membership.h): new empty
+// nodes join as learners or voters, learners are promoted, voters and leaders
+// are removed, a voter is replaced in one joint change.
+//
 // After every step: election safety (one leader per term, §5.2), log matching
 // (§5.3, on a hash chain of every durable log), leader completeness (§5.4),
 // state machine safety (every node applies the same change at each index,
-// §5.4.3), committed entries never lost, §5.4.2's commit rule, and each
+// §5.4.3), committed entries never lost, §5.4.2's commit rule, every newly
+// committed entry durable on a quorum of the configuration(s) in force
+// (thesis §4.1, §4.3), and each
 // core's CheckInvariants(). At the end: the client history is linearizable
 // (testing/linearizability), and after the faults stop a write is
 // acknowledged within the healed phase (liveness).
@@ -32,6 +38,8 @@
 
 #include <cstdint>
 #include <string>
+
+#include "testing/sim/sim_membership.h"
 
 namespace raftkv::testing {
 
@@ -49,6 +57,10 @@ struct SimOptions {
   double crash_rate = 0.0008;      // chance per step that some node crashes
   double disk_fail_rate = 0.0002;  // chance per step that some disk fails
   double disk_stall_rate = 0.03;   // chance that a disk write stalls
+  // Chance per step that the operator proposes a membership change
+  // (sim_membership.h); members stay between 1 and max_members.
+  double membership_rate = 0.002;
+  size_t max_members = 7;
   uint64_t max_delay = 15;         // message delay in microticks, at least 1
   // Client load.
   int clients = 5;
@@ -81,6 +93,7 @@ struct SimResult {
   uint64_t writes_acknowledged = 0;
   uint64_t sessions_expired = 0;  // writes answered "session expired"
   uint64_t snapshots_sent = 0;
+  sim::MembershipStats membership;
   bool history_checked = false;
 };
 

@@ -1,0 +1,53 @@
+#include "kv/members.h"
+
+#include "absl/status/status.h"
+#include "storage/codec.h"
+
+namespace raftkv::kv {
+
+std::string EncodeMembers(const MemberAddresses& members) {
+  std::string out;
+  storage::PutBigEndian64(&out, members.size());
+  for (const auto& [id, address] : members) {
+    storage::PutBigEndian64(&out, id);
+    storage::PutBigEndian64(&out, address.size());
+    out.append(address);
+  }
+  return out;
+}
+
+absl::StatusOr<MemberAddresses> DecodeMembers(absl::string_view in) {
+  const auto bad = [] {
+    return absl::DataLossError("corrupt member address record");
+  };
+  if (in.empty()) return MemberAddresses{};
+  std::optional<uint64_t> count = storage::GetBigEndian64(&in);
+  if (!count.has_value() || *count > in.size() / 16) return bad();
+  MemberAddresses members;
+  for (uint64_t i = 0; i < *count; ++i) {
+    std::optional<uint64_t> id = storage::GetBigEndian64(&in);
+    std::optional<uint64_t> size = storage::GetBigEndian64(&in);
+    if (!size.has_value() || *size > in.size()) return bad();
+    members[*id] = std::string(in.substr(0, *size));
+    in.remove_prefix(*size);
+  }
+  if (!in.empty()) return bad();
+  return members;
+}
+
+uint64_t ClusterIdOf(const MemberAddresses& members, absl::string_view token) {
+  // FNV-1a over the ids, addresses and token.
+  uint64_t hash = 14695981039346656037ull;
+  const auto mix = [&hash](absl::string_view bytes) {
+    for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    hash = (hash ^ 0xff) * 1099511628211ull;
+  };
+  for (const auto& [id, address] : members) {
+    mix(std::to_string(id));
+    mix(address);
+  }
+  mix(token);
+  return hash == 0 ? 1 : hash;
+}
+
+}  // namespace raftkv::kv
