@@ -7,7 +7,7 @@
 // the in-memory storage twins, its disk jobs run in order as the transcript
 // stabilizes, and delivery is synchronous and loss-free (except across
 // partitions), so a transcript shows exactly one interleaving. Commands:
-//   > cluster N [prevote=off] [checkquorum=off]   N voters, ids 1..N
+//   > cluster N [prevote=off] [checkquorum=off] [promotelag=N]   N voters
 //   > campaign ID | tick ID [COUNT] | tick-all COUNT
 //   > stabilize [verbose]     deliver messages and run disk jobs until nothing
 //   moves > propose ID DATA         a client's put DATA=DATA, at the index
@@ -17,6 +17,10 @@
 //   process crash: restart keeps what was written) > compact ID INDEX compact
 //   ID's log through INDEX > status | log ID         "applied" lists the keys
 //   each node applied, in order
+//   > add-node ID              a new node: empty storage, no configuration
+//   > member ID STEP NODE [STEP NODE]   ID proposes a membership change, STEP
+//   one of add-voter, add-learner, promote, remove
+//   > conf                     each node's configuration in force
 // Set SCENARIO_REWRITE=1 to print each file's actual transcript instead of
 // checking it.
 
@@ -40,6 +44,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kv/driver.h"
+#include "raft/confchange.h"
 #include "net/kv.capnp.h"
 #include "testing/sim/sim_node.h"
 
@@ -124,9 +129,16 @@ class Harness {
       SimNode& node = *At(args[1]).parts;
       absl::Status status = node.kv.Sync();
       if (status.ok())
-        status =
-            node.log.Compact(Int(args[2]), node.driver->core().conf_state());
+        status = node.log.Compact(Int(args[2]),
+                                  node.driver->core().ConfStateAt(Int(args[2])));
       if (!status.ok()) out_ << Error(status) << "\n";
+    } else if (cmd == "add-node") {
+      Init(Int(args[1]));
+      Start(Int(args[1]));
+    } else if (cmd == "member") {
+      Member(args);
+    } else if (cmd == "conf") {
+      Conf();
     } else if (cmd == "status") {
       Status();
     } else if (cmd == "log") {
@@ -158,21 +170,66 @@ class Harness {
     for (size_t i = 2; i < args.size(); ++i) {
       if (args[i] == "prevote=off") pre_vote_ = false;
       if (args[i] == "checkquorum=off") check_quorum_ = false;
+      if (args[i].rfind("promotelag=", 0) == 0)
+        promote_lag_ = Int(args[i].substr(11));
     }
     std::vector<NodeId> voters;
     for (int i = 1; i <= n; ++i) voters.push_back(i);
     for (NodeId id : voters) {
-      Node& node = nodes_[id];
-      node.parts->id = id;
-      (void)node.parts->log.twin.InstallSnapshot({0, 0, {voters, {}}});
-      node.parts->kv.on_apply = [&node](const storage::KvBatch& batch) {
-        for (const storage::KvMutation& m : batch.mutations)
-          node.applied.push_back(m.key);
-      };
-      node.parts->kv.on_restore = [&node](raft::LogIndex index) {
-        node.applied.assign(1, absl::StrCat("snapshot@", index));
-      };
+      Init(id);
+      (void)nodes_[id].parts->log.twin.InstallSnapshot({0, 0, {voters, {}, {}}});
       Start(id);
+    }
+  }
+
+  void Init(NodeId id) {
+    Node& node = nodes_[id];
+    node.parts->id = id;
+    node.parts->kv.on_apply = [&node](const storage::KvBatch& batch) {
+      for (const storage::KvMutation& m : batch.mutations)
+        node.applied.push_back(m.key);
+    };
+    node.parts->kv.on_restore = [&node](raft::LogIndex index) {
+      node.applied.assign(1, absl::StrCat("snapshot@", index));
+    };
+  }
+
+  void Member(const std::vector<std::string>& args) {
+    static const std::map<std::string, raft::ConfChangeType> kTypes = {
+        {"add-voter", raft::ConfChangeType::kAddVoter},
+        {"add-learner", raft::ConfChangeType::kAddLearner},
+        {"promote", raft::ConfChangeType::kPromoteLearner},
+        {"remove", raft::ConfChangeType::kRemoveNode}};
+    std::vector<raft::ConfChangeStep> steps;
+    for (size_t i = 2; i + 1 < args.size(); i += 2) {
+      steps.push_back({kTypes.at(args[i]), static_cast<NodeId>(Int(args[i + 1]))});
+    }
+    kv::NodeDriver& driver = Driver(args[1]);
+    auto answered = std::make_shared<bool>(false);
+    driver.ChangeMembership(steps, {}, [this, answered](kv::CommandResult result) {
+      if (*answered) {  // later: the change was applied, or failed
+        out_ << (result.code == kv::Code::kOk ? std::string("change applied")
+                                              : "error: " + result.message)
+             << "\n";
+        return;
+      }
+      *answered = true;
+      out_ << "error: " << result.message << "\n";
+    });
+    if (!*answered) {
+      *answered = true;
+      out_ << "index " << driver.core().log().LastIndex() << "\n";
+    }
+  }
+
+  void Conf() {
+    for (auto& [id, node] : nodes_) {
+      if (!node.parts->driver) continue;
+      const raft::Core& c = node.parts->driver->core();
+      out_ << id << " " << raft::DescribeConf(c.conf_state()) << " (index "
+           << c.conf_index()
+           << (c.conf_index() <= c.log().committed() ? ", committed" : "")
+           << ")\n";
     }
   }
 
@@ -184,6 +241,7 @@ class Harness {
     config.election_ticks = 10;
     config.pre_vote = pre_vote_;
     config.check_quorum = check_quorum_;
+    config.max_promote_lag = promote_lag_;
     SimNode& node = *nodes_[id].parts;
     node.disk = std::make_unique<sim::SimExecutor>([] { return 0; });
     node.snapshot_disk = std::make_unique<sim::SimExecutor>([] { return 0; });
@@ -294,8 +352,8 @@ class Harness {
       for (Packet& packet : deliver) {
         moved = true;
         const NodeId from = sim::FromOf(packet), to = sim::ToOf(packet);
-        const bool lost =
-            cut_.count({from, to}) > 0 || !nodes_.at(to).parts->driver;
+        const bool lost = cut_.count({from, to}) > 0 || nodes_.count(to) == 0 ||
+                          !nodes_.at(to).parts->driver;
         if (verbose) Print(packet, lost);
         if (lost) continue;
         kv::NodeDriver& driver = *nodes_.at(to).parts->driver;
@@ -353,6 +411,7 @@ class Harness {
   uint64_t step_ = 1;
   bool pre_vote_ = true;
   bool check_quorum_ = true;
+  uint64_t promote_lag_ = 1000;
 };
 
 std::string ScenarioDir() {
