@@ -62,6 +62,8 @@ int ReportError(const absl::Status& status) {
       return kExitUnavailable;
     case absl::StatusCode::kInvalidArgument:
       return kExitInvalid;
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitRefused;
     default:
       return kExitError;
   }
@@ -71,6 +73,7 @@ int RunClientCommand(const std::vector<std::string>& args,
                      const CommandContext& ctx) {
   const std::string& cmd = args[0];
   kv::Client& client = *ctx.client;
+  if (cmd == "member" || cmd == "move-leader") return RunMemberCommand(args, ctx);
   if (cmd == "get") {
     if (!Usage(args, 1, 1, "kvnode get KEY")) return kExitUsage;
     auto value = client.Get(args[1]);
@@ -218,11 +221,39 @@ int RunClientCommand(const std::vector<std::string>& args,
                static_cast<unsigned long long>(info->applied));
       }
     }
-    if (ctx.output == Output::kJson) printf("{\"nodes\":[%s]}\n", json.c_str());
     if (unreachable == static_cast<int>(client.addresses().size())) {
+      if (ctx.output == Output::kJson)
+        printf("{\"nodes\":[%s]}\n", json.c_str());
       fflush(stdout);
       fprintf(stderr, "kvnode: no node of the cluster is reachable\n");
       return kExitUnavailable;
+    }
+    // The members as the leader sees them: voters, learners, and how far
+    // each follower is behind.
+    absl::StatusOr<kv::Membership> membership = client.Members();
+    if (ctx.output == Output::kJson) {
+      std::string members = "null";
+      if (membership.ok()) {
+        members.clear();
+        for (const kv::MemberInfo& m : membership->members) {
+          absl::StrAppend(
+              &members, members.empty() ? "[" : ",", "{\"id\":", m.id,
+              ",\"address\":", JsonString(m.address),
+              ",\"suffrage\":", JsonString(m.suffrage),
+              m.has_progress ? absl::StrCat(",\"match\":", m.match,
+                                            ",\"lag\":", m.lag)
+                             : "",
+              "}");
+        }
+        members += members.empty() ? "[]" : "]";
+      }
+      printf("{\"nodes\":[%s],\"members\":%s}\n", json.c_str(),
+             members.c_str());
+    } else if (membership.ok()) {
+      printf("\n");
+      PrintMembership(*membership, ctx.output);
+    } else {
+      printf("\nmembers: %s\n", std::string(membership.status().message()).c_str());
     }
     return kExitOk;
   }

@@ -22,6 +22,7 @@ enum ExitCode : int {
   kExitCompareFailed = 5,
   kExitError = 6,
   kExitStorageFailed = 7,  // serve: the disk failed; the node stopped
+  kExitRefused = 8,  // refused in the cluster's present state; retry later
 };
 
 enum class Output { kSimple, kTable, kJson };
@@ -38,6 +39,12 @@ struct CommandContext {
 // stdout and one-line errors to stderr.
 int RunClientCommand(const std::vector<std::string>& args,
                      const CommandContext& context);
+
+// kvnode member ... and move-leader (member_commands.cc).
+int RunMemberCommand(const std::vector<std::string>& args,
+                     const CommandContext& context);
+// The member table (or JSON) of `membership`.
+void PrintMembership(const kv::Membership& membership, Output output);
 
 // Maps a client error to its exit code and prints "kvnode: <message>".
 int ReportError(const absl::Status& status);

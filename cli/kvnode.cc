@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "cli/bench.h"
 #include "cli/commands.h"
@@ -34,6 +35,12 @@ ABSL_FLAG(
 ABSL_FLAG(std::string, cluster, "127.0.0.1:7001",
           "serve: every member as ID=HOST:PORT,...; clients: HOST:PORT,... or "
           "the same string");
+ABSL_FLAG(std::string, join, "",
+          "serve: join the running cluster at HOST:PORT,... (after `kvnode "
+          "member add-learner ID ADDR`); the data dir must be empty");
+ABSL_FLAG(std::string, cluster_token, "raftkv",
+          "serve: mixed into the cluster id at bootstrap, so that clusters "
+          "with the same --cluster differ");
 ABSL_FLAG(std::string, data_dir, "",
           "serve: directory for this node's log and state");
 ABSL_FLAG(uint64_t, tick_ms, 50, "serve: Raft tick length in milliseconds");
@@ -81,6 +88,7 @@ constexpr char kUsage[] =
 Usage:
   kvnode demo                          start a local 3-node cluster and show it at work
   kvnode serve --node-id=N --cluster=ID=HOST:PORT,... --data-dir=DIR [--bind=HOST:PORT]
+  kvnode serve --node-id=N --join=HOST:PORT,... --bind=HOST:PORT --data-dir=EMPTY_DIR
   kvnode [--cluster=HOST:PORT,...] COMMAND
   kvnode shell                         an interactive prompt (also reads commands from a pipe)
 
@@ -90,7 +98,13 @@ Commands:
   del KEY              delete a key
   list [PREFIX]        list keys in order (--limit=N, --keys-only)
   cas KEY OLD NEW      set KEY to NEW only if it holds OLD (--expect-absent: if it is absent)
-    status               every node's id, role, term, leader and indexes
+  status               every node's id, role, term, leader and indexes, then the members
+  member list          voters and learners, each one's match index and lag (leader's view)
+  member add-learner ID HOST:PORT   add a node that gets the log but does not vote yet
+  member promote ID    make a caught-up learner a voter
+  member add ID HOST:PORT           add a voter directly
+  member remove ID     remove a voter or learner (the leader too: it hands over first)
+  move-leader ID       hand leadership to voter ID
   bench                load the cluster, report throughput and latency percentiles
                        (--clients=16 --duration=10s --ops=N --value-size=256 --keys=1000
                         --read-ratio=0.0; --output=json prints one JSON object)
@@ -110,10 +124,14 @@ Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-tic
 
 Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
             4 invalid argument (a limit), 5 compare failed, 6 other error,
-            7 serve stopped because its storage failed (disk full, I/O error).
+            7 serve stopped because its storage failed (disk full, I/O error),
+            8 refused in the cluster's present state (a membership change in
+              flight, a learner too far behind): retry later.
 )";
 
 const std::set<std::string> kFlags = {"node_id",
+                                      "join",
+                                      "cluster_token",
                                       "bind",
                                       "cluster",
                                       "data_dir",
@@ -238,23 +256,40 @@ std::string Timestamp() {
   return absl::StrCat(buffer, ".", absl::StrFormat("%03d", tv.tv_usec / 1000));
 }
 
-int Serve() {
-  absl::StatusOr<std::map<raft::NodeId, std::string>> cluster =
-      kv::ParseCluster(absl::GetFlag(FLAGS_cluster));
-  if (!cluster.ok()) {
-    fprintf(stderr, "kvnode: %s\n",
-            std::string(cluster.status().message()).c_str());
-    return kExitUsage;
-  }
+int Serve(bool cluster_given) {
   kv::NodeOptions options;
   options.id = absl::GetFlag(FLAGS_node_id);
-  options.cluster = *cluster;
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (options.id == 0 || cluster->count(options.id) == 0) {
-    fprintf(
-        stderr,
-        "kvnode: --node-id must be one of the ids in --cluster (got %llu)\n",
-        static_cast<unsigned long long>(options.id));
+  options.cluster_token = absl::GetFlag(FLAGS_cluster_token);
+  for (absl::string_view address :
+       absl::StrSplit(absl::GetFlag(FLAGS_join), ',', absl::SkipWhitespace())) {
+    options.join.emplace_back(address);
+  }
+  if (cluster_given) {
+    absl::StatusOr<std::map<raft::NodeId, std::string>> cluster =
+        kv::ParseCluster(absl::GetFlag(FLAGS_cluster));
+    if (!cluster.ok()) {
+      fprintf(stderr, "kvnode: %s\n",
+              std::string(cluster.status().message()).c_str());
+      return kExitUsage;
+    }
+    options.cluster = *cluster;
+    if (cluster->count(options.id) == 0) {
+      fprintf(
+          stderr,
+          "kvnode: --node-id must be one of the ids in --cluster (got %llu)\n",
+          static_cast<unsigned long long>(options.id));
+      return kExitUsage;
+    }
+  }
+  if (options.id == 0) {
+    fprintf(stderr, "kvnode: --node-id must be a positive number\n");
+    return kExitUsage;
+  }
+  if (!options.join.empty() && cluster_given) {
+    fprintf(stderr,
+            "kvnode: give --cluster to bootstrap a new cluster or --join to "
+            "join a running one, not both\n");
     return kExitUsage;
   }
   if (options.data_dir.empty()) {
@@ -263,8 +298,15 @@ int Serve() {
             "state\n");
     return kExitUsage;
   }
-  options.bind = absl::GetFlag(FLAGS_bind).empty() ? cluster->at(options.id)
-                                                   : absl::GetFlag(FLAGS_bind);
+  options.bind = absl::GetFlag(FLAGS_bind);
+  if (options.bind.empty() && cluster_given)
+    options.bind = options.cluster.at(options.id);
+  if (options.bind.empty()) {
+    fprintf(stderr,
+            "kvnode: --bind=HOST:PORT is required without --cluster: the "
+            "address this node listens on, as the cluster knows it\n");
+    return kExitUsage;
+  }
   options.tick_ms = absl::GetFlag(FLAGS_tick_ms);
   options.election_ticks = absl::GetFlag(FLAGS_election_ticks);
   options.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
@@ -316,9 +358,12 @@ int Main(int argc, char** argv) {
     fputs(kUsage, stderr);
     return kExitUsage;
   }
+  bool cluster_given = false;
+  for (const std::string& arg : normalized)
+    cluster_given |= absl::StartsWith(arg, "--cluster=");
   if (words[0] == "serve")
     return words.size() == 1
-               ? Serve()
+               ? Serve(cluster_given)
                : (fputs("kvnode: serve takes flags only\n", stderr),
                   kExitUsage);
   if (words[0] == "demo") return RunDemo("/proc/self/exe");
@@ -358,7 +403,8 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   const std::set<std::string> commands = {
-      "get", "put", "del", "delete", "list", "cas", "status", "shell", "bench"};
+      "get",    "put",   "del",    "delete", "list",       "cas",
+      "status", "shell", "bench", "member", "move-leader"};
   if (commands.count(words[0]) == 0) {
     fprintf(stderr,
             "kvnode: unknown command \"%s\"; run kvnode --help for the list\n",

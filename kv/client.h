@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "raft/confchange.h"
 #include "raft/types.h"
 
 namespace raftkv::kv {
@@ -53,6 +54,30 @@ struct NodeInfo {
   std::map<raft::NodeId, std::string> members;
 };
 
+struct MemberInfo {
+  raft::NodeId id = 0;
+  std::string address;
+  std::string suffrage;  // voter, learner, outgoing
+  bool has_progress = false;  // match and lag are the leader's knowledge
+  raft::LogIndex match = 0;
+  uint64_t lag = 0;
+};
+
+struct Membership {
+  uint64_t cluster_id = 0;
+  raft::NodeId node_id = 0;  // who answered
+  raft::NodeId leader = 0;
+  bool joint = false;
+  raft::LogIndex last_index = 0;
+  std::vector<MemberInfo> members;
+};
+
+struct MemberStep {
+  raft::ConfChangeType type = raft::ConfChangeType::kAddVoter;
+  raft::NodeId id = 0;
+  std::string address;  // for steps that add a node
+};
+
 class Client {
  public:
   // Fails only on a malformed cluster string; connections are made on first
@@ -74,6 +99,18 @@ class Client {
   absl::StatusOr<ListResult> List(const std::string& prefix,
                                   const std::string& start, uint32_t limit,
                                   bool keys_only);
+  // The configuration in force, as the leader sees it (with each member's
+  // progress).
+  absl::StatusOr<Membership> Members();
+  // One node's own view of the configuration, asked directly.
+  absl::StatusOr<Membership> MembersAt(const std::string& address);
+  // A membership change, on the leader; returns once applied. Errors:
+  // kInvalidArgument for a step that does not fit (named in the message),
+  // kUnavailable for "retry" (another change in flight, no leader).
+  absl::Status ChangeMembership(const std::vector<MemberStep>& steps);
+  // Hands leadership to node `id`; returns once it has moved.
+  absl::Status MoveLeader(raft::NodeId id);
+
   // The status of one node, asked directly (no redirection).
   absl::StatusOr<NodeInfo> Status(const std::string& address);
   // A serializable scan of one node's own state from `start`, asked directly

@@ -25,8 +25,9 @@ void NodeDriver::ChangeMembership(std::vector<raft::ConfChangeStep> steps,
   if (!index.ok()) {
     const absl::Status& status = index.status();
     if (raft::IsNotLeader(status)) return reply(NotLeader());
-    const Code code = absl::IsInvalidArgument(status) ? Code::kInvalidArgument
-                                                      : Code::kUnavailable;
+    const Code code = absl::IsInvalidArgument(status)    ? Code::kInvalidArgument
+                      : absl::IsFailedPrecondition(status) ? Code::kFailedPrecondition
+                                                           : Code::kUnavailable;
     return reply(CommandResult{code, std::string(status.message()),
                                std::nullopt});
   }

@@ -39,10 +39,13 @@ absl::StatusOr<std::map<raft::NodeId, std::string>> ParseCluster(
 }
 
 absl::Status RunNode(const NodeOptions& options) {
+  // Before this thread's event loop: joining asks the cluster through a
+  // client, which runs its own.
+  ASSIGN_OR_RETURN(NodeIdentity identity, ResolveIdentity(options));
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
   kj::AsyncIoContext io = kj::setupAsyncIo();
-  NodeRuntime runtime(options, io);
+  NodeRuntime runtime(options, identity, io);
   RETURN_IF_ERROR(runtime.Open());
 
   kj::Own<kj::ConnectionReceiver> listener;

@@ -22,8 +22,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "kv/identity.h"
 #include "raft/types.h"
 
 namespace raftkv::kv {
@@ -31,8 +33,15 @@ namespace raftkv::kv {
 struct NodeOptions {
   raft::NodeId id = raft::kNoNode;
   std::string bind;  // host:port to listen on
-  std::map<raft::NodeId, std::string>
-      cluster;  // every member's client/peer address
+  // Bootstrap only: every first member's client/peer address (--cluster).
+  // After the bootstrap the members come from the log; a --cluster given at
+  // a restart must agree with the data directory's cluster id.
+  std::map<raft::NodeId, std::string> cluster;
+  // Joining a running cluster: some of its members' addresses (--join).
+  std::vector<std::string> join;
+  // Mixed into the cluster id at bootstrap, so that two clusters bootstrapped
+  // with the same --cluster differ (--cluster-token).
+  std::string cluster_token = "raftkv";
   std::string data_dir;
   uint64_t tick_ms = 50;
   uint64_t election_ticks = 10;  // 0.5 to 1 s to notice a dead leader
@@ -51,6 +60,14 @@ struct NodeOptions {
 // Parses "1=127.0.0.1:7001,2=127.0.0.1:7002" (ids positive and distinct).
 absl::StatusOr<std::map<raft::NodeId, std::string>> ParseCluster(
     const std::string& spec);
+
+// Decides what `options.data_dir` belongs to: the identity written there by
+// an earlier start (checked against --node-id, --cluster and --join), a new
+// cluster bootstrapped from --cluster, or a running cluster joined through
+// --join (which waits, saying so once, until an operator has added this
+// node). Invalid argument, naming the fix, when the flags disagree with the
+// data directory or with each other.
+absl::StatusOr<NodeIdentity> ResolveIdentity(const NodeOptions& options);
 
 // Opens the node's storage (creating and bootstrapping it on first start),
 // listens on options.bind and serves until SIGINT or SIGTERM, then shuts down

@@ -78,13 +78,13 @@ class NodeRuntime::SystemClock final : public Clock {
   uint64_t NowMs() override { return SystemNowMs(); }
 };
 
-NodeRuntime::NodeRuntime(const NodeOptions& options, kj::AsyncIoContext& io)
-    : options_(options), io_(io), tasks_(kj::heap<kj::TaskSet>(task_errors)) {
-  uint64_t hash = 14695981039346656037ull;
-  for (const auto& [id, address] : options_.cluster)
-    hash = (hash ^ id) * 1099511628211ull;
-  cluster_id_ = hash;
-}
+NodeRuntime::NodeRuntime(const NodeOptions& options,
+                         const NodeIdentity& identity, kj::AsyncIoContext& io)
+    : options_(options),
+      identity_(identity),
+      io_(io),
+      cluster_id_(identity.cluster_id),
+      tasks_(kj::heap<kj::TaskSet>(task_errors)) {}
 
 NodeRuntime::~NodeRuntime() {
   tasks_ = nullptr;
@@ -101,11 +101,6 @@ std::string NodeRuntime::AddressOf(raft::NodeId id) const {
 }
 
 absl::Status NodeRuntime::Open() {
-  if (options_.cluster.count(options_.id) == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--node-id=", options_.id, " is not in --cluster; add it as ",
-        options_.id, "=HOST:PORT"));
-  }
   RETURN_IF_ERROR(storage::MakeDirectories(options_.data_dir));
   ASSIGN_OR_RETURN(log_storage_, storage::LevelDbLogStorage::Open(
                                      options_.data_dir + "/raft"));
@@ -113,17 +108,18 @@ absl::Status NodeRuntime::Open() {
                    storage::LevelDbKvStore::Open(options_.data_dir + "/kv"));
   ASSIGN_OR_RETURN(staging_, storage::FileSnapshotStaging::Open(
                                  options_.data_dir + "/snapshot-staging"));
-  std::vector<raft::NodeId> voters;
-  for (const auto& [id, address] : options_.cluster) voters.push_back(id);
   const raft::SnapshotMetadata snapshot = log_storage_->Snapshot();
-  if (snapshot.conf_state.voters.empty() && log_storage_->LastIndex() == 0) {
-    RETURN_IF_ERROR(
-        log_storage_->InstallSnapshot({0, 0, {voters, {}}}));  // a new member
-  } else if (snapshot.conf_state.voters != voters) {
-    Log(absl::StrCat(
-        "node ", options_.id, ": --cluster lists different members than the ",
-        "data directory; the data directory's configuration is used"));
+  const bool empty = snapshot.index == 0 && snapshot.conf_state.voters.empty() &&
+                     log_storage_->LastIndex() == 0;
+  if (empty && identity_.founder) {
+    // Bootstrap: the first members are the configuration before index 1.
+    std::vector<raft::NodeId> voters;
+    for (const auto& [id, address] : identity_.initial_members)
+      voters.push_back(id);
+    RETURN_IF_ERROR(log_storage_->InstallSnapshot({0, 0, {voters, {}, {}}}));
   }
+  // Otherwise a joining node starts with no configuration: the leader's log
+  // or snapshot brings it.
   raft::Config config;
   config.id = options_.id;
   config.election_ticks = options_.election_ticks;
@@ -132,7 +128,7 @@ absl::Status NodeRuntime::Open() {
     config.log_sink = [this](absl::string_view line) {
       Log(std::string(line));
     };
-  std::map<raft::NodeId, std::string> peers = options_.cluster;
+  std::map<raft::NodeId, std::string> peers = identity_.initial_members;
   peers.erase(options_.id);
   peer_transport_ = std::make_unique<net::PeerTransport>(io_, cluster_id_,
                                                          peers, config.seed);
@@ -150,7 +146,7 @@ absl::Status NodeRuntime::Open() {
   driver_options.session_ttl_ms = options_.session_ttl_ms;
   driver_options.snapshot_bytes_per_tick =
       (options_.snapshot_rate_mib << 20) * options_.tick_ms / 1000;
-  driver_options.initial_members = options_.cluster;
+  driver_options.initial_members = identity_.initial_members;
   driver_options.on_members_changed = [this](const MemberAddresses& members) {
     MemberAddresses peers = members;
     peers.erase(options_.id);
@@ -183,6 +179,45 @@ kj::Promise<CommandResult> NodeRuntime::ReadBarrier() {
   ReplyPromise reply = MakeReplyPromise();
   driver_->ReadBarrier(std::move(reply.reply));
   return kj::mv(reply.promise);
+}
+
+kj::Promise<CommandResult> NodeRuntime::ChangeMembership(
+    std::vector<raft::ConfChangeStep> steps, const MemberAddresses& added) {
+  ReplyPromise reply = MakeReplyPromise();
+  driver_->ChangeMembership(std::move(steps), added, std::move(reply.reply));
+  return kj::mv(reply.promise);
+}
+
+kj::Promise<CommandResult> NodeRuntime::MoveLeader(raft::NodeId to) {
+  if (driver_->role() != raft::Role::kLeader) return driver_->NotLeader();
+  if (to == options_.id) return CommandResult{};
+  absl::Status status = driver_->TransferLeader(to);
+  if (!status.ok()) {
+    return CommandResult{absl::IsInvalidArgument(status) ? Code::kInvalidArgument
+                                                         : Code::kUnavailable,
+                         std::string(status.message()), std::nullopt};
+  }
+  // The transfer either completes or is abandoned within an election timeout
+  // (thesis §3.10); wait a little longer than that.
+  return WaitForLeader(to, static_cast<int>(3 * options_.election_ticks));
+}
+
+kj::Promise<CommandResult> NodeRuntime::WaitForLeader(raft::NodeId to,
+                                                      int ticks_left) {
+  return io_.provider->getTimer()
+      .afterDelay(options_.tick_ms * kj::MILLISECONDS)
+      .then([this, to, ticks_left]() -> kj::Promise<CommandResult> {
+        if (driver_->leader() == to) return CommandResult{};
+        if (ticks_left <= 0) {
+          return CommandResult{
+              Code::kUnavailable,
+              absl::StrCat("leadership did not move to node ", to,
+                           " in time; is it a caught-up voter that this node "
+                           "can reach?"),
+              std::nullopt};
+        }
+        return WaitForLeader(to, ticks_left - 1);
+      });
 }
 
 void NodeRuntime::Deliver(std::vector<raft::Message> messages) {
@@ -247,7 +282,7 @@ kj::Promise<void> NodeRuntime::Shutdown() {
   kj::Promise<void> handoff = kj::READY_NOW;
   // Hand leadership to the most up-to-date follower first (thesis §3.10), so
   // clients see a short pause instead of an election timeout.
-  if (options_.cluster.size() > 1 && driver_->HandOffLeadership()) {
+  if (driver_->members().size() > 1 && driver_->HandOffLeadership()) {
     handoff =
         WaitForLeadershipHandoff(static_cast<int>(options_.election_ticks * 2));
   }

@@ -31,7 +31,8 @@ namespace raftkv::kv {
 
 class NodeRuntime {
  public:
-  NodeRuntime(const NodeOptions& options, kj::AsyncIoContext& io);
+  NodeRuntime(const NodeOptions& options, const NodeIdentity& identity,
+              kj::AsyncIoContext& io);
   ~NodeRuntime();
 
   // Opens storage, bootstraps a new cluster member, creates the driver.
@@ -53,6 +54,12 @@ class NodeRuntime {
   // Resolves once a linearizable read may be served (or with the reason it may
   // not).
   kj::Promise<CommandResult> ReadBarrier();
+  // Resolves once the change is applied (or with why not).
+  kj::Promise<CommandResult> ChangeMembership(
+      std::vector<raft::ConfChangeStep> steps, const MemberAddresses& added);
+  // Resolves once leadership has moved to `to` (or with why not).
+  kj::Promise<CommandResult> MoveLeader(raft::NodeId to);
+  const NodeDriver& driver() const { return *driver_; }
   const raft::Core& core() const { return driver_->core(); }
   StateMachine& machine() { return driver_->machine(); }
   const NodeOptions& options() const { return options_; }
@@ -72,10 +79,12 @@ class NodeRuntime {
   kj::Promise<void> Shutdown();
   kj::Promise<void> WaitForLeadershipHandoff(int ticks_left);
   kj::Promise<void> WaitUntilIdle();
+  kj::Promise<CommandResult> WaitForLeader(raft::NodeId to, int ticks_left);
 
   const NodeOptions options_;
+  const NodeIdentity identity_;
   kj::AsyncIoContext& io_;
-  uint64_t cluster_id_ = 0;
+  const uint64_t cluster_id_;
   std::unique_ptr<storage::LevelDbLogStorage> log_storage_;
   std::unique_ptr<storage::LevelDbKvStore> kv_store_;
   std::unique_ptr<storage::FileSnapshotStaging> staging_;

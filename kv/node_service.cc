@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 
 #include "absl/strings/str_cat.h"
+#include "kv/node_members.h"
 #include "kv/node_runtime.h"
 #include "net/bytes.h"
 #include "net/raft_codec.h"
@@ -206,15 +207,48 @@ class NodeService final : public net::wire::Node::Server {
     out.setLeaderAddress(runtime_.LeaderAddress());
     out.setCommitIndex(core.log().committed());
     out.setAppliedIndex(runtime_.machine().applied());
-    const auto& cluster = runtime_.options().cluster;
-    auto members = out.initMembers(static_cast<unsigned>(cluster.size()));
+    out.setClusterId(runtime_.cluster_id());
+    const MemberAddresses& known = runtime_.driver().members();
+    auto members = out.initMembers(static_cast<unsigned>(known.size()));
     unsigned i = 0;
-    for (const auto& [id, address] : cluster) {
+    for (const auto& [id, address] : known) {
       members[i].setId(id);
       members[i].setAddress(address);
       ++i;
     }
     return kj::READY_NOW;
+  }
+
+  kj::Promise<void> members(MembersContext context) override {
+    auto results = context.getResults();
+    if (!context.getParams().getAnyNode() &&
+        runtime_.core().role() != raft::Role::kLeader) {
+      Fill(runtime_, runtime_.driver().NotLeader(), results.initResult());
+      return kj::READY_NOW;
+    }
+    results.initResult().setCode(net::wire::Code::OK);
+    FillMembership(runtime_, results.initMembership());
+    return kj::READY_NOW;
+  }
+
+  kj::Promise<void> changeMembership(ChangeMembershipContext context) override {
+    MemberChange change;
+    if (auto error = ParseMemberChange(runtime_, context.getParams().getSteps(),
+                                       &change)) {
+      Fill(runtime_, *error, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
+    return runtime_.ChangeMembership(std::move(change.steps), change.added)
+        .then([this, context](CommandResult result) mutable {
+          Fill(runtime_, result, context.getResults().initResult());
+        });
+  }
+
+  kj::Promise<void> moveLeader(MoveLeaderContext context) override {
+    return runtime_.MoveLeader(context.getParams().getNodeId())
+        .then([this, context](CommandResult result) mutable {
+          Fill(runtime_, result, context.getResults().initResult());
+        });
   }
 
  private:

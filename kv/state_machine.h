@@ -40,6 +40,9 @@ enum class Code : uint8_t {
   kUnavailable = 4,
   kCompareFailed = 5,
   kSessionExpired = 6,
+  // Refused in the cluster's present state (a membership change in flight, a
+  // learner too far behind); the message says when to retry.
+  kFailedPrecondition = 7,
 };
 
 struct CommandResult {

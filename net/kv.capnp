@@ -12,6 +12,7 @@ enum Code {
   unavailable @4;      # no quorum, shutting down, or timed out: retry later
   compareFailed @5;    # cas: the current value differs (current value returned)
   sessionExpired @6;   # the session is gone: open a new one
+  failedPrecondition @7;  # refused in the cluster's present state; message says when to retry
 }
 
 struct Session {
@@ -73,6 +74,34 @@ struct NodeStatus {
     id @0 :UInt64;
     address @1 :Text;
   }
+  clusterId @8 :UInt64;
+}
+
+# One member as a node sees it. Progress (match, lag) is known by the leader only.
+struct MemberInfo {
+  id @0 :UInt64;
+  address @1 :Text;
+  suffrage @2 :Text;   # "voter", "learner", or "outgoing" (a voter of C_old only, while joint)
+  match @3 :UInt64;    # the last index the leader knows the member holds
+  lag @4 :UInt64;      # entries the member is behind the leader's last index
+  hasProgress @5 :Bool;
+}
+
+struct Membership {
+  clusterId @0 :UInt64;
+  nodeId @1 :UInt64;       # the node that answered
+  leaderId @2 :UInt64;
+  joint @3 :Bool;          # a joint configuration is in force (thesis 4.3)
+  lastIndex @4 :UInt64;
+  members @5 :List(MemberInfo);
+}
+
+# One step of a membership change (raft::ConfChangeType: 0 add voter, 1 add learner,
+# 2 promote learner, 3 remove).
+struct MemberStep {
+  type @0 :UInt8;
+  nodeId @1 :UInt64;
+  address @2 :Text;   # for the steps that add a node
 }
 
 interface KvService {
@@ -82,6 +111,13 @@ interface KvService {
            consistency :Consistency)
        -> (result :Result, items :List(KeyValue), more :Bool, nextStart :Data);
   status @3 () -> (status :NodeStatus);
+  # The configuration in force: the leader's (redirecting like a write), or with
+  # anyNode the answering node's own view (a joining node asks this).
+  members @4 (anyNode :Bool) -> (result :Result, membership :Membership);
+  # Leader only: a membership change; answered once it is committed and applied.
+  changeMembership @5 (steps :List(MemberStep)) -> (result :Result);
+  # Leader only: hands leadership to nodeId; answered once it has moved.
+  moveLeader @6 (nodeId :UInt64) -> (result :Result);
 }
 
 using Raft = import "/net/raft.capnp";
