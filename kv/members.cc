@@ -42,10 +42,7 @@ uint64_t ClusterIdOf(const MemberAddresses& members, absl::string_view token) {
     for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
     hash = (hash ^ 0xff) * 1099511628211ull;
   };
-  for (const auto& [id, address] : members) {
-    mix(std::to_string(id));
-    mix(address);
-  }
+  for (const auto& [id, address] : members) mix(std::to_string(id));
   mix(token);
   return hash == 0 ? 1 : hash;
 }

@@ -25,8 +25,10 @@ std::string EncodeMembers(const MemberAddresses& members);
 absl::StatusOr<MemberAddresses> DecodeMembers(absl::string_view data);
 
 // The cluster id of a cluster bootstrapped with `members` and `token`: the
-// same on every node that bootstraps with the same --cluster and
-// --cluster-token, different for a different member set or token.
+// same on every node that bootstraps with the same member ids and
+// --cluster-token, different for a different member set or token. Addresses
+// are left out: each node may reach its peers by its own route (tests put
+// proxies between nodes this way).
 uint64_t ClusterIdOf(const MemberAddresses& members, absl::string_view token);
 
 }  // namespace raftkv::kv

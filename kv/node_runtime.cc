@@ -148,7 +148,14 @@ absl::Status NodeRuntime::Open() {
       (options_.snapshot_rate_mib << 20) * options_.tick_ms / 1000;
   driver_options.initial_members = identity_.initial_members;
   driver_options.on_members_changed = [this](const MemberAddresses& members) {
+    // Dial the members of the configuration in force; a member this node
+    // was first told about (its --cluster, or what it learnt joining) is
+    // reached by that route.
     MemberAddresses peers = members;
+    for (auto& [id, address] : peers) {
+      auto local = identity_.initial_members.find(id);
+      if (local != identity_.initial_members.end()) address = local->second;
+    }
     peers.erase(options_.id);
     peer_transport_->SetPeers(peers);
   };

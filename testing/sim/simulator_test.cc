@@ -1,6 +1,7 @@
 // Runs the whole-node simulator over 2,200 seeds (1,200 with 3 nodes, 1,000
 // with 5) under the default fault mix, each client history checked for
-// linearizability, plus a fault-free run, other cluster sizes, determinism,
+// linearizability while an operator changes the members, plus a fault-free
+// run, other cluster sizes, determinism,
 // and the checker's own blind-spot test: serializable reads counted as
 // linearizable must be caught. A failure prints the seed and the command that
 // replays it.
@@ -27,6 +28,7 @@ class SimulatorSeedsTest : public ::testing::TestWithParam<Batch> {};
 TEST_P(SimulatorSeedsTest, NoViolations) {
   const Batch batch = GetParam();
   uint64_t committed = 0, operations = 0, elected = 0, histories = 0;
+  sim::MembershipStats members;
   for (uint64_t seed = batch.first_seed; seed < batch.first_seed + batch.seeds;
        ++seed) {
     SimOptions options;
@@ -40,6 +42,10 @@ TEST_P(SimulatorSeedsTest, NoViolations) {
     operations += result.operations;
     histories += result.history_checked ? 1 : 0;
     elected += result.leaders_elected;
+    members.acknowledged += result.membership.acknowledged;
+    members.joint += result.membership.joint;
+    members.removed_leader += result.membership.removed_leader;
+    members.retired += result.membership.retired;
   }
   // The runs did real work: entries committed, client histories checked,
   // leaders replaced.
@@ -47,6 +53,12 @@ TEST_P(SimulatorSeedsTest, NoViolations) {
   EXPECT_EQ(histories, batch.seeds);
   EXPECT_GT(operations, batch.seeds * 500);
   EXPECT_GT(elected, batch.seeds);
+  // And the members changed under the faults: joint changes, the leader
+  // removed, removed nodes retired.
+  EXPECT_GT(members.acknowledged, batch.seeds);
+  EXPECT_GT(members.joint, batch.seeds / 10);
+  EXPECT_GT(members.removed_leader, batch.seeds / 20);
+  EXPECT_GT(members.retired, batch.seeds / 2);
 }
 
 std::vector<Batch> Batches() {
@@ -80,7 +92,8 @@ TEST(SimulatorTest, SameSeed_SameRun) {
 TEST(SimulatorTest, FaultFree_OneLeaderCommitsSteadily) {
   SimOptions options;
   options.drop_rate = options.duplicate_rate = options.partition_rate =
-      options.crash_rate = options.disk_fail_rate = 0;
+      options.crash_rate = options.disk_fail_rate = options.membership_rate =
+          0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     options.seed = seed;
     SimResult result = RunSimulation(options);
