@@ -309,7 +309,22 @@ void NodeDriver::OnRoleChange(raft::Role role, raft::NodeId leader) {
   }
   role_ = role;
   leader_ = leader;
-  if (was_leader && role != raft::Role::kLeader) FailAllPending(NotLeader());
+  if (was_leader && role != raft::Role::kLeader) {
+    // Writes already committed are applied all the same, and answered with
+    // their outcome then (a leader that removed itself steps down right as
+    // its removal commits); the others may never commit here.
+    const raft::LogIndex committed = core_->log().committed();
+    std::map<raft::LogIndex, PendingWrite> kept;
+    for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
+      if (it->first <= committed) {
+        kept.insert(pending_writes_.extract(it++));
+      } else {
+        ++it;
+      }
+    }
+    FailAllPending(NotLeader());
+    pending_writes_ = std::move(kept);
+  }
 }
 
 void NodeDriver::FailAllPending(const CommandResult& result) {

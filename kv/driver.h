@@ -112,7 +112,8 @@ struct DriverOptions {
   // The members' addresses until the log says otherwise: the --cluster of
   // the bootstrap, or what a joining node was told by the cluster.
   MemberAddresses initial_members;
-  // Called on the loop whenever members() changes (the peers to dial).
+  // Called on the loop whenever the peers to dial change: members() plus
+  // the members a not yet applied change removes.
   std::function<void(const MemberAddresses&)> on_members_changed;
   // One line per notable event. May be empty.
   std::function<void(const std::string&)> log;
@@ -273,7 +274,7 @@ class NodeDriver {
   std::map<raft::LogIndex, PendingWrite> pending_writes_;
   std::map<std::string, PendingRead> pending_reads_;
   MemberAddresses members_;
-  std::string members_context_;  // the record context members_ came from
+  MemberAddresses dialed_;  // what on_members_changed was last told
   uint64_t next_read_ = 1;
 
   // Snapshot streams this node sends, one per follower at most.

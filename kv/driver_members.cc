@@ -10,10 +10,11 @@ void NodeDriver::ChangeMembership(std::vector<raft::ConfChangeStep> steps,
   if (stopped_ || !failure_.ok())
     return reply(Unavailable("node is shutting down"));
   if (role_ != raft::Role::kLeader) return reply(NotLeader());
-  // The record carries the address of every member of the new configuration.
+  // The record carries the address of every member of the new configuration
+  // (and of the nodes it removes: while joint they are still voters; readers
+  // keep only the members of the record's configuration).
   MemberAddresses next = members_;
   for (const raft::ConfChangeStep& step : steps) {
-    if (step.type == raft::ConfChangeType::kRemoveNode) next.erase(step.node);
     if (step.type == raft::ConfChangeType::kAddVoter ||
         step.type == raft::ConfChangeType::kAddLearner) {
       auto it = added.find(step.node);
@@ -48,19 +49,24 @@ void NodeDriver::RefreshMembers() {
   const std::string& context = core_->conf_context();
   MemberAddresses next;
   if (!context.empty()) {
-    if (context == members_context_) return;
     absl::StatusOr<MemberAddresses> decoded = DecodeMembers(context);
     if (!decoded.ok()) return;  // the state machine refuses it when applied
-    next = std::move(*decoded);
+    next = MembersIn(*decoded, core_->conf_state());
   } else if (!machine_->applied_members().empty()) {
     next = machine_->applied_members();
   } else {
     next = options_.initial_members;
   }
-  members_context_ = context;
-  if (next == members_) return;
   members_ = std::move(next);
-  if (options_.on_members_changed) options_.on_members_changed(members_);
+  // Peers to talk to: the members in force, and until a removal is applied
+  // also the members it removes (they may still lead, and must get our
+  // acknowledgements of the very record that removes them).
+  MemberAddresses peers = members_;
+  for (const auto& [id, address] : machine_->applied_members())
+    peers.try_emplace(id, address);
+  if (peers == dialed_) return;
+  dialed_ = std::move(peers);
+  if (options_.on_members_changed) options_.on_members_changed(dialed_);
 }
 
 }  // namespace raftkv::kv

@@ -1,9 +1,20 @@
 #include "kv/members.h"
 
 #include "absl/status/status.h"
+#include "raft/confchange.h"
 #include "storage/codec.h"
 
 namespace raftkv::kv {
+
+MemberAddresses MembersIn(const MemberAddresses& addresses,
+                          const raft::ConfState& conf) {
+  MemberAddresses out;
+  for (raft::NodeId id : raft::MembersOf(conf)) {
+    auto it = addresses.find(id);
+    if (it != addresses.end()) out.insert(*it);
+  }
+  return out;
+}
 
 std::string EncodeMembers(const MemberAddresses& members) {
   std::string out;

@@ -20,6 +20,10 @@ namespace raftkv::kv {
 
 using MemberAddresses = std::map<raft::NodeId, std::string>;
 
+// The addresses in `addresses` of the members of `conf`.
+MemberAddresses MembersIn(const MemberAddresses& addresses,
+                          const raft::ConfState& conf);
+
 std::string EncodeMembers(const MemberAddresses& members);
 // Data loss error when `data` is not what EncodeMembers wrote.
 absl::StatusOr<MemberAddresses> DecodeMembers(absl::string_view data);

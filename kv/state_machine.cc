@@ -188,7 +188,7 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
         raft::DecodeConfChangeRecord(entry.data);
     if (!record.ok()) return record.status();
     ASSIGN_OR_RETURN(MemberAddresses members, DecodeMembers(record->context));
-    members_ = std::move(members);
+    members_ = MembersIn(members, record->conf);
     conf_ = record->conf;
     batch.session_puts.push_back({kMembersRecord, EncodeMembersState()});
     return result;

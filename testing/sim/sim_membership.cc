@@ -107,8 +107,10 @@ void SimMembership::Propose(SimNode& leader) {
   }
   const bool removes_leader =
       std::find(removing.begin(), removing.end(), leader.id) != removing.end();
+  kv::MemberAddresses added;
+  if (fresh != 0) added[fresh] = absl::StrCat("sim:", fresh);
   leader.driver->ChangeMembership(
-      steps, {}, [this, answered, removing, what](kv::CommandResult result) {
+      steps, added, [this, answered, removing, what](kv::CommandResult result) {
         *answered = true;
         if (result.code != kv::Code::kOk) {
           hooks_.trace(absl::StrCat("membership ", what, ": ", result.message));

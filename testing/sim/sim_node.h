@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <utility>
@@ -248,6 +249,10 @@ struct SimNode {
   uint64_t clock_offset_ms = 0;
   bool storage_failed = false;  // set by the driver's on_failure
   bool retired = false;         // removed from the cluster and stopped for good
+  // The members it was first told of (bootstrap, or the join handshake), and
+  // the peers its driver says to dial now: it can send to no one else.
+  kv::MemberAddresses initial_members;
+  std::set<NodeId> dialable;
   LogIndex durable_snapshot = 0;  // the last snapshot installed durably
   // Hash chain of the durable log: chain[i] covers entries 1..i.
   std::vector<uint64_t> chain{0};

@@ -59,8 +59,12 @@ class Simulation {
     std::vector<NodeId> voters;
     for (int i = 1; i <= options_.nodes; ++i)
       voters.push_back(static_cast<NodeId>(i));
+    kv::MemberAddresses founders;
+    for (NodeId id : voters) founders[id] = absl::StrCat("sim:", id);
     for (NodeId id : voters) {
-      (void)AddSlot(id).log.twin.InstallSnapshot({0, 0, {voters, {}, {}}});
+      SimNode& node = AddSlot(id);
+      (void)node.log.twin.InstallSnapshot({0, 0, {voters, {}, {}}});
+      node.initial_members = founders;
     }
     for (auto& node : nodes_) Start(*node);
 
@@ -148,6 +152,11 @@ class Simulation {
     if (nodes_.size() >= kMaxNodeIds) return 0;
     SimNode& node = AddSlot(static_cast<NodeId>(nodes_.size() + 1));
     node.restart_at = now_ + 1;
+    // What the join handshake tells it: the members a member knows of.
+    if (SimNode* leader = Leader()) {
+      node.initial_members = leader->driver->members();
+    }
+    node.initial_members[node.id] = absl::StrCat("sim:", node.id);
     return node.id;
   }
 
@@ -222,6 +231,12 @@ class Simulation {
     // Short enough that a leader whose clock runs ahead expires sessions.
     driver_options.session_ttl_ms = options_.session_ttl_ms;
     SimNode* raw = &node;
+    driver_options.initial_members = node.initial_members;
+    driver_options.on_members_changed =
+        [raw](const kv::MemberAddresses& peers) {
+          raw->dialable.clear();
+          for (const auto& [id, address] : peers) raw->dialable.insert(id);
+        };
     driver_options.on_failure = [this, raw](const absl::Status& status) {
       Trace(absl::StrCat("node ", raw->id,
                          " stops on storage failure: ", status.message()));
@@ -294,6 +309,9 @@ class Simulation {
         chunk != nullptr && chunk->last) {
       ++result_.snapshots_sent;
     }
+    // A node reaches only the peers its driver told it to dial (production
+    // dials exactly those).
+    if (Node(from).dialable.count(sim::ToOf(packet)) == 0) return;
     if (faulty && Chance(options_.drop_rate)) return;
     const int copies = faulty && Chance(options_.duplicate_rate) ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
