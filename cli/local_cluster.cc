@@ -86,6 +86,7 @@ std::string LocalCluster::client_cluster() const {
 std::string LocalCluster::ServerCluster(raft::NodeId self) const {
   std::vector<std::string> parts;
   for (const auto& [id, port] : ports_) {
+    if (joiners_.count(id) > 0) continue;
     const std::string peer = (id == self || !options_.peer_address)
                                  ? address(id)
                                  : options_.peer_address(self, id);
@@ -123,8 +124,16 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
       "serve",
       absl::StrCat("--node-id=", id),
       absl::StrCat("--bind=", address(id)),
-      absl::StrCat("--cluster=", ServerCluster(id)),
       absl::StrCat("--data-dir=", data_dir(id))};
+  if (joiners_.count(id) > 0) {
+    std::vector<std::string> others;
+    for (const auto& [other, port] : ports_) {
+      if (other != id) others.push_back(address(other));
+    }
+    args.push_back(absl::StrCat("--join=", absl::StrJoin(others, ",")));
+  } else {
+    args.push_back(absl::StrCat("--cluster=", ServerCluster(id)));
+  }
   for (const std::string& flag : options_.extra_flags) args.push_back(flag);
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
@@ -147,6 +156,16 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
         absl::StrCat("cannot start ", options_.binary, ": ", strerror(error)));
   }
   pids_[id] = pid;
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::AddNode(raft::NodeId id) {
+  if (ports_.count(id) > 0)
+    return absl::AlreadyExistsError(absl::StrCat("node ", id, " exists"));
+  absl::StatusOr<int> port = PickFreePort();
+  if (!port.ok()) return port.status();
+  ports_[id] = *port;
+  joiners_.insert(id);
   return absl::OkStatus();
 }
 

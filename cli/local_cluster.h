@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,12 @@ class LocalCluster {
   ~LocalCluster();
 
   absl::Status StartAll();
+  // Starts a node: a founder with --cluster (the founders only), a node
+  // added by AddNode with --join (every other node's address) and --bind.
   absl::Status StartNode(raft::NodeId id);
+  // A new node id with a free port and an empty data directory, that joins
+  // the running cluster when started (it waits until an operator adds it).
+  absl::Status AddNode(raft::NodeId id);
   // Sends `signal` to the node's process (if running). SIGKILL and SIGTERM also
   // reap it.
   void Signal(raft::NodeId id, int signal);
@@ -82,6 +88,7 @@ class LocalCluster {
 
   LocalClusterOptions options_;
   std::map<raft::NodeId, int> ports_;
+  std::set<raft::NodeId> joiners_;  // added by AddNode: not in --cluster
   std::map<raft::NodeId, pid_t> pids_;
 };
 

@@ -70,9 +70,13 @@ class Client::Impl {
 
   // Runs `attempt` against the node believed to be the leader, following
   // redirections and skipping unreachable nodes, until an answer that is not
-  // "go elsewhere" or the deadline.
+  // "go elsewhere" or the deadline. With `not_idempotent` (a membership
+  // change), a request a node may have accepted is never sent again: one
+  // attempt gets the whole deadline, and its "unavailable" or silence is the
+  // answer.
   absl::StatusOr<Reply> Call(
-      const std::function<kj::Promise<Reply>(KvService::Client&)>& attempt) {
+      const std::function<kj::Promise<Reply>(KvService::Client&)>& attempt,
+      bool not_idempotent = false) {
     auto& timer = io_.provider->getTimer();
     const kj::TimePoint deadline =
         timer.now() + options_.timeout_ms * kj::MILLISECONDS;
@@ -81,10 +85,12 @@ class Client::Impl {
     while (timer.now() < deadline) {
       const std::string address = addresses_[current_];
       const kj::Duration left = deadline - timer.now();
-      const kj::Duration per_attempt = std::min(
-          left,
-          std::max<kj::Duration>(1000 * kj::MILLISECONDS,
-                                 options_.timeout_ms * kj::MILLISECONDS / 3));
+      const kj::Duration per_attempt =
+          not_idempotent
+              ? left
+              : std::min(left, std::max<kj::Duration>(
+                                   1000 * kj::MILLISECONDS,
+                                   options_.timeout_ms * kj::MILLISECONDS / 3));
       Reply reply;
       bool answered = false;
       KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
@@ -102,7 +108,12 @@ class Client::Impl {
             absl::StrCat(address, ": ", exception->getDescription().cStr());
       }
       if (answered && reply.code != Code::NOT_LEADER &&
-          reply.code != Code::UNAVAILABLE) {
+          (reply.code != Code::UNAVAILABLE || not_idempotent)) {
+        if (not_idempotent && reply.message == "timed out") {
+          return absl::UnavailableError(absl::StrCat(
+              address, " did not answer within ", options_.timeout_ms,
+              " ms; the change may still be applied: see kvnode member list"));
+        }
         return reply;
       }
       if (!answered || reply.message == "timed out") {

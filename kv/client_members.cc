@@ -66,7 +66,7 @@ absl::Status Client::ChangeMembership(const std::vector<MemberStep>& steps) {
     }
     return request.send().then(
         [](auto response) { return ReplyOf(response.getResult()); });
-  });
+  }, /*not_idempotent=*/true);
   if (!reply.ok()) return reply.status();
   return ToStatus(*reply);
 }

@@ -65,7 +65,9 @@ absl::Status NodeDriver::Open(const raft::Config& config) {
   machine_ = std::make_unique<StateMachine>(
       kv_store_, StateMachineOptions{options_.session_ttl_ms});
   RETURN_IF_ERROR(machine_->Load());
-  ASSIGN_OR_RETURN(core_, raft::Core::Create(config, log_storage_));
+  raft::Config with_applied = config;
+  with_applied.applied = machine_->applied();
+  ASSIGN_OR_RETURN(core_, raft::Core::Create(with_applied, log_storage_));
   RefreshMembers();
   return absl::OkStatus();
 }

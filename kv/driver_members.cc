@@ -26,6 +26,13 @@ void NodeDriver::ChangeMembership(std::vector<raft::ConfChangeStep> steps,
   if (!index.ok()) {
     const absl::Status& status = index.status();
     if (raft::IsNotLeader(status)) return reply(NotLeader());
+    if (absl::IsUnavailable(status)) {
+      // Refused before anything was proposed, for a moment (leadership is
+      // moving, or this leader is new): "go elsewhere or come back" lets the
+      // client retry a request it must otherwise never repeat.
+      return reply(CommandResult{Code::kNotLeader,
+                                 std::string(status.message()), std::nullopt});
+    }
     const Code code = absl::IsInvalidArgument(status)    ? Code::kInvalidArgument
                       : absl::IsFailedPrecondition(status) ? Code::kFailedPrecondition
                                                            : Code::kUnavailable;
@@ -62,8 +69,15 @@ void NodeDriver::RefreshMembers() {
   // also the members it removes (they may still lead, and must get our
   // acknowledgements of the very record that removes them).
   MemberAddresses peers = members_;
-  for (const auto& [id, address] : machine_->applied_members())
-    peers.try_emplace(id, address);
+  const MemberAddresses& applied = machine_->applied_members().empty()
+                                       ? options_.initial_members
+                                       : machine_->applied_members();
+  for (const auto& [id, address] : applied) peers.try_emplace(id, address);
+  // And removed nodes the leader still tells that they were removed.
+  for (raft::NodeId id : core_->departing()) {
+    auto it = dialed_.find(id);
+    if (it != dialed_.end()) peers.try_emplace(id, it->second);
+  }
   if (peers == dialed_) return;
   dialed_ = std::move(peers);
   if (options_.on_members_changed) options_.on_members_changed(dialed_);

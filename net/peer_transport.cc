@@ -76,8 +76,11 @@ void PeerTransport::SetPeers(
     auto it = peer_addresses.find(id);
     const std::string address = it == peer_addresses.end() ? "" : it->second;
     if (link->address == address) continue;
+    const bool leaving = address.empty();
     link->address = address;  // "": not a member, messages to it are dropped
-    Reset(*link);
+    // A node that leaves still gets what is already queued for it (the
+    // leader's last word: that it was removed); its connection just idles.
+    if (!leaving) Reset(*link);
   }
   for (const auto& [id, address] : peer_addresses) {
     if (links_.count(id) > 0) continue;
@@ -209,6 +212,11 @@ void PeerTransport::Flush(Link& link) {
 }
 
 void PeerTransport::Connect(Link& link) {
+  if (link.address.empty()) {
+    dropped_ += link.queue.size();
+    link.queue.clear();
+    return;
+  }
   if (link.connecting || io_.provider->getTimer().now() < link.next_attempt) {
     if (!link.connecting) {
       // Backing off: what is queued now would be stale by then.

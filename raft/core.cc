@@ -102,7 +102,9 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Create(const Config& config,
         absl::StrCat("hard state commit ", initial.hard_state.commit,
                      " is beyond the last log index ", core->log_.LastIndex()));
   }
-  core->log_.CommitTo(initial.hard_state.commit);
+  core->log_.CommitTo(std::max(
+      initial.hard_state.commit,
+      std::min(config.applied, core->log_.LastIndex())));
   core->RefreshConf();
   core->persisted_hard_state_ = initial.hard_state;
   core->term_ = initial.hard_state.term;
@@ -135,6 +137,7 @@ void Core::ResetTerm(Term term) {
   ResetRandomizedTimeout();
   tracker_.ResetVotes();
   tracker_.StopTracking();
+  departing_.clear();
   transfer_target_ = kNoNode;
   pending_reads_.clear();
   round_in_flight_ = 0;

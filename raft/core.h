@@ -69,6 +69,11 @@ struct Config {
   // the leader's last index (thesis §4.2.1: a voter that cannot keep up
   // would stall commitment).
   uint64_t max_promote_lag = 1000;
+  // The state machine has applied everything through this index, so it is
+  // committed: a restart starts from at least here even when the commit
+  // index was not yet durable (a node that applied its own removal knows it
+  // was removed, and does not campaign).
+  LogIndex applied = kNoIndex;
   // Receives one line per notable event (elections, role changes). May be
   // empty.
   std::function<void(absl::string_view)> log_sink;
@@ -141,6 +146,12 @@ class Core {
     return tracker_.progress();
   }
   NodeId transfer_target() const { return transfer_target_; }
+  // Leader: removed nodes it still sends to (see departing_).
+  std::vector<NodeId> departing() const {
+    std::vector<NodeId> ids;
+    for (const auto& [id, departing] : departing_) ids.push_back(id);
+    return ids;
+  }
 
  private:
   Core(const Config& config, LogStorage* storage);
@@ -207,6 +218,9 @@ class Core {
   void RefreshConf();
   // Leader: once a joint configuration is committed, proposes C_new (§4.3).
   void MaybeLeaveJoint();
+  // Leader: tells departing nodes whose removal committed, and forgets them.
+  void ReleaseDeparting();
+  void TickDeparting();
   absl::Status CheckMembershipInvariants() const;
   Config config_;
   LogStorage* storage_;
@@ -221,6 +235,17 @@ class Core {
     std::string context;
   };
   std::vector<ConfRecord> conf_history_;
+  // Leader: nodes the configuration in force removed, with the index of the
+  // record that removed them. They keep getting the log until they hold that
+  // record and it has committed (or two election timeouts after it
+  // committed, if they stay silent), then one heartbeat carrying the commit
+  // index, so that they learn they were removed and stop campaigning (thesis
+  // §4.2.3).
+  struct Departing {
+    LogIndex removed_at = kNoIndex;
+    uint64_t ticks_committed = 0;
+  };
+  std::map<NodeId, Departing> departing_;
 
   Role role_ = Role::kFollower;
   Term term_ = kNoTerm;

@@ -134,6 +134,7 @@ bool Core::MaybeCommit() {
     return false;
 #endif
   RefreshConf();
+  ReleaseDeparting();
   MaybeLeaveJoint();
   StepDownIfRemoved();
   if (role_ != Role::kLeader) return true;
@@ -160,6 +161,7 @@ void Core::HandleAppendResponse(const Message& m) {
   }
   const bool was_paused = pr.IsPaused();
   if (!pr.MaybeUpdate(m.index)) return;
+  if (departing_.count(m.from) > 0) return ReleaseDeparting();
   if (pr.state() == Progress::State::kProbe) {
     pr.BecomeReplicate();
   } else if (pr.state() == Progress::State::kSnapshot &&
@@ -213,6 +215,7 @@ void Core::StepLeader(const Message& m) {
 void Core::TickLeader() {
   ++heartbeat_elapsed_;
   ++election_elapsed_;
+  TickDeparting();
   for (auto& [id, pr] : tracker_.progress()) {
     if (pr.TickSnapshot(config_.election_ticks))
       pr.BecomeProbe();  // retry the snapshot

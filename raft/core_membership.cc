@@ -104,6 +104,24 @@ void Core::RefreshConf() {
 #endif
   if (want == tracker_.conf()) return;
   Log(absl::StrCat("configuration now ", DescribeConf(want)));
+  if (role_ == Role::kLeader) {
+    const std::vector<NodeId> members = MembersOf(want);
+    for (const auto& [id, pr] : tracker_.progress()) {
+      if (id != config_.id &&
+          !std::binary_search(members.begin(), members.end(), id)) {
+        departing_.emplace(id, Departing{conf_index(), 0});
+      }
+    }
+    for (auto it = departing_.begin(); it != departing_.end();) {
+      // Back in (a record was truncated, or it was added again).
+      it = std::binary_search(members.begin(), members.end(), it->first)
+               ? departing_.erase(it)
+               : std::next(it);
+    }
+    std::set<NodeId> ids;
+    for (const auto& [id, departing] : departing_) ids.insert(id);
+    tracker_.SetDeparting(std::move(ids));
+  }
   tracker_.SetConf(want, log_.LastIndex() + 1);
   if (role_ != Role::kLeader) return;
   if (transfer_target_ != kNoNode && !IsVoter(transfer_target_)) AbortTransfer();
@@ -153,6 +171,33 @@ absl::StatusOr<LogIndex> Core::ProposeConfChange(
   Log(absl::StrCat("proposing ", DescribeConf(*next)));
   AppendOwnEntries({std::move(entry)});
   return log_.LastIndex();
+}
+
+void Core::ReleaseDeparting() {
+  bool released = false;
+  for (auto it = departing_.begin(); it != departing_.end();) {
+    const Progress* pr = tracker_.Find(it->first);
+    const bool holds = pr != nullptr && pr->match() >= it->second.removed_at;
+    if (it->second.removed_at > log_.committed() ||
+        (!holds && it->second.ticks_committed < 2 * config_.election_ticks)) {
+      ++it;
+      continue;
+    }
+    SendHeartbeat(it->first, "");  // commit: as far as it holds the log
+    it = departing_.erase(it);
+    released = true;
+  }
+  if (!released) return;
+  std::set<NodeId> ids;
+  for (const auto& [id, departing] : departing_) ids.insert(id);
+  tracker_.SetDeparting(std::move(ids));
+}
+
+void Core::TickDeparting() {
+  for (auto& [id, departing] : departing_) {
+    if (departing.removed_at <= log_.committed()) ++departing.ticks_committed;
+  }
+  ReleaseDeparting();
 }
 
 void Core::MaybeLeaveJoint() {

@@ -34,6 +34,7 @@ void ProgressTracker::SetConf(const ConfState& conf, LogIndex next_index) {
 
 void ProgressTracker::StartTracking(LogIndex next_index) {
   progress_.clear();
+  departing_.clear();
   for (NodeId id : Tracked()) {
     auto it = progress_
                   .try_emplace(id, next_index, max_inflight_messages_,
@@ -44,10 +45,24 @@ void ProgressTracker::StartTracking(LogIndex next_index) {
 }
 
 std::vector<NodeId> ProgressTracker::Tracked() const {
-  std::vector<NodeId> ids = MembersOf(conf_);
-  auto at = std::lower_bound(ids.begin(), ids.end(), self_);
-  if (at == ids.end() || *at != self_) ids.insert(at, self_);
-  return ids;
+  std::vector<NodeId> members = MembersOf(conf_);
+  std::set<NodeId> ids(members.begin(), members.end());
+  ids.insert(self_);
+  ids.insert(departing_.begin(), departing_.end());
+  return {ids.begin(), ids.end()};
+}
+
+void ProgressTracker::SetDeparting(std::set<NodeId> departing) {
+  departing_ = std::move(departing);
+  if (progress_.empty()) return;
+  const std::vector<NodeId> tracked = Tracked();
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    if (std::binary_search(tracked.begin(), tracked.end(), it->first)) {
+      ++it;
+    } else {
+      it = progress_.erase(it);
+    }
+  }
 }
 
 Progress* ProgressTracker::Find(NodeId id) {

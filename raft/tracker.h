@@ -44,7 +44,14 @@ class ProgressTracker {
   // Progress, for a leader. StartTracking gives every member a fresh one,
   // recently active, starting at `next_index`.
   void StartTracking(LogIndex next_index);
-  void StopTracking() { progress_.clear(); }
+  // Nodes a configuration change removes keep their progress (they still get
+  // the log, up to the record that removes them, and the commit index) until
+  // SetDeparting no longer names them; they count toward no quorum.
+  void SetDeparting(std::set<NodeId> departing);
+  void StopTracking() {
+    progress_.clear();
+    departing_.clear();
+  }
   std::map<NodeId, Progress>& progress() { return progress_; }
   const std::map<NodeId, Progress>& progress() const { return progress_; }
   Progress* Find(NodeId id);
@@ -70,6 +77,7 @@ class ProgressTracker {
   std::vector<NodeId> Tracked() const;
 
   NodeId self_;
+  std::set<NodeId> departing_;
   uint64_t max_inflight_messages_;
   uint64_t max_inflight_bytes_;
   ConfState conf_;

@@ -141,7 +141,8 @@ absl::StatusOr<std::map<std::string, std::string>> ClusterHarness::Contents(
   }
 }
 
-absl::Status ClusterHarness::WaitForConvergence(int timeout_ms) {
+absl::Status ClusterHarness::WaitForConvergence(
+    int timeout_ms, const std::set<raft::NodeId>& exclude) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   std::string last = "never checked";
   while (Clock::now() < deadline) {
@@ -149,7 +150,7 @@ absl::Status ClusterHarness::WaitForConvergence(int timeout_ms) {
     bool all_up = true;
     std::map<raft::NodeId, raft::LogIndex> applied;
     for (raft::NodeId id : ids()) {
-      if (!cluster_->running(id)) continue;
+      if (!cluster_->running(id) || exclude.count(id) > 0) continue;
       auto info = Status(id);
       if (!info.ok()) {
         all_up = false;
@@ -194,6 +195,12 @@ absl::Status ClusterHarness::Restart(raft::NodeId id) {
   return cluster_->StartNode(id);
 }
 
+absl::Status ClusterHarness::StartJoining(raft::NodeId id) {
+  absl::Status added = cluster_->AddNode(id);
+  if (!added.ok()) return added;
+  return cluster_->StartNode(id);
+}
+
 void ClusterHarness::Partition(
     const std::vector<std::set<raft::NodeId>>& groups) {
   auto group_of = [&](raft::NodeId id) {
@@ -218,13 +225,16 @@ void ClusterHarness::Heal() {
 CommandOutput ClusterHarness::Run(const std::vector<std::string>& args,
                                   int timeout_ms, const std::string& input) {
   CommandOutput output;
-  const std::string in_path = absl::StrCat(dir_, "/command.in");
+  // Unique per call: commands may run at once from several threads.
+  static std::atomic<int> next{0};
+  const std::string stem = absl::StrCat(dir_, "/command-", next++);
+  const std::string in_path = stem + ".in";
   {
     std::ofstream in(in_path, std::ios::trunc);
     in << input;
   }
-  const std::string out_path = absl::StrCat(dir_, "/command.out");
-  const std::string err_path = absl::StrCat(dir_, "/command.err");
+  const std::string out_path = stem + ".out";
+  const std::string err_path = stem + ".err";
   std::vector<std::string> full = {kvnode_path};
   full.insert(full.end(), args.begin(), args.end());
   std::vector<char*> argv;

@@ -58,14 +58,18 @@ class ClusterHarness {
   absl::StatusOr<kv::NodeInfo> Status(raft::NodeId id);
   // A node's own state (a serializable scan of it), as a map.
   absl::StatusOr<std::map<std::string, std::string>> Contents(raft::NodeId id);
-  // Waits until every running node has applied everything and holds the same
-  // contents.
-  absl::Status WaitForConvergence(int timeout_ms = 10000);
+  // Waits until every running node not in `exclude` (removed members) has
+  // applied everything and holds the same contents.
+  absl::Status WaitForConvergence(int timeout_ms = 10000,
+                                  const std::set<raft::NodeId>& exclude = {});
 
   void Kill(raft::NodeId id);    // SIGKILL
   void Pause(raft::NodeId id);   // SIGSTOP
   void Resume(raft::NodeId id);  // SIGCONT
   absl::Status Restart(raft::NodeId id);
+  // Starts a new node `id` with an empty data directory and --join (it waits
+  // until a `member add` names it).
+  absl::Status StartJoining(raft::NodeId id);
   // Cuts every link between nodes in different groups (both directions).
   void Partition(const std::vector<std::set<raft::NodeId>>& groups);
   void Heal();
