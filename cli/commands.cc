@@ -73,7 +73,8 @@ int RunClientCommand(const std::vector<std::string>& args,
                      const CommandContext& ctx) {
   const std::string& cmd = args[0];
   kv::Client& client = *ctx.client;
-  if (cmd == "member" || cmd == "move-leader") return RunMemberCommand(args, ctx);
+  if (cmd == "member" || cmd == "move-leader")
+    return RunMemberCommand(args, ctx);
   if (cmd == "get") {
     if (!Usage(args, 1, 1, "kvnode get KEY")) return kExitUsage;
     auto value = client.Get(args[1]);
@@ -240,9 +241,9 @@ int RunClientCommand(const std::vector<std::string>& args,
               &members, members.empty() ? "[" : ",", "{\"id\":", m.id,
               ",\"address\":", JsonString(m.address),
               ",\"suffrage\":", JsonString(m.suffrage),
-              m.has_progress ? absl::StrCat(",\"match\":", m.match,
-                                            ",\"lag\":", m.lag)
-                             : "",
+              m.has_progress
+                  ? absl::StrCat(",\"match\":", m.match, ",\"lag\":", m.lag)
+                  : "",
               "}");
         }
         members += members.empty() ? "[]" : "]";
@@ -253,7 +254,8 @@ int RunClientCommand(const std::vector<std::string>& args,
       printf("\n");
       PrintMembership(*membership, ctx.output);
     } else {
-      printf("\nmembers: %s\n", std::string(membership.status().message()).c_str());
+      printf("\nmembers: %s\n",
+             std::string(membership.status().message()).c_str());
     }
     return kExitOk;
   }

@@ -403,7 +403,7 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   const std::set<std::string> commands = {
-      "get",    "put",   "del",    "delete", "list",       "cas",
+      "get",    "put",   "del",   "delete", "list",       "cas",
       "status", "shell", "bench", "member", "move-leader"};
   if (commands.count(words[0]) == 0) {
     fprintf(stderr,

@@ -119,12 +119,10 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
   if (running(id))
     return absl::FailedPreconditionError(
         absl::StrCat("node ", id, " is running"));
-  std::vector<std::string> args = {
-      options_.binary,
-      "serve",
-      absl::StrCat("--node-id=", id),
-      absl::StrCat("--bind=", address(id)),
-      absl::StrCat("--data-dir=", data_dir(id))};
+  std::vector<std::string> args = {options_.binary, "serve",
+                                   absl::StrCat("--node-id=", id),
+                                   absl::StrCat("--bind=", address(id)),
+                                   absl::StrCat("--data-dir=", data_dir(id))};
   if (joiners_.count(id) > 0) {
     std::vector<std::string> others;
     for (const auto& [other, port] : ports_) {

@@ -3,8 +3,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "cli/commands.h"
 #include "absl/strings/str_format.h"
+#include "cli/commands.h"
 
 namespace raftkv::cli {
 namespace {
@@ -23,10 +23,10 @@ bool ParseId(const std::string& text, raft::NodeId* id) {
 }
 
 std::string MemberJson(const kv::MemberInfo& m, raft::NodeId leader) {
-  std::string out = absl::StrCat(
-      "{\"id\":", m.id, ",\"address\":", JsonString(m.address),
-      ",\"suffrage\":", JsonString(m.suffrage),
-      ",\"leader\":", m.id == leader ? "true" : "false");
+  std::string out =
+      absl::StrCat("{\"id\":", m.id, ",\"address\":", JsonString(m.address),
+                   ",\"suffrage\":", JsonString(m.suffrage),
+                   ",\"leader\":", m.id == leader ? "true" : "false");
   if (m.has_progress)
     absl::StrAppend(&out, ",\"match\":", m.match, ",\"lag\":", m.lag);
   return out + "}";
@@ -41,10 +41,11 @@ void PrintMembership(const kv::Membership& membership, Output output) {
       absl::StrAppend(&members, members.empty() ? "" : ",",
                       MemberJson(m, membership.leader));
     }
-    printf("{\"cluster_id\":%s,\"leader\":%llu,\"joint\":%s,\"members\":[%s]}\n",
-           JsonString(absl::StrFormat("%016x", membership.cluster_id)).c_str(),
-           static_cast<unsigned long long>(membership.leader),
-           membership.joint ? "true" : "false", members.c_str());
+    printf(
+        "{\"cluster_id\":%s,\"leader\":%llu,\"joint\":%s,\"members\":[%s]}\n",
+        JsonString(absl::StrFormat("%016x", membership.cluster_id)).c_str(),
+        static_cast<unsigned long long>(membership.leader),
+        membership.joint ? "true" : "false", members.c_str());
     return;
   }
   printf("%-4s %-22s %-9s %-8s %-8s %s\n", "ID", "ADDRESS", "SUFFRAGE", "MATCH",
@@ -58,7 +59,8 @@ void PrintMembership(const kv::Membership& membership, Output output) {
            m.id == membership.leader ? "leader" : "");
   }
   if (membership.joint) {
-    printf("(joint configuration: the leader is leaving it for the new voters)\n");
+    printf(
+        "(joint configuration: the leader is leaving it for the new voters)\n");
   }
 }
 

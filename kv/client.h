@@ -57,7 +57,7 @@ struct NodeInfo {
 struct MemberInfo {
   raft::NodeId id = 0;
   std::string address;
-  std::string suffrage;  // voter, learner, outgoing
+  std::string suffrage;       // voter, learner, outgoing
   bool has_progress = false;  // match and lag are the leader's knowledge
   raft::LogIndex match = 0;
   uint64_t lag = 0;

@@ -6,18 +6,20 @@
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
+
 #include <algorithm>
 #include <functional>
 #include <random>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "kv/client.h"
 #include "net/buffered_stream.h"
 #include "net/bytes.h"
 #include "net/kv.capnp.h"
 #include "net/peer_transport.h"
-#include "kv/client.h"
 
 namespace raftkv::kv {
 namespace client_internal {
@@ -48,10 +50,10 @@ struct Connection {
 }  // namespace client_internal
 
 using client_internal::Connection;
-using net::AsData;
-using net::ToString;
 using client_internal::Reply;
 using client_internal::ReplyOf;
+using net::AsData;
+using net::ToString;
 using net::wire::Code;
 using net::wire::KvService;
 

@@ -16,9 +16,9 @@ Membership FromWire(net::wire::Membership::Reader in) {
   out.joint = in.getJoint();
   out.last_index = in.getLastIndex();
   for (auto m : in.getMembers()) {
-    out.members.push_back(MemberInfo{m.getId(), m.getAddress(),
-                                     m.getSuffrage(), m.getHasProgress(),
-                                     m.getMatch(), m.getLag()});
+    out.members.push_back(MemberInfo{m.getId(), m.getAddress(), m.getSuffrage(),
+                                     m.getHasProgress(), m.getMatch(),
+                                     m.getLag()});
   }
   return out;
 }
@@ -55,18 +55,20 @@ absl::StatusOr<Membership> Client::MembersAt(const std::string& address) {
 }
 
 absl::Status Client::ChangeMembership(const std::vector<MemberStep>& steps) {
-  auto reply = impl_->Call([&](KvService::Client& kv) {
-    auto request = kv.changeMembershipRequest();
-    auto list = request.initSteps(static_cast<unsigned>(steps.size()));
-    for (size_t i = 0; i < steps.size(); ++i) {
-      auto step = list[static_cast<unsigned>(i)];
-      step.setType(static_cast<uint8_t>(steps[i].type));
-      step.setNodeId(steps[i].id);
-      step.setAddress(steps[i].address);
-    }
-    return request.send().then(
-        [](auto response) { return ReplyOf(response.getResult()); });
-  }, /*not_idempotent=*/true);
+  auto reply = impl_->Call(
+      [&](KvService::Client& kv) {
+        auto request = kv.changeMembershipRequest();
+        auto list = request.initSteps(static_cast<unsigned>(steps.size()));
+        for (size_t i = 0; i < steps.size(); ++i) {
+          auto step = list[static_cast<unsigned>(i)];
+          step.setType(static_cast<uint8_t>(steps[i].type));
+          step.setNodeId(steps[i].id);
+          step.setAddress(steps[i].address);
+        }
+        return request.send().then(
+            [](auto response) { return ReplyOf(response.getResult()); });
+      },
+      /*not_idempotent=*/true);
   if (!reply.ok()) return reply.status();
   return ToStatus(*reply);
 }

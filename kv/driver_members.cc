@@ -33,11 +33,12 @@ void NodeDriver::ChangeMembership(std::vector<raft::ConfChangeStep> steps,
       return reply(CommandResult{Code::kNotLeader,
                                  std::string(status.message()), std::nullopt});
     }
-    const Code code = absl::IsInvalidArgument(status)    ? Code::kInvalidArgument
-                      : absl::IsFailedPrecondition(status) ? Code::kFailedPrecondition
-                                                           : Code::kUnavailable;
-    return reply(CommandResult{code, std::string(status.message()),
-                               std::nullopt});
+    const Code code = absl::IsInvalidArgument(status) ? Code::kInvalidArgument
+                      : absl::IsFailedPrecondition(status)
+                          ? Code::kFailedPrecondition
+                          : Code::kUnavailable;
+    return reply(
+        CommandResult{code, std::string(status.message()), std::nullopt});
   }
   pending_writes_[*index] = PendingWrite{
       core_->term(), ticks_ + options_.request_timeout_ticks, std::move(reply)};

@@ -38,10 +38,10 @@ absl::StatusOr<NodeIdentity> Join(const NodeOptions& options) {
     absl::StatusOr<Membership> membership = AskCluster(options);
     if (!membership.ok()) {
       if (!said_unreachable) {
-        Say(options, absl::StrCat("node ", options.id, ": cannot reach --join ",
-                                  absl::StrJoin(options.join, ","), " (",
-                                  membership.status().message(),
-                                  "); retrying"));
+        Say(options,
+            absl::StrCat("node ", options.id, ": cannot reach --join ",
+                         absl::StrJoin(options.join, ","), " (",
+                         membership.status().message(), "); retrying"));
         said_unreachable = true;
       }
     } else {
@@ -65,8 +65,9 @@ absl::StatusOr<NodeIdentity> Join(const NodeOptions& options) {
                          ClusterIdText(identity.cluster_id),
                          " yet; waiting until an operator adds it: kvnode "
                          "--cluster=",
-                         absl::StrJoin(options.join, ","), " member add-learner ",
-                         options.id, " ", options.bind));
+                         absl::StrJoin(options.join, ","),
+                         " member add-learner ", options.id, " ",
+                         options.bind));
         said_waiting = true;
       }
     }
@@ -82,14 +83,15 @@ absl::StatusOr<NodeIdentity> ResolveIdentity(const NodeOptions& options) {
                    ReadIdentity(options.data_dir));
   if (existing.has_value()) {
     if (existing->node_id != options.id) {
-      return Mismatch(absl::StrCat(
-          "--data-dir=", options.data_dir, " belongs to node ",
-          existing->node_id, ", not --node-id=", options.id,
-          "; start it with --node-id=", existing->node_id,
-          " or give this node an empty --data-dir"));
+      return Mismatch(
+          absl::StrCat("--data-dir=", options.data_dir, " belongs to node ",
+                       existing->node_id, ", not --node-id=", options.id,
+                       "; start it with --node-id=", existing->node_id,
+                       " or give this node an empty --data-dir"));
     }
     if (!options.cluster.empty()) {
-      const uint64_t given = ClusterIdOf(options.cluster, options.cluster_token);
+      const uint64_t given =
+          ClusterIdOf(options.cluster, options.cluster_token);
       if (given != existing->cluster_id) {
         return Mismatch(absl::StrCat(
             "--cluster describes cluster ", ClusterIdText(given),

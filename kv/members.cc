@@ -50,7 +50,8 @@ uint64_t ClusterIdOf(const MemberAddresses& members, absl::string_view token) {
   // FNV-1a over the ids, addresses and token.
   uint64_t hash = 14695981039346656037ull;
   const auto mix = [&hash](absl::string_view bytes) {
-    for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+    for (char c : bytes)
+      hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
     hash = (hash ^ 0xff) * 1099511628211ull;
   };
   for (const auto& [id, address] : members) mix(std::to_string(id));

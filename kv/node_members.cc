@@ -30,15 +30,15 @@ void FillMembership(const NodeRuntime& runtime,
     m.setAddress(runtime.driver().AddressOf(id));
     const bool incoming = std::find(conf.voters.begin(), conf.voters.end(),
                                     id) != conf.voters.end();
-    m.setSuffrage(incoming ? "voter"
+    m.setSuffrage(incoming                      ? "voter"
                   : raft::IsLearnerIn(conf, id) ? "learner"
                                                 : "outgoing");
     const raft::Progress* progress = core.progress(id);
     if (core.role() == raft::Role::kLeader && progress != nullptr) {
       m.setHasProgress(true);
       m.setMatch(progress->match());
-      m.setLag(core.log().LastIndex() - std::min(progress->match(),
-                                                 core.log().LastIndex()));
+      m.setLag(core.log().LastIndex() -
+               std::min(progress->match(), core.log().LastIndex()));
     }
   }
 }
@@ -53,7 +53,8 @@ std::optional<CommandResult> ParseMemberChange(
   }
   const MemberAddresses& members = runtime.driver().members();
   for (auto step : steps) {
-    if (step.getType() > static_cast<uint8_t>(raft::ConfChangeType::kRemoveNode))
+    if (step.getType() >
+        static_cast<uint8_t>(raft::ConfChangeType::kRemoveNode))
       return Invalid(absl::StrCat("unknown membership step ", step.getType()));
     const auto type = static_cast<raft::ConfChangeType>(step.getType());
     const raft::NodeId id = step.getNodeId();

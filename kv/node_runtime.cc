@@ -109,7 +109,8 @@ absl::Status NodeRuntime::Open() {
   ASSIGN_OR_RETURN(staging_, storage::FileSnapshotStaging::Open(
                                  options_.data_dir + "/snapshot-staging"));
   const raft::SnapshotMetadata snapshot = log_storage_->Snapshot();
-  const bool empty = snapshot.index == 0 && snapshot.conf_state.voters.empty() &&
+  const bool empty = snapshot.index == 0 &&
+                     snapshot.conf_state.voters.empty() &&
                      log_storage_->LastIndex() == 0;
   if (empty && identity_.founder) {
     // Bootstrap: the first members are the configuration before index 1.
@@ -200,8 +201,9 @@ kj::Promise<CommandResult> NodeRuntime::MoveLeader(raft::NodeId to) {
   if (to == options_.id) return CommandResult{};
   absl::Status status = driver_->TransferLeader(to);
   if (!status.ok()) {
-    return CommandResult{absl::IsInvalidArgument(status) ? Code::kInvalidArgument
-                                                         : Code::kUnavailable,
+    return CommandResult{absl::IsInvalidArgument(status)
+                             ? Code::kInvalidArgument
+                             : Code::kUnavailable,
                          std::string(status.message()), std::nullopt};
   }
   // The transfer either completes or is abandoned within an election timeout

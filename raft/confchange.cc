@@ -77,9 +77,10 @@ std::vector<NodeId> MembersOf(const ConfState& conf) {
 }
 
 std::string DescribeConf(const ConfState& conf) {
-  std::string out = conf.joint() ? absl::StrCat("joint voters ", Ids(conf.voters),
-                                                " / ", Ids(conf.voters_outgoing))
-                                 : absl::StrCat("voters ", Ids(conf.voters));
+  std::string out = conf.joint()
+                        ? absl::StrCat("joint voters ", Ids(conf.voters), " / ",
+                                       Ids(conf.voters_outgoing))
+                        : absl::StrCat("voters ", Ids(conf.voters));
   if (!conf.learners.empty())
     absl::StrAppend(&out, " learners ", Ids(conf.learners));
   return out;
@@ -88,9 +89,9 @@ std::string DescribeConf(const ConfState& conf) {
 absl::StatusOr<ConfState> PlanChange(const ConfState& current,
                                      absl::Span<const ConfChangeStep> steps) {
   if (current.joint()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the cluster is still leaving a joint configuration (",
-        DescribeConf(current), "); retry in a moment"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the cluster is still leaving a joint configuration (",
+                     DescribeConf(current), "); retry in a moment"));
   }
   if (steps.empty())
     return absl::InvalidArgumentError("a membership change needs a step");
@@ -110,10 +111,9 @@ absl::StatusOr<ConfState> PlanChange(const ConfState& current,
       case ConfChangeType::kAddVoter:
       case ConfChangeType::kAddLearner:
         if (voter || learner) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("node ", id, " is already a ",
-                           voter ? "voter" : "learner",
-                           "; pick an id that is not a member"));
+          return absl::InvalidArgumentError(absl::StrCat(
+              "node ", id, " is already a ", voter ? "voter" : "learner",
+              "; pick an id that is not a member"));
         }
         (step.type == ConfChangeType::kAddVoter ? voters : learners).insert(id);
         break;
@@ -181,7 +181,8 @@ absl::StatusOr<ConfChangeRecord> DecodeConfChangeRecord(absl::string_view in) {
   in.remove_prefix(1);
   ConfChangeRecord record;
   uint64_t steps = 0, context = 0;
-  if (!GetIds(&in, &record.conf.voters) || !GetIds(&in, &record.conf.learners) ||
+  if (!GetIds(&in, &record.conf.voters) ||
+      !GetIds(&in, &record.conf.learners) ||
       !GetIds(&in, &record.conf.voters_outgoing) || !Get64(&in, &steps) ||
       steps > in.size() / 9) {
     return bad();

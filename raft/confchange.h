@@ -42,7 +42,8 @@ const char* ConfChangeTypeName(ConfChangeType type);
 struct ConfChangeStep {
   ConfChangeType type = ConfChangeType::kAddVoter;
   NodeId node = kNoNode;
-  friend bool operator==(const ConfChangeStep&, const ConfChangeStep&) = default;
+  friend bool operator==(const ConfChangeStep&,
+                         const ConfChangeStep&) = default;
 };
 
 // The configuration that `steps`, applied together, lead to from `current`:

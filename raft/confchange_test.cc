@@ -22,9 +22,11 @@ std::string Refusal(const ConfState& from, std::vector<ConfChangeStep> steps) {
 const ConfState kThree{{1, 2, 3}, {}, {}};
 
 TEST(PlanChangeTest, OneVoter_IsSimple) {
-  EXPECT_EQ(Plan(kThree, {{T::kAddVoter, 4}}), (ConfState{{1, 2, 3, 4}, {}, {}}));
+  EXPECT_EQ(Plan(kThree, {{T::kAddVoter, 4}}),
+            (ConfState{{1, 2, 3, 4}, {}, {}}));
   EXPECT_EQ(Plan(kThree, {{T::kRemoveNode, 2}}), (ConfState{{1, 3}, {}, {}}));
-  EXPECT_EQ(Plan(kThree, {{T::kAddLearner, 4}}), (ConfState{{1, 2, 3}, {4}, {}}));
+  EXPECT_EQ(Plan(kThree, {{T::kAddLearner, 4}}),
+            (ConfState{{1, 2, 3}, {4}, {}}));
   EXPECT_EQ(Plan(ConfState{{1, 2, 3}, {4}, {}}, {{T::kPromoteLearner, 4}}),
             (ConfState{{1, 2, 3, 4}, {}, {}}));
 }

@@ -102,9 +102,9 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Create(const Config& config,
         absl::StrCat("hard state commit ", initial.hard_state.commit,
                      " is beyond the last log index ", core->log_.LastIndex()));
   }
-  core->log_.CommitTo(std::max(
-      initial.hard_state.commit,
-      std::min(config.applied, core->log_.LastIndex())));
+  core->log_.CommitTo(
+      std::max(initial.hard_state.commit,
+               std::min(config.applied, core->log_.LastIndex())));
   core->RefreshConf();
   core->persisted_hard_state_ = initial.hard_state;
   core->term_ = initial.hard_state.term;
@@ -269,8 +269,8 @@ absl::Status Core::Step(const Message& m) {
   // §4.2.3): its pre-vote fails, as its log lacks the committed removal, and
   // nodes that hear from a leader ignore it (the lease of check-quorum).
   if (m.from == kNoNode) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        MessageTypeName(m.type), " from node 0 dropped"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(MessageTypeName(m.type), " from node 0 dropped"));
   }
   bool handled = false;
   absl::Status status = StepByTerm(m, &handled);
@@ -526,8 +526,9 @@ void Core::Advance(const Ready& ready) {
     ++base;
   }
   if (base > 0) {
-    conf_history_.erase(conf_history_.begin(),
-                        conf_history_.begin() + static_cast<std::ptrdiff_t>(base));
+    conf_history_.erase(
+        conf_history_.begin(),
+        conf_history_.begin() + static_cast<std::ptrdiff_t>(base));
   }
   if (role_ == Role::kLeader) {
     // The leader counts itself toward a quorum only for what is durable

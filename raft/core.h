@@ -1,14 +1,14 @@
 // Core: the Raft consensus algorithm as a pure, deterministic state machine.
 //
 // Inputs only: Tick(), Step(message), Propose(data), ProposeConfChange(steps),
-// ReadIndex(context), TransferLeader(to), Campaign(). Output only through GetReady()/Advance(). No
-// I/O, no threads, no clock: time is ticks, randomness comes from Config::seed,
-// logging goes to Config::log_sink. So one seed and one sequence of inputs
-// replay one run exactly (DESIGN.md, "The consensus core"; the structure
-// follows etcd-io/raft's raft.go and rawnode.go). The member set is data: the
-// configuration of storage's snapshot, then every membership record in the
-// log, each in force from the moment it is appended (thesis §4.1) and
-// forgotten again if a conflicting leader truncates it.
+// ReadIndex(context), TransferLeader(to), Campaign(). Output only through
+// GetReady()/Advance(). No I/O, no threads, no clock: time is ticks, randomness
+// comes from Config::seed, logging goes to Config::log_sink. So one seed and
+// one sequence of inputs replay one run exactly (DESIGN.md, "The consensus
+// core"; the structure follows etcd-io/raft's raft.go and rawnode.go). The
+// member set is data: the configuration of storage's snapshot, then every
+// membership record in the log, each in force from the moment it is appended
+// (thesis §4.1) and forgotten again if a conflicting leader truncates it.
 //
 // Implemented: elections with randomized timeouts (§5.2) and the up-to-date
 // vote rule (§5.4.1); pre-vote (thesis §9.6) and check-quorum with a leader
@@ -136,7 +136,9 @@ class Core {
   // REQUIRES: index >= the index of the log's snapshot.
   ConfState ConfStateAt(LogIndex index) const;
   // The context of the last membership record in the log ("" before any).
-  const std::string& conf_context() const { return conf_history_.back().context; }
+  const std::string& conf_context() const {
+    return conf_history_.back().context;
+  }
   // The index of the last membership record in the log (the snapshot's index
   // when there is none); it is committed once this is <= log().committed().
   LogIndex conf_index() const { return conf_history_.back().index; }

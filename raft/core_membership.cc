@@ -21,8 +21,8 @@ absl::Status Core::LoadConfHistory(const SnapshotMetadata& snapshot) {
       absl::StatusOr<ConfChangeRecord> record =
           DecodeConfChangeRecord(entry.data);
       if (!record.ok()) {
-        return absl::DataLossError(absl::StrCat(
-            "log entry ", entry.index, ": ", record.status().message()));
+        return absl::DataLossError(absl::StrCat("log entry ", entry.index, ": ",
+                                                record.status().message()));
       }
       conf_history_.push_back(
           ConfRecord{entry.index, record->conf, std::move(record->context)});
@@ -45,13 +45,10 @@ void Core::OnEntriesAppended(const std::vector<Entry>& entries) {
   // past LastIndex() was truncated.
   const bool had_records =
       std::any_of(conf_history_.begin() + 1, conf_history_.end(),
-                  [&](const ConfRecord& r) {
-                    return r.index >= first;
-                  });
-  const bool has_records =
-      std::any_of(entries.begin(), entries.end(), [](const Entry& e) {
-        return e.type == EntryType::kConfChange;
-      });
+                  [&](const ConfRecord& r) { return r.index >= first; });
+  const bool has_records = std::any_of(
+      entries.begin(), entries.end(),
+      [](const Entry& e) { return e.type == EntryType::kConfChange; });
   if (!had_records && !has_records) return;
   const LogIndex last_index = log_.LastIndex();
   conf_history_.erase(
@@ -124,7 +121,8 @@ void Core::RefreshConf() {
   }
   tracker_.SetConf(want, log_.LastIndex() + 1);
   if (role_ != Role::kLeader) return;
-  if (transfer_target_ != kNoNode && !IsVoter(transfer_target_)) AbortTransfer();
+  if (transfer_target_ != kNoNode && !IsVoter(transfer_target_))
+    AbortTransfer();
   // Acknowledgements of the voters that remain may be a quorum now.
   MaybeFinishReadRound();
 }
@@ -238,8 +236,8 @@ void Core::StepDownIfRemoved() {
 absl::Status Core::CheckMembershipInvariants() const {
   const ConfState& conf = conf_state();
   if (conf.voters.empty() && !(conf.learners.empty() && !conf.joint())) {
-    return absl::InternalError(absl::StrCat(
-        "configuration without voters: ", DescribeConf(conf)));
+    return absl::InternalError(
+        absl::StrCat("configuration without voters: ", DescribeConf(conf)));
   }
   for (NodeId id : conf.learners) {
     if (IsVoter(id)) {

@@ -20,9 +20,10 @@ LogIndex MajorityConfig::CommittedIndex(
   matches.reserve(ids_.size());
   for (NodeId id : ids_) matches.push_back(acked(id));
   // The QuorumSize()-th highest acknowledgement is held by a majority.
-  std::nth_element(matches.begin(),
-                   matches.begin() + static_cast<std::ptrdiff_t>(QuorumSize() - 1),
-                   matches.end(), std::greater<>());
+  std::nth_element(
+      matches.begin(),
+      matches.begin() + static_cast<std::ptrdiff_t>(QuorumSize() - 1),
+      matches.end(), std::greater<>());
   return matches[QuorumSize() - 1];
 }
 
@@ -72,7 +73,8 @@ VoteResult JointConfig::Vote(
     const std::function<std::optional<bool>(NodeId)>& vote) const {
   const VoteResult a = incoming_.Vote(vote);
   const VoteResult b = outgoing_.Vote(vote);
-  if (a == VoteResult::kLost || b == VoteResult::kLost) return VoteResult::kLost;
+  if (a == VoteResult::kLost || b == VoteResult::kLost)
+    return VoteResult::kLost;
   if (a == VoteResult::kWon && b == VoteResult::kWon) return VoteResult::kWon;
   return VoteResult::kPending;
 }

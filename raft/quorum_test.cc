@@ -43,7 +43,8 @@ TEST(MajorityConfigTest, Vote_WonLostPending) {
 TEST(MajorityConfigTest, Empty_AgreesToEverything) {
   MajorityConfig none;
   EXPECT_EQ(none.Vote(Votes({})), VoteResult::kWon);
-  EXPECT_EQ(none.CommittedIndex(Acked({})), std::numeric_limits<LogIndex>::max());
+  EXPECT_EQ(none.CommittedIndex(Acked({})),
+            std::numeric_limits<LogIndex>::max());
 }
 
 // Thesis §4.3: in C_old,new an entry commits only with majorities of both.

@@ -44,8 +44,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kv/driver.h"
-#include "raft/confchange.h"
 #include "net/kv.capnp.h"
+#include "raft/confchange.h"
 #include "testing/sim/sim_node.h"
 
 namespace raftkv::testing {
@@ -129,8 +129,8 @@ class Harness {
       SimNode& node = *At(args[1]).parts;
       absl::Status status = node.kv.Sync();
       if (status.ok())
-        status = node.log.Compact(Int(args[2]),
-                                  node.driver->core().ConfStateAt(Int(args[2])));
+        status = node.log.Compact(
+            Int(args[2]), node.driver->core().ConfStateAt(Int(args[2])));
       if (!status.ok()) out_ << Error(status) << "\n";
     } else if (cmd == "add-node") {
       Init(Int(args[1]));
@@ -177,7 +177,8 @@ class Harness {
     for (int i = 1; i <= n; ++i) voters.push_back(i);
     for (NodeId id : voters) {
       Init(id);
-      (void)nodes_[id].parts->log.twin.InstallSnapshot({0, 0, {voters, {}, {}}});
+      (void)nodes_[id].parts->log.twin.InstallSnapshot(
+          {0, 0, {voters, {}, {}}});
       Start(id);
     }
   }
@@ -202,20 +203,23 @@ class Harness {
         {"remove", raft::ConfChangeType::kRemoveNode}};
     std::vector<raft::ConfChangeStep> steps;
     for (size_t i = 2; i + 1 < args.size(); i += 2) {
-      steps.push_back({kTypes.at(args[i]), static_cast<NodeId>(Int(args[i + 1]))});
+      steps.push_back(
+          {kTypes.at(args[i]), static_cast<NodeId>(Int(args[i + 1]))});
     }
     kv::NodeDriver& driver = Driver(args[1]);
     auto answered = std::make_shared<bool>(false);
-    driver.ChangeMembership(steps, {}, [this, answered](kv::CommandResult result) {
-      if (*answered) {  // later: the change was applied, or failed
-        out_ << (result.code == kv::Code::kOk ? std::string("change applied")
-                                              : "error: " + result.message)
-             << "\n";
-        return;
-      }
-      *answered = true;
-      out_ << "error: " << result.message << "\n";
-    });
+    driver.ChangeMembership(
+        steps, {}, [this, answered](kv::CommandResult result) {
+          if (*answered) {  // later: the change was applied, or failed
+            out_ << (result.code == kv::Code::kOk
+                         ? std::string("change applied")
+                         : "error: " + result.message)
+                 << "\n";
+            return;
+          }
+          *answered = true;
+          out_ << "error: " << result.message << "\n";
+        });
     if (!*answered) {
       *answered = true;
       out_ << "index " << driver.core().log().LastIndex() << "\n";

@@ -78,7 +78,8 @@ std::map<raft::NodeId, std::string> Suffrages(ClusterHarness& h) {
   return out;
 }
 
-void ExpectAllReadable(ClusterHarness& h, const std::vector<std::string>& keys) {
+void ExpectAllReadable(ClusterHarness& h,
+                       const std::vector<std::string>& keys) {
   for (const std::string& key : keys) {
     auto value = h.client().Get(key);
     ASSERT_TRUE(value.ok()) << key << ": " << value.status();
@@ -112,8 +113,7 @@ TEST(ClusterMembershipTest, DeadNodeReplaced_ByJoiningLearner_UnderWrites) {
     return absl::StrContains(h.NodeLog(4), "is not a member of cluster");
   })) << h.NodeLog(4);
   const std::string address = h.cluster().address(4);
-  CommandOutput added =
-      h.Run({Flag(h), "member", "add-learner", "4", address});
+  CommandOutput added = h.Run({Flag(h), "member", "add-learner", "4", address});
   ASSERT_EQ(added.exit_code, 0) << added.err << h.Logs();
   EXPECT_EQ(added.out, "node 4 added as a learner\n");
   EXPECT_EQ(Suffrages(h)[4], "learner");
@@ -154,14 +154,15 @@ TEST(ClusterMembershipTest, GrowTo5_ShrinkTo3_UnderWrites) {
   for (raft::NodeId id : {4, 5}) {
     ASSERT_TRUE(h.StartJoining(id).ok());
     const std::string address = h.cluster().address(id);
-    CommandOutput added = h.Run(
-        {Flag(h), "member", "add-learner", absl::StrCat(id), address});
+    CommandOutput added =
+        h.Run({Flag(h), "member", "add-learner", absl::StrCat(id), address});
     ASSERT_EQ(added.exit_code, 0) << added.err << h.Logs();
     CommandOutput promoted;
     ASSERT_TRUE(WaitFor([&] {
       promoted = h.Run({Flag(h), "member", "promote", absl::StrCat(id)});
       return promoted.exit_code == 0;
-    })) << promoted.err << h.Logs();
+    })) << promoted.err
+        << h.Logs();
   }
   EXPECT_EQ(Suffrages(h).size(), 5u);
   for (const auto& [id, suffrage] : Suffrages(h)) EXPECT_EQ(suffrage, "voter");
@@ -198,7 +199,8 @@ TEST(ClusterMembershipTest, RemoveTheLeader_HandsOverAndKeepsServing) {
   ASSERT_TRUE(next.ok()) << h.Logs();
   EXPECT_NE(*next, *leader);
   EXPECT_EQ(Suffrages(h).count(*leader), 0u);
-  EXPECT_TRUE(absl::StrContains(h.NodeLog(*leader), "handing over")) << h.Logs();
+  EXPECT_TRUE(absl::StrContains(h.NodeLog(*leader), "handing over"))
+      << h.Logs();
   const int before = writer.count();
   ASSERT_TRUE(WaitFor([&] { return writer.count() > before + 100; }))
       << h.Logs();
@@ -239,8 +241,8 @@ TEST(ClusterMembershipTest, RemovedNodeRestarted_DoesNotDisturbTheCluster) {
   // (The harness client's connection to the old process is gone: the first
   // call may fail.)
   absl::StatusOr<kv::NodeInfo> victim_status;
-  ASSERT_TRUE(WaitFor([&] { return (victim_status = h.Status(victim)).ok(); },
-                      3000))
+  ASSERT_TRUE(
+      WaitFor([&] { return (victim_status = h.Status(victim)).ok(); }, 3000))
       << victim_status.status() << h.Logs();
   EXPECT_EQ(victim_status->term, before->term);
   EXPECT_EQ(victim_status->role, "follower");
@@ -318,8 +320,8 @@ TEST(ClusterMembershipTest, BadRequests_OneLineErrorAndDistinctExitCode) {
   h.Pause(4);
   CommandOutput first;
   std::thread pending([&] {
-    first = h.Run({Flag(h), "--timeout=2s", "member", "add-learner", "5",
-                   "127.0.0.1:2"});
+    first = h.Run(
+        {Flag(h), "--timeout=2s", "member", "add-learner", "5", "127.0.0.1:2"});
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   CommandOutput second =
@@ -355,10 +357,10 @@ TEST(ClusterMembershipTest, DataDirOfAnotherCluster_RefusedWithExit2) {
       {"serve", "--node-id=7", absl::StrCat("--cluster=7=127.0.0.1:", *port),
        absl::StrCat("--data-dir=", other), "--cluster-token=elsewhere"},
       1500);  // killed after 1.5 s: it only needs to write its identity
-  CommandOutput join = h.Run(
-      {"serve", "--node-id=7", absl::StrCat("--bind=127.0.0.1:", *port),
-       absl::StrCat("--join=", h.cluster().address(2)),
-       absl::StrCat("--data-dir=", other)});
+  CommandOutput join =
+      h.Run({"serve", "--node-id=7", absl::StrCat("--bind=127.0.0.1:", *port),
+             absl::StrCat("--join=", h.cluster().address(2)),
+             absl::StrCat("--data-dir=", other)});
   EXPECT_EQ(join.exit_code, 2) << join.err << lone.err;
   EXPECT_TRUE(absl::StrContains(join.err, "give an empty --data-dir to join"))
       << join.err;

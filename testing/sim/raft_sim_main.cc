@@ -7,10 +7,9 @@
 // The last line reads "seeds=N violations=V"; the exit code is 1 when V > 0.
 // Every violation prints its seed and the exact command that replays it alone.
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
-
-#include <algorithm>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"

@@ -14,7 +14,7 @@ using linearizability::OpKind;
 
 SimClients::SimClients(ClientOptions options, uint64_t seed,
                        std::function<SimNode&(NodeId)> node,
-             std::function<int()> slots,
+                       std::function<int()> slots,
                        std::function<void(const std::string&)> fail)
     : options_(options),
       rng_(seed),
@@ -67,7 +67,8 @@ void SimClients::Start(Client& client, size_t index) {
   const uint64_t pick = rng_() % 100;
   if (pick < 5) {
     // A serializable read: one node's local state, no round trip.
-    SimNode& node = node_(static_cast<NodeId>(1 + rng_() % static_cast<uint64_t>(slots_())));
+    SimNode& node = node_(
+        static_cast<NodeId>(1 + rng_() % static_cast<uint64_t>(slots_())));
     if (node.driver == nullptr) return;
     op.kind = OpKind::kGet;
     absl::StatusOr<std::optional<std::string>> value = node.kv.Get(op.key);

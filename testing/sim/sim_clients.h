@@ -49,8 +49,7 @@ class SimClients {
  public:
   // `node(id)` is the node with that id; `fail` reports a violation.
   SimClients(ClientOptions options, uint64_t seed,
-             std::function<SimNode&(NodeId)> node,
-             std::function<int()> slots,
+             std::function<SimNode&(NodeId)> node, std::function<int()> slots,
              std::function<void(const std::string&)> fail);
 
   // One microtick: start, retry and complete operations.

@@ -15,7 +15,10 @@ using raft::ConfChangeType;
 
 SimMembership::SimMembership(uint64_t seed, double rate, size_t max_members,
                              Hooks hooks)
-    : rng_(seed), rate_(rate), max_members_(max_members), hooks_(std::move(hooks)) {}
+    : rng_(seed),
+      rate_(rate),
+      max_members_(max_members),
+      hooks_(std::move(hooks)) {}
 
 bool SimMembership::Chance(double p) {
   return static_cast<double>(rng_() % 1000000) < p * 1000000.0;
@@ -27,7 +30,8 @@ void SimMembership::Step(uint64_t now) {
   if (leader != nullptr) {
     const raft::Core& core = leader->driver->core();
     const raft::ConfState& conf = core.conf_state();
-    stats_.max_members = std::max(stats_.max_members, raft::MembersOf(conf).size());
+    stats_.max_members =
+        std::max(stats_.max_members, raft::MembersOf(conf).size());
     if (stats_.min_voters == 0 || conf.voters.size() < stats_.min_voters)
       stats_.min_voters = conf.voters.size();
     // Retire removed nodes once the leader's committed, simple configuration
@@ -76,7 +80,8 @@ void SimMembership::Propose(SimNode& leader) {
     case 4: {  // remove a member (perhaps the leader)
       std::vector<NodeId> removable = conf.learners;
       if (conf.voters.size() > 1)
-        removable.insert(removable.end(), conf.voters.begin(), conf.voters.end());
+        removable.insert(removable.end(), conf.voters.begin(),
+                         conf.voters.end());
       if (!removable.empty())
         steps = {{ConfChangeType::kRemoveNode, pick(removable)}};
       break;

@@ -20,14 +20,14 @@
 namespace raftkv::testing::sim {
 
 struct MembershipStats {
-  uint64_t proposed = 0;    // changes a leader accepted
-  uint64_t refused = 0;     // changes a leader refused (one in flight, ...)
+  uint64_t proposed = 0;  // changes a leader accepted
+  uint64_t refused = 0;   // changes a leader refused (one in flight, ...)
   uint64_t acknowledged = 0;
-  uint64_t joint = 0;       // of the accepted, joint ones
+  uint64_t joint = 0;  // of the accepted, joint ones
   uint64_t removed_leader = 0;
-  uint64_t retired = 0;     // removed nodes stopped for good
-  size_t max_members = 0;   // the most members a configuration had
-  size_t min_voters = 0;    // the fewest voters a configuration had
+  uint64_t retired = 0;    // removed nodes stopped for good
+  size_t max_members = 0;  // the most members a configuration had
+  size_t min_voters = 0;   // the fewest voters a configuration had
 };
 
 class SimMembership {

@@ -11,13 +11,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "raft/confchange.h"
 #include "kv/driver.h"
+#include "raft/confchange.h"
 #include "raft/core.h"
 #include "testing/linearizability/checker.h"
 #include "testing/sim/sim_clients.h"
 #include "testing/sim/sim_membership.h"
 #include "testing/sim/sim_node.h"
+#include "testing/sim/sim_safety.h"
 
 namespace raftkv::testing {
 namespace {
@@ -41,19 +42,23 @@ class Simulation {
   explicit Simulation(const SimOptions& options)
       : options_(options),
         rng_(options.seed),
+        safety_([this](NodeId id) -> SimNode& { return Node(id); },
+                [this] { return nodes_.size(); },
+                [this](const std::string& what) { Fail(what); }),
         clients_(
             sim::ClientOptions{options.clients, 4, options.op_rate},
             Mix(options.seed, 0xc11e47),
             [this](NodeId id) -> SimNode& { return Node(id); },
             [this] { return static_cast<int>(nodes_.size()); },
             [this](const std::string& what) { Fail(what); }),
-        membership_(Mix(options.seed, 0x3e3b),
-                    options.membership_rate, options.max_members,
-                    sim::SimMembership::Hooks{
-                        [this] { return Leader(); }, [this] { return NewNode(); },
-                        [this](NodeId id) { Node(id).retired = true; },
-                        [this](NodeId id) { Retire(id); },
-                        [this](const std::string& line) { Trace(line); }}) {}
+        membership_(
+            Mix(options.seed, 0x3e3b), options.membership_rate,
+            options.max_members,
+            sim::SimMembership::Hooks{
+                [this] { return Leader(); }, [this] { return NewNode(); },
+                [this](NodeId id) { Node(id).retired = true; },
+                [this](NodeId id) { Retire(id); },
+                [this](const std::string& line) { Trace(line); }}) {}
 
   SimResult Run() {
     std::vector<NodeId> voters;
@@ -88,11 +93,11 @@ class Simulation {
         if (now_ >= node->next_tick_at) {
           node->next_tick_at += node->tick_period;
           node->driver->Tick();
-          Observe(*node);
+          safety_.Observe(*node);
         }
         node->disk->Step(now_);
         if (node->driver != nullptr) node->snapshot_disk->Step(now_);
-        Observe(*node);
+        safety_.Observe(*node);
       }
       if (faulty) {
         InjectFaults();
@@ -107,7 +112,8 @@ class Simulation {
                         options_.heal_microticks / 10,
                         " ticks after the network healed"));
     }
-    result_.committed = max_committed_;
+    result_.committed = safety_.max_committed();
+    result_.leaders_elected = safety_.leaders_elected();
     result_.writes_acknowledged = clients_.stats().writes_acknowledged;
     result_.sessions_expired = clients_.stats().sessions_expired;
     result_.membership = membership_.stats();
@@ -134,13 +140,13 @@ class Simulation {
     node->clock_offset_ms = 1'000'000 + rng_() % 3000;
     SimNode* raw = node.get();
     node->log.on_save = [this, raw](absl::Span<const Entry> entries) {
-      OnDurableAppend(*raw, entries);
+      safety_.OnDurableAppend(*raw, entries);
     };
     node->log.on_install = [this, raw](const raft::SnapshotMetadata& meta) {
-      OnDurableSnapshot(*raw, meta);
+      safety_.OnDurableSnapshot(*raw, meta);
     };
     node->kv.on_apply = [this, raw](const storage::KvBatch& batch) {
-      OnApply(*raw, batch);
+      safety_.OnApply(*raw, batch);
     };
     nodes_.push_back(std::move(node));
     return *raw;
@@ -287,11 +293,11 @@ class Simulation {
     for (auto& node : nodes_) {
       if (node->driver == nullptr) continue;
       const Core& core = node->driver->core();
-      Trace(absl::StrCat("  node ", node->id, " ", raft::RoleName(core.role()),
-                         " term ", core.term(), " last ", core.log().LastIndex(),
-                         " commit ", core.log().committed(), " applied ",
-                         node->kv.AppliedIndex(), " ",
-                         raft::DescribeConf(core.conf_state())));
+      Trace(absl::StrCat(
+          "  node ", node->id, " ", raft::RoleName(core.role()), " term ",
+          core.term(), " last ", core.log().LastIndex(), " commit ",
+          core.log().committed(), " applied ", node->kv.AppliedIndex(), " ",
+          raft::DescribeConf(core.conf_state())));
     }
   }
 
@@ -347,189 +353,7 @@ class Simulation {
         }
         to.driver->Deliver({m});
       }
-      Observe(to);
-    }
-  }
-
-  // Log matching (§5.3): the same index and term means the same log up to
-  // there, checked on every node's durable log as it is written.
-  void OnDurableAppend(SimNode& node, absl::Span<const Entry> entries) {
-    if (entries.empty()) return;
-    const LogIndex first = entries.front().index;
-    if (first - 1 >= node.chain.size()) {
-      return Fail(absl::StrCat("node ", node.id, " appended at ", first,
-                               " past its chain"));
-    }
-    node.chain.resize(first);
-    for (const Entry& e : entries) {
-      node.chain.push_back(HashEntry(node.chain.back(), e.term, e.data));
-      auto [it, inserted] =
-          chains_.emplace(std::make_pair(e.index, e.term), node.chain.back());
-      if (!inserted && it->second != node.chain.back()) {
-        return Fail(absl::StrCat("log matching: node ", node.id,
-                                 " holds a different log up to index ", e.index,
-                                 " term ", e.term));
-      }
-    }
-  }
-
-  void OnDurableSnapshot(SimNode& node, const raft::SnapshotMetadata& meta) {
-    auto it = committed_.find(meta.index);
-    if (meta.index > 0 && it == committed_.end()) {
-      return Fail(absl::StrCat("node ", node.id, " installs a snapshot at ",
-                               meta.index, ", which is not committed"));
-    }
-    node.chain.resize(meta.index + 1);
-    node.chain[meta.index] = meta.index == 0 ? 0 : it->second.chain;
-    node.durable_snapshot = meta.index;
-  }
-
-  // State machine safety (§5.4.3): every node applies the same change at each
-  // index, and only committed entries.
-  void OnApply(SimNode& node, const storage::KvBatch& batch) {
-    const LogIndex commit = node.driver->core().log().committed();
-    if (batch.applied_index > commit) {
-      return Fail(absl::StrCat("node ", node.id, " applies index ",
-                               batch.applied_index, " beyond its commit index ",
-                               commit));
-    }
-    uint64_t h = Mix(0, batch.applied_index);
-    for (const storage::KvMutation& m : batch.mutations) {
-      h = HashBytes(Mix(h, static_cast<uint64_t>(m.kind)), m.key);
-      h = HashBytes(h, m.value);
-    }
-    for (const storage::SessionRecord& s : batch.session_puts) {
-      // Client id 0 is the session clock, written once per group of entries
-      // applied together, and groups differ between nodes; the expiries the
-      // clock decides are hashed below.
-      if (s.client_id != 0) h = HashBytes(Mix(h, s.client_id), s.state);
-    }
-    for (uint64_t id : batch.session_deletes) h = Mix(h, id);
-    auto [it, inserted] = applied_.emplace(batch.applied_index, h);
-    if (!inserted && it->second != h) {
-      Fail(absl::StrCat("state machine safety: node ", node.id,
-                        " applies a different change at index ",
-                        batch.applied_index, " than another node did"));
-    }
-  }
-
-  // Cluster-wide checks after anything happened on `node`.
-  void Observe(SimNode& node) {
-    if (node.driver == nullptr || !result_.ok) return;
-    const Core& core = node.driver->core();
-    absl::Status local = core.CheckInvariants();
-    if (!local.ok()) return Fail(std::string(local.message()));
-    const LogIndex commit = core.log().committed();
-    // §5.4.2: a leader commits by counting replicas only an entry of its
-    // current term (earlier entries commit with it).
-    if (core.role() == Role::kLeader && commit > node.last_commit_seen &&
-        core.log().TermOrZero(commit) != core.term()) {
-      return Fail(absl::StrCat("leader ", node.id, " of term ", core.term(),
-                               " committed index ", commit, " of term ",
-                               core.log().TermOrZero(commit),
-                               " by counting replicas (§5.4.2)"));
-    }
-    if (core.role() == Role::kLeader && commit > node.last_commit_seen) {
-      CheckCommitQuorum(node);
-      if (!result_.ok) return;
-    }
-    if (commit > node.last_commit_seen) {
-      const LogIndex from =
-          std::max(node.last_commit_seen + 1, core.log().FirstIndex());
-      auto entries = core.log().Slice(from, commit + 1, raft::kNoByteLimit);
-      if (!entries.ok())
-        return Fail(
-            absl::StrCat("node ", node.id, ": ", entries.status().ToString()));
-      for (const Entry& e : *entries) RecordCommitted(node, e);
-      node.last_commit_seen = commit;
-      max_committed_ = std::max(max_committed_, commit);
-    }
-    if (core.role() == Role::kLeader) {
-      // Election safety (§5.2): at most one leader per term.
-      auto [it, inserted] = leaders_.emplace(core.term(), node.id);
-      if (!inserted && it->second != node.id) {
-        return Fail(absl::StrCat("election safety: nodes ", it->second, " and ",
-                                 node.id, " both lead term ", core.term()));
-      }
-      if (inserted) {
-        ++result_.leaders_elected;
-        CheckLeaderCompleteness(node);
-      }
-    }
-  }
-
-  // Commitment with changing members (thesis §4.1, §4.3): the entry a leader
-  // just committed is durable on a majority of the configuration in force in
-  // its log (of both halves of a joint one).
-  void CheckCommitQuorum(SimNode& leader) {
-    const Core& core = leader.driver->core();
-    const LogIndex commit = core.log().committed();
-    const Term term = core.log().TermOrZero(commit);
-    auto chain = chains_.find({commit, term});
-    const raft::ConfState conf = core.ConfStateAt(core.log().LastIndex());
-    auto holds = [&](NodeId id) {
-      if (id == 0 || id > nodes_.size()) return false;
-      const SimNode& node = Node(id);
-      if (node.durable_snapshot >= commit) return true;
-      return chain != chains_.end() && node.chain.size() > commit &&
-             node.chain[commit] == chain->second;
-    };
-    for (const auto* half : {&conf.voters, &conf.voters_outgoing}) {
-      if (half->empty()) continue;
-      size_t held = 0;
-      for (NodeId id : *half) held += holds(id);
-      if (held < half->size() / 2 + 1) {
-        return Fail(absl::StrCat(
-            "leader ", leader.id, " of term ", core.term(), " committed index ",
-            commit, " held durably by ", held, " of voters ",
-            absl::StrJoin(*half, ","), " (", raft::DescribeConf(conf), ")"));
-      }
-    }
-  }
-
-  // A committed entry may never change.
-  void RecordCommitted(SimNode& node, const Entry& e) {
-    auto it = committed_.find(e.index);
-    if (it != committed_.end()) {
-      if (it->second.term != e.term || it->second.data != e.data) {
-        Fail(absl::StrCat("committed entry lost: index ", e.index, " was term ",
-                          it->second.term, ", node ", node.id, " commits term ",
-                          e.term));
-      }
-      return;
-    }
-    auto prev = committed_.find(e.index - 1);
-    if (e.index > 1 && prev == committed_.end()) {
-      return Fail(absl::StrCat("node ", node.id, " committed ", e.index,
-                               " before ", e.index - 1));
-    }
-    const uint64_t prev_chain = e.index == 1 ? 0 : prev->second.chain;
-    committed_.emplace(
-        e.index,
-        Committed{e.term, e.data, HashEntry(prev_chain, e.term, e.data)});
-  }
-
-  // Leader completeness (§5.4): a leader's log holds every committed entry.
-  void CheckLeaderCompleteness(SimNode& node) {
-    const Core& core = node.driver->core();
-    if (core.log().LastIndex() < max_committed_) {
-      return Fail(absl::StrCat("leader completeness: leader ", node.id,
-                               " of term ", core.term(), " ends at ",
-                               core.log().LastIndex(), " but ", max_committed_,
-                               " is committed"));
-    }
-    const LogIndex from = std::max<LogIndex>(1, core.log().FirstIndex());
-    if (from > max_committed_) return;
-    auto entries =
-        core.log().Slice(from, max_committed_ + 1, raft::kNoByteLimit);
-    if (!entries.ok()) return Fail(entries.status().ToString());
-    for (const Entry& e : *entries) {
-      const Committed& c = committed_.at(e.index);
-      if (c.term != e.term || c.data != e.data) {
-        return Fail(absl::StrCat("leader completeness: leader ", node.id,
-                                 " of term ", core.term(),
-                                 " lacks committed entry ", e.index));
-      }
+      safety_.Observe(to);
     }
   }
 
@@ -597,12 +421,6 @@ class Simulation {
     }
   }
 
-  struct Committed {
-    Term term;
-    std::string data;
-    uint64_t chain;
-  };
-
   const SimOptions options_;
   std::mt19937_64 rng_;
   SimResult result_;
@@ -613,11 +431,7 @@ class Simulation {
   std::vector<std::unique_ptr<SimNode>> nodes_;
   std::priority_queue<InFlight, std::vector<InFlight>, std::greater<>> network_;
   std::set<std::pair<NodeId, NodeId>> cut_;
-  std::map<Term, NodeId> leaders_;
-  std::map<LogIndex, Committed> committed_;
-  std::map<std::pair<LogIndex, Term>, uint64_t> chains_;
-  std::map<LogIndex, uint64_t> applied_;
-  LogIndex max_committed_ = 0;
+  sim::SimSafety safety_;
   sim::SimClients clients_;
   sim::SimMembership membership_;
 };

@@ -61,7 +61,7 @@ struct SimOptions {
   // (sim_membership.h); members stay between 1 and max_members.
   double membership_rate = 0.002;
   size_t max_members = 7;
-  uint64_t max_delay = 15;         // message delay in microticks, at least 1
+  uint64_t max_delay = 15;  // message delay in microticks, at least 1
   // Client load.
   int clients = 5;
   double op_rate = 0.08;  // chance per microtick that an idle client starts

@@ -92,8 +92,7 @@ TEST(SimulatorTest, SameSeed_SameRun) {
 TEST(SimulatorTest, FaultFree_OneLeaderCommitsSteadily) {
   SimOptions options;
   options.drop_rate = options.duplicate_rate = options.partition_rate =
-      options.crash_rate = options.disk_fail_rate = options.membership_rate =
-          0;
+      options.crash_rate = options.disk_fail_rate = options.membership_rate = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     options.seed = seed;
     SimResult result = RunSimulation(options);
