@@ -25,33 +25,35 @@ Membership FromWire(net::wire::Membership::Reader in) {
 
 }  // namespace
 
-absl::StatusOr<Membership> Client::Members() {
+namespace {
+
+// The leader's view (through redirections), or with `address` that node's.
+absl::StatusOr<Membership> AskMembers(Client::Impl& impl,
+                                      const std::string* address) {
   Membership membership;
-  auto reply = impl_->Call([&](KvService::Client& kv) {
+  auto attempt = [&](KvService::Client& kv) {
     auto request = kv.membersRequest();
+    request.setAnyNode(address != nullptr);
     return request.send().then([&](auto response) {
       membership = FromWire(response.getMembership());
       return ReplyOf(response.getResult());
     });
-  });
+  };
+  auto reply =
+      address == nullptr ? impl.Call(attempt) : CallAt(impl, *address, attempt);
   if (!reply.ok()) return reply.status();
   if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
   return membership;
 }
 
+}  // namespace
+
+absl::StatusOr<Membership> Client::Members() {
+  return AskMembers(*impl_, nullptr);
+}
+
 absl::StatusOr<Membership> Client::MembersAt(const std::string& address) {
-  Membership membership;
-  auto reply = CallAt(*impl_, address, [&](KvService::Client& kv) {
-    auto request = kv.membersRequest();
-    request.setAnyNode(true);
-    return request.send().then([&](auto response) {
-      membership = FromWire(response.getMembership());
-      return ReplyOf(response.getResult());
-    });
-  });
-  if (!reply.ok()) return reply.status();
-  if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
-  return membership;
+  return AskMembers(*impl_, &address);
 }
 
 absl::Status Client::ChangeMembership(const std::vector<MemberStep>& steps) {

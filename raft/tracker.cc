@@ -14,14 +14,7 @@ void ProgressTracker::SetConf(const ConfState& conf, LogIndex next_index) {
   conf_ = conf;
   quorum_ = JointConfig(conf);
   if (progress_.empty()) return;
-  const std::vector<NodeId> members = Tracked();
-  for (auto it = progress_.begin(); it != progress_.end();) {
-    if (std::binary_search(members.begin(), members.end(), it->first)) {
-      ++it;
-    } else {
-      it = progress_.erase(it);
-    }
-  }
+  const std::vector<NodeId> members = DropUntracked();
   for (NodeId id : members) {
     auto [it, inserted] = progress_.try_emplace(
         id, next_index, max_inflight_messages_, max_inflight_bytes_);
@@ -54,7 +47,10 @@ std::vector<NodeId> ProgressTracker::Tracked() const {
 
 void ProgressTracker::SetDeparting(std::set<NodeId> departing) {
   departing_ = std::move(departing);
-  if (progress_.empty()) return;
+  if (!progress_.empty()) DropUntracked();
+}
+
+std::vector<NodeId> ProgressTracker::DropUntracked() {
   const std::vector<NodeId> tracked = Tracked();
   for (auto it = progress_.begin(); it != progress_.end();) {
     if (std::binary_search(tracked.begin(), tracked.end(), it->first)) {
@@ -63,6 +59,7 @@ void ProgressTracker::SetDeparting(std::set<NodeId> departing) {
       it = progress_.erase(it);
     }
   }
+  return tracked;
 }
 
 Progress* ProgressTracker::Find(NodeId id) {

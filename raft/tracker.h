@@ -75,6 +75,8 @@ class ProgressTracker {
  private:
   // The nodes that get a Progress: the members and self.
   std::vector<NodeId> Tracked() const;
+  // Forgets the progress of nodes no longer tracked; returns Tracked().
+  std::vector<NodeId> DropUntracked();
 
   NodeId self_;
   std::set<NodeId> departing_;
