@@ -172,11 +172,14 @@ class Demo {
                      " rejoined as a follower and caught up in ",
                      MillisSince(restarted), " ms"));
 
+    if (int code = ReplaceAndGrow(kv, leader); code != 0) return code;
+
     Step(
         "Every node holds the same data (each read from that node's own "
         "state)");
     std::optional<kv::ListResult> first;
     for (raft::NodeId id : cluster_->ids()) {
+      if (!cluster_->running(id)) continue;
       auto list = kv.ListAt(cluster_->address(id), "demo/", 100);
       if (!list.ok()) return Fail(std::string(list.status().message()));
       std::string keys;
@@ -193,6 +196,7 @@ class Demo {
         "Stopping every node with SIGTERM (a leader hands over leadership "
         "first)");
     for (raft::NodeId id : cluster_->ids()) {
+      if (!cluster_->running(id)) continue;
       auto code = cluster_->Stop(id);
       Say(absl::StrCat("node ", id,
                        code.ok()
@@ -200,6 +204,88 @@ class Demo {
                            : absl::StrCat(": ", code.status().message())));
     }
     return 0;
+  }
+
+  // Waits until node `id` is at most a few entries behind the leader.
+  bool WaitCaughtUp(kv::Client& kv, raft::NodeId id) {
+    const auto deadline = Clock::now() + std::chrono::seconds(15);
+    while (Clock::now() < deadline) {
+      auto members = kv.Members();
+      if (members.ok()) {
+        for (const kv::MemberInfo& m : members->members) {
+          if (m.id == id && m.has_progress && m.match > 0 && m.lag < 5)
+            return true;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  // Starts node `id` with --join, adds it as a learner, waits until it has
+  // caught up, and promotes it.
+  int Join(kv::Client& kv, raft::NodeId id) {
+    if (absl::Status s = cluster_->AddNode(id); !s.ok())
+      return Fail(std::string(s.message()));
+    if (absl::Status s = cluster_->StartNode(id); !s.ok())
+      return Fail(std::string(s.message()));
+    const std::string address = cluster_->address(id);
+    Say(absl::StrCat("kvnode serve --node-id=", id, " --join=... --bind=",
+                     address, "   (waits until it is added)"));
+    const auto t = Clock::now();
+    absl::Status added =
+        kv.ChangeMembership({{raft::ConfChangeType::kAddLearner, id, address}});
+    if (!added.ok()) return Fail(std::string(added.message()));
+    Say(absl::StrCat("kvnode member add-learner ", id, " ", address));
+    if (!WaitCaughtUp(kv, id))
+      return Fail(absl::StrCat("node ", id, " did not catch up within 15 s"));
+    Say(absl::StrCat("node ", id, " caught up as a learner in ", MillisSince(t),
+                     " ms"));
+    absl::Status promoted =
+        kv.ChangeMembership({{raft::ConfChangeType::kPromoteLearner, id, ""}});
+    if (!promoted.ok()) return Fail(std::string(promoted.message()));
+    Say(absl::StrCat("kvnode member promote ", id, "   -> a voter"));
+    return 0;
+  }
+
+  int ShowMembers(kv::Client& kv) {
+    auto members = kv.Members();
+    if (!members.ok()) return Fail(std::string(members.status().message()));
+    for (const kv::MemberInfo& m : members->members) {
+      Say(absl::StrCat("node ", m.id, " ", m.address, " ", m.suffrage,
+                       m.id == members->leader ? " (leader)" : ""));
+    }
+    return 0;
+  }
+
+  int ReplaceAndGrow(kv::Client& kv, raft::NodeId avoid) {
+    raft::NodeId dead = raft::kNoNode;
+    for (raft::NodeId id : cluster_->ids()) {
+      if (id != avoid && cluster_->running(id) &&
+          kv.Status(cluster_->address(id)).ok() &&
+          kv.Status(cluster_->address(id))->role != "leader") {
+        dead = id;
+      }
+    }
+    if (dead == raft::kNoNode) return Fail("no follower to replace");
+    Step(absl::StrCat("Replacing a dead node: kill node ", dead,
+                      ", remove it, and add a new node 4 in its place"));
+    cluster_->Signal(dead, SIGKILL);
+    absl::Status removed =
+        kv.ChangeMembership({{raft::ConfChangeType::kRemoveNode, dead, ""}});
+    if (!removed.ok()) return Fail(std::string(removed.message()));
+    Say(absl::StrCat("kvnode member remove ", dead));
+    if (int code = Join(kv, 4); code != 0) return code;
+    if (int code = ShowMembers(kv); code != 0) return code;
+
+    Step("Growing to 5 voters: nodes 5 and 6 join the same way");
+    for (raft::NodeId id : {5, 6}) {
+      if (int code = Join(kv, id); code != 0) return code;
+    }
+    if (absl::Status s = kv.Put("demo/members", "five"); !s.ok())
+      return Fail(std::string(s.message()));
+    Say("put demo/members = five   (now committed by 3 of 5)");
+    return ShowMembers(kv);
   }
 
   std::string self_;

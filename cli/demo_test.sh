@@ -10,7 +10,9 @@ echo "$out"
 fail() { echo "demo_test: $*" >&2; exit 1; }
 [[ $status -eq 0 ]] || fail "kvnode demo exited with $status"
 for step in "was elected leader" "took over for term" "rejoined as a follower and caught up" \
-            "node 3 exited with 0" "Done: every node stopped"; do
+            "node 4 caught up as a learner" "kvnode member promote 4" \
+            "node 6 127.0.0.1:[0-9]* voter" "node 6: demo/after-failover=still here" \
+            "node 6 exited with 0" "Done: every node stopped"; do
   grep -q "$step" <<<"$out" || fail "missing step: $step"
 done
 if ls -d "$TMPDIR"/raftkv-demo.* >/dev/null 2>&1; then fail "temporary directory left behind"; fi
