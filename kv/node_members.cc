@@ -1,5 +1,7 @@
 #include "kv/node_members.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace raftkv::kv {

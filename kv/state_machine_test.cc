@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "kv/command.h"
+#include "raft/confchange.h"
 #include "storage/memory_kv_store.h"
 
 namespace raftkv::kv {
@@ -189,6 +190,52 @@ TEST_F(StateMachineTest, FirstCommandRetriedAfterExpiry_IsNotAppliedAgain) {
   absl::StatusOr<CommandResult> on_restarted = restarted.Apply(again);
   ASSERT_TRUE(on_restarted.ok());
   EXPECT_EQ(on_restarted->code, Code::kSessionExpired);
+}
+
+}  // namespace
+}  // namespace raftkv::kv
+
+namespace raftkv::kv {
+namespace {
+
+raft::Entry ConfEntry(raft::LogIndex index, raft::ConfState conf,
+                      const MemberAddresses& addresses) {
+  raft::ConfChangeRecord record{std::move(conf), {}, EncodeMembers(addresses)};
+  return {1, index, raft::EntryType::kConfChange,
+          raft::EncodeConfChangeRecord(record)};
+}
+
+TEST(StateMachineMembersTest,
+     AppliedMembers_KeepOnlyTheConfigurationsAndSurviveRestart) {
+  storage::MemoryKvStore store;
+  StateMachine machine(&store, {});
+  ASSERT_TRUE(machine.Load().ok());
+  EXPECT_TRUE(machine.applied_members().empty());
+  // A joint record names every member of both halves; an address of a node
+  // in neither is dropped.
+  const MemberAddresses addresses = {
+      {1, "h:1"}, {2, "h:2"}, {3, "h:3"}, {4, "h:4"}, {9, "h:9"}};
+  ASSERT_TRUE(
+      machine.Apply(ConfEntry(1, {{1, 2, 4}, {}, {1, 2, 3}}, addresses)).ok());
+  EXPECT_EQ(machine.applied_members(),
+            (MemberAddresses{{1, "h:1"}, {2, "h:2"}, {3, "h:3"}, {4, "h:4"}}));
+  ASSERT_TRUE(machine.Apply(ConfEntry(2, {{1, 2, 4}, {}, {}}, addresses)).ok());
+  StateMachine restarted(&store, {});
+  ASSERT_TRUE(restarted.Load().ok());
+  EXPECT_EQ(restarted.applied_members(),
+            (MemberAddresses{{1, "h:1"}, {2, "h:2"}, {4, "h:4"}}));
+  EXPECT_EQ(restarted.applied_conf(), (raft::ConfState{{1, 2, 4}, {}, {}}));
+}
+
+TEST(StateMachineMembersTest, ReservedClientId_IsRefused) {
+  storage::MemoryKvStore store;
+  StateMachine machine(&store, {});
+  ASSERT_TRUE(machine.Load().ok());
+  absl::StatusOr<CommandResult> result = machine.Apply(
+      {1, 1, raft::EntryType::kNormal, PutCommand(UINT64_MAX, 1, "k", "v", 1)});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->code, Code::kInvalidArgument);
+  EXPECT_TRUE(machine.applied_members().empty());
 }
 
 }  // namespace
