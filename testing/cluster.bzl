@@ -16,6 +16,7 @@ def kv_cluster_test(name, srcs, deps = [], size = "medium", **kwargs):
         data = ["//cli:kvnode"],
         deps = deps + [
             "//testing/cluster:harness",
+            "//testing/cluster:harness_main",
             "@com_google_googletest//:gtest",
         ],
         **kwargs

@@ -218,6 +218,11 @@ void ClusterHarness::Partition(
   }
 }
 
+void ClusterHarness::CutLink(raft::NodeId from, raft::NodeId to) {
+  auto it = proxies_.find({from, to});
+  if (it != proxies_.end()) it->second->Cut();
+}
+
 void ClusterHarness::Heal() {
   for (auto& [link, proxy] : proxies_) proxy->Restore();
 }

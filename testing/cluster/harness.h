@@ -40,6 +40,7 @@ struct CommandOutput {
 
 // The kvnode binary under test (set by the test main from --kvnode=PATH).
 const std::string& KvnodePath();
+void SetKvnodePath(std::string path);
 
 class ClusterHarness {
  public:
@@ -73,6 +74,8 @@ class ClusterHarness {
   // Cuts every link between nodes in different groups (both directions).
   void Partition(const std::vector<std::set<raft::NodeId>>& groups);
   void Heal();
+  // Cuts the link one way: `from`'s messages no longer reach `to`.
+  void CutLink(raft::NodeId from, raft::NodeId to);
 
   // Runs the kvnode binary with `args` (and `input` on its stdin) and captures
   // its output.

@@ -1,0 +1,341 @@
+#include "testing/nemesis/nemesis.h"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "kv/client.h"
+#include "testing/cluster/harness.h"
+#include "testing/linearizability/checker.h"
+
+namespace raftkv::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using linearizability::Operation;
+using linearizability::OpKind;
+
+// Every client's operations, stamped in microseconds since the run began.
+class Recorder {
+ public:
+  uint64_t Now() const {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                              start_)
+            .count());
+  }
+  void Add(Operation op) {
+    std::lock_guard<std::mutex> lock(mu_);
+    history_.push_back(std::move(op));
+  }
+  std::vector<Operation> History() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return history_;
+  }
+
+ private:
+  const Clock::time_point start_ = Clock::now();
+  std::mutex mu_;
+  std::vector<Operation> history_;
+};
+
+// One client: its own session, thread and event loop; one operation at a
+// time until `stop`.
+void ClientLoop(uint64_t id, const std::string& cluster, uint64_t seed,
+                int keys, const std::atomic<bool>& stop,
+                std::atomic<int>& completed, Recorder& recorder) {
+  auto created = kv::Client::Create({cluster, 1500, true});
+  if (!created.ok()) return;
+  kv::Client& client = **created;
+  std::mt19937_64 rng(seed);
+  std::map<std::string, std::optional<std::string>> last_seen;
+  for (uint64_t n = 1; !stop; ++n) {
+    Operation op;
+    op.client = id;
+    op.key = absl::StrCat("k", rng() % static_cast<uint64_t>(keys));
+    const uint64_t pick = rng() % 100;
+    op.invoke = recorder.Now();
+    if (pick < 35) {
+      op.kind = OpKind::kPut;
+      op.value = absl::StrCat(id, ".", n);
+      op.known = client.Put(op.key, op.value).ok();
+    } else if (pick < 70) {
+      op.kind = OpKind::kGet;
+      auto value = client.Get(op.key);
+      op.known = value.ok();
+      if (value.ok()) {
+        op.output = *value;
+        last_seen[op.key] = *value;
+      }
+    } else if (pick < 80) {
+      op.kind = OpKind::kDelete;
+      auto deleted = client.Delete(op.key);
+      op.known = deleted.ok();
+      if (deleted.ok()) op.ok = *deleted;
+    } else {
+      op.kind = OpKind::kCas;
+      op.expected = last_seen[op.key];
+      op.value = absl::StrCat(id, ".", n);
+      auto cas = client.CompareAndSwap(op.key, op.expected, op.value);
+      op.known = cas.ok();
+      if (cas.ok()) {
+        op.ok = cas->swapped;
+        // A failed cas reports the value it found instead.
+        if (!cas->swapped) op.output = cas->current;
+        last_seen[op.key] =
+            cas->swapped ? std::optional<std::string>(op.value) : cas->current;
+      }
+    }
+    op.ret = recorder.Now();
+    recorder.Add(std::move(op));
+    ++completed;
+  }
+}
+
+class Run {
+ public:
+  explicit Run(const NemesisOptions& options)
+      : options_(options), rng_(options.seed) {}
+
+  NemesisResult Go() {
+    HarnessOptions harness_options;
+    harness_options.nodes = options_.nodes;
+    harness_options.extra_flags = options_.node_flags;
+    auto harness = ClusterHarness::Start(harness_options);
+    if (!harness.ok()) return Failed(std::string(harness.status().message()));
+    h_ = harness->get();
+    if (!h_->WaitForLeader(15000).ok()) return Failed("no first leader");
+    for (raft::NodeId id : h_->ids()) founders_.insert(id);
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> completed{0};
+    std::vector<std::thread> clients;
+    const std::string cluster = h_->cluster().client_cluster();
+    for (int i = 0; i < options_.clients; ++i) {
+      clients.emplace_back([&, i] {
+        ClientLoop(static_cast<uint64_t>(i + 1), cluster,
+                   options_.seed * 1000 + static_cast<uint64_t>(i),
+                   options_.keys, stop, completed, recorder_);
+      });
+    }
+    const auto deadline =
+        Clock::now() + std::chrono::milliseconds(options_.duration_ms);
+    // The fault kinds in a seeded order, so that every run meets several.
+    for (uint64_t kind = 0; kind < 7; ++kind) kinds_.push_back(kind);
+    std::shuffle(kinds_.begin(), kinds_.end(), rng_);
+    while ((completed < options_.operations ||
+            result_.faults < options_.min_faults) &&
+           Clock::now() < deadline) {
+      InjectOne(kinds_[result_.faults % kinds_.size()]);
+      Sleep(100 + rng_() % 300);  // healed for a moment between faults
+    }
+    stop = true;
+    for (std::thread& t : clients) t.join();
+    Finish();
+    return result_;
+  }
+
+ private:
+  NemesisResult Failed(const std::string& why) {
+    if (result_.ok) {
+      result_.ok = false;
+      result_.failure = why;
+    }
+    return result_;
+  }
+  void Sleep(uint64_t ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
+  void Note(const std::string& kind, const std::string& what) {
+    result_.timeline.push_back(
+        absl::StrCat("+", recorder_.Now() / 1000, " ms ", what));
+    if (std::find(result_.fault_kinds.begin(), result_.fault_kinds.end(),
+                  kind) == result_.fault_kinds.end()) {
+      result_.fault_kinds.push_back(kind);
+    }
+  }
+  std::vector<raft::NodeId> Live() const {
+    std::vector<raft::NodeId> ids;
+    for (raft::NodeId id : h_->ids()) {
+      if (h_->cluster().running(id) && removed_.count(id) == 0)
+        ids.push_back(id);
+    }
+    return ids;
+  }
+  raft::NodeId Pick(const std::vector<raft::NodeId>& ids) {
+    return ids[rng_() % ids.size()];
+  }
+  raft::NodeId Leader() {
+    auto leader = h_->WaitForLeader(2000, removed_);
+    return leader.ok() ? *leader : Pick(Live());
+  }
+  uint64_t FaultMs() { return 200 + rng_() % options_.max_fault_ms; }
+
+  void InjectOne(uint64_t kind) {
+    ++result_.faults;
+    const raft::NodeId leader = Leader();
+    const raft::NodeId any = Pick(Live());
+    raft::NodeId other = raft::kNoNode;  // a live node that is not the leader
+    for (raft::NodeId id : Live()) {
+      if (id != leader && (other == raft::kNoNode || rng_() % 2 == 0))
+        other = id;
+    }
+    switch (kind) {
+      case 0: {
+        const raft::NodeId victim = rng_() % 2 == 0 ? leader : any;
+        Note("kill -9", absl::StrCat("kill -9 node ", victim,
+                                     victim == leader ? " (leader)" : ""));
+        h_->Kill(victim);
+        Sleep(FaultMs());
+        (void)h_->Restart(victim);
+        Note("kill -9", absl::StrCat("restart node ", victim));
+        break;
+      }
+      case 1:
+        Note("pause", absl::StrCat("SIGSTOP node ", leader, " (leader)"));
+        h_->Pause(leader);
+        Sleep(FaultMs());
+        h_->Resume(leader);
+        Note("pause", absl::StrCat("SIGCONT node ", leader));
+        break;
+      case 2: {
+        Note("sigterm", absl::StrCat("SIGTERM node ", any));
+        auto code = h_->cluster().Stop(any);
+        if (!code.ok() || *code != 0) {
+          Failed(absl::StrCat("node ", any, " did not exit 0 on SIGTERM: ",
+                              code.ok()
+                                  ? absl::StrCat(*code)
+                                  : std::string(code.status().message())));
+        }
+        Sleep(FaultMs());
+        (void)h_->Restart(any);
+        Note("sigterm", absl::StrCat("restart node ", any));
+        break;
+      }
+      case 3: {
+        const raft::NodeId alone = rng_() % 2 == 0 ? leader : any;
+        std::set<raft::NodeId> rest;
+        for (raft::NodeId id : founders_)
+          if (id != alone) rest.insert(id);
+        Note("partition", absl::StrCat("isolate node ", alone,
+                                       alone == leader ? " (leader)" : ""));
+        h_->Partition({{alone}, rest});
+        Sleep(FaultMs());
+        h_->Heal();
+        Note("partition", "heal");
+        break;
+      }
+      case 4: {
+        if (other == raft::kNoNode) break;
+        Note("one-way", absl::StrCat("cut ", leader, " -> ", other,
+                                     " one way (leader's messages lost)"));
+        h_->CutLink(leader, other);
+        Sleep(FaultMs());
+        h_->Heal();
+        Note("one-way", "heal");
+        break;
+      }
+      case 5: {
+        if (other == raft::kNoNode) break;
+        absl::Status moved = h_->client().MoveLeader(other);
+        Note("move-leader", absl::StrCat("move-leader ", other, ": ",
+                                         moved.ok() ? "ok" : moved.message()));
+        break;
+      }
+      case 6:
+        Replace(leader);
+        break;
+    }
+  }
+
+  // Removes a follower, stops it, and adds a new node in its place (it joins
+  // as a learner and is promoted once caught up). At most twice per run.
+  void Replace(raft::NodeId leader) {
+    if (replaced_ >= 2) return;
+    raft::NodeId victim = raft::kNoNode;
+    for (raft::NodeId id : Live())
+      if (id != leader && founders_.count(id) > 0) victim = id;
+    if (victim == raft::kNoNode) return;
+    const raft::NodeId fresh = 10 + replaced_++;
+    absl::Status removed = h_->client().ChangeMembership(
+        {{raft::ConfChangeType::kRemoveNode, victim, ""}});
+    Note("replace", absl::StrCat("member remove ", victim, ": ",
+                                 removed.ok() ? "ok" : removed.message()));
+    if (!removed.ok()) return;
+    removed_.insert(victim);
+    h_->Kill(victim);
+    if (!h_->StartJoining(fresh).ok()) return;
+    const std::string address = h_->cluster().address(fresh);
+    absl::Status added = h_->client().ChangeMembership(
+        {{raft::ConfChangeType::kAddLearner, fresh, address}});
+    Note("replace", absl::StrCat("member add-learner ", fresh, ": ",
+                                 added.ok() ? "ok" : added.message()));
+    for (int i = 0; i < 100 && added.ok(); ++i) {
+      Sleep(100);
+      absl::Status promoted = h_->client().ChangeMembership(
+          {{raft::ConfChangeType::kPromoteLearner, fresh, ""}});
+      if (promoted.ok()) {
+        Note("replace", absl::StrCat("member promote ", fresh, ": ok"));
+        break;
+      }
+    }
+  }
+
+  void Finish() {
+    h_->Heal();
+    for (raft::NodeId id : h_->ids()) {
+      if (removed_.count(id) > 0) continue;
+      h_->Resume(id);
+      if (!h_->cluster().running(id)) (void)h_->Restart(id);
+    }
+    std::vector<Operation> history = recorder_.History();
+    result_.operations = history.size();
+    for (const Operation& op : history) result_.unknown += !op.known;
+    linearizability::CheckResult checked = linearizability::Check(history);
+    if (checked.inconclusive) {
+      Failed("linearizability check ran out of its search budget");
+    } else if (!checked.linearizable) {
+      result_.anomaly = true;
+      Failed(absl::StrCat("not linearizable: ", checked.explanation));
+    }
+    absl::Status converged = h_->WaitForConvergence(20000, removed_);
+    if (!converged.ok())
+      Failed(absl::StrCat("divergence: ", converged.message()));
+    for (raft::NodeId id : h_->ids()) {
+      if (!h_->cluster().running(id)) continue;
+      auto code = h_->cluster().Stop(id);
+      if (!code.ok() || *code != 0) {
+        Failed(
+            absl::StrCat("node ", id, " did not exit 0 on SIGTERM at the end"));
+      }
+    }
+    if (!result_.ok) result_.timeline.push_back(h_->Logs());
+  }
+
+  const NemesisOptions options_;
+  std::mt19937_64 rng_;
+  NemesisResult result_;
+  Recorder recorder_;
+  ClusterHarness* h_ = nullptr;
+  std::set<raft::NodeId> founders_;
+  std::set<raft::NodeId> removed_;
+  int replaced_ = 0;
+  std::vector<uint64_t> kinds_;
+};
+
+}  // namespace
+
+NemesisResult RunNemesis(const NemesisOptions& options) {
+  return Run(options).Go();
+}
+
+}  // namespace raftkv::testing
