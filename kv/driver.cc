@@ -133,6 +133,11 @@ void NodeDriver::ReadBarrier(Reply reply) {
   if (stopped_ || !failure_.ok())
     return reply(Unavailable("node is shutting down"));
   if (role_ != raft::Role::kLeader) return reply(NotLeader());
+#ifdef RAFTKV_MUTATION_READ_WITHOUT_READ_INDEX
+  // Mutant: a leader serves a read from its own state at once, without
+  // confirming that it still leads (no ReadIndex round).
+  return reply(CommandResult{});
+#endif
   std::string context = absl::StrCat("read-", next_read_++);
   if (!core_->ReadIndex(context).ok()) return reply(NotLeader());
   pending_reads_[std::move(context)] =

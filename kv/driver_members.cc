@@ -40,8 +40,18 @@ void NodeDriver::ChangeMembership(std::vector<raft::ConfChangeStep> steps,
     return reply(
         CommandResult{code, std::string(status.message()), std::nullopt});
   }
+  // Accepted: from here on "not the leader" would make a client send the
+  // change again, which must not happen; it may still take effect.
+  Reply once = [reply = std::move(reply)](CommandResult result) {
+    if (result.code == Code::kNotLeader) {
+      result = Unavailable(
+          "leadership changed before the change committed; it may still take "
+          "effect: see kvnode member list");
+    }
+    reply(std::move(result));
+  };
   pending_writes_[*index] = PendingWrite{
-      core_->term(), ticks_ + options_.request_timeout_ticks, std::move(reply)};
+      core_->term(), ticks_ + options_.request_timeout_ticks, std::move(once)};
   Process();
 }
 

@@ -154,6 +154,12 @@ absl::StatusOr<LogIndex> Core::ProposeConfChange(
     if (step.type != ConfChangeType::kPromoteLearner) continue;
     const Progress* pr = tracker_.Find(step.node);
     const LogIndex match = pr == nullptr ? kNoIndex : pr->match();
+    if (match == kNoIndex) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "learner ", step.node,
+          " has not acknowledged any entry yet; retry once it is running and "
+          "has caught up"));
+    }
     const uint64_t lag = log_.LastIndex() - std::min(match, log_.LastIndex());
     if (lag > config_.max_promote_lag) {
       return absl::FailedPreconditionError(absl::StrCat(

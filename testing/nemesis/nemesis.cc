@@ -130,7 +130,8 @@ class Run {
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(options_.duration_ms);
     // The fault kinds in a seeded order, so that every run meets several.
-    for (uint64_t kind = 0; kind < 7; ++kind) kinds_.push_back(kind);
+    for (uint64_t kind = 0; kind < (options_.replace_nodes ? 7 : 6); ++kind)
+      kinds_.push_back(kind);
     std::shuffle(kinds_.begin(), kinds_.end(), rng_);
     while ((completed < options_.operations ||
             result_.faults < options_.min_faults) &&
@@ -203,9 +204,24 @@ class Run {
       case 1:
         Note("pause", absl::StrCat("SIGSTOP node ", leader, " (leader)"));
         h_->Pause(leader);
+        // Half of the time also cut it off from its peers: it then wakes up
+        // knowing nothing of the leader elected meanwhile.
+        if (rng_() % 2 == 0) {
+          std::set<raft::NodeId> rest;
+          for (raft::NodeId id : founders_)
+            if (id != leader) rest.insert(id);
+          h_->Partition({{leader}, rest});
+          Note("pause", absl::StrCat("isolate paused node ", leader));
+          // Longer than a client's attempt: the clients that waited on it
+          // move on and write through the new leader meanwhile.
+          Sleep(1000 + rng_() % 800);
+        }
         Sleep(FaultMs());
         h_->Resume(leader);
-        Note("pause", absl::StrCat("SIGCONT node ", leader));
+        Note("pause", absl::StrCat("SIGCONT node ", leader,
+                                   "; reads sent to it at once"));
+        ProbeReads(leader);
+        h_->Heal();
         break;
       case 2: {
         Note("sigterm", absl::StrCat("SIGTERM node ", any));
@@ -255,6 +271,37 @@ class Run {
         Replace(leader);
         break;
     }
+  }
+
+  // Reads every key through a client that asks `id` first: a leader that
+  // just woke up from a pause may not know it was deposed, and must not
+  // answer from its own state (thesis §6.4). Recorded like any client's.
+  void ProbeReads(raft::NodeId id) {
+    const std::string address = h_->cluster().address(id);
+    const uint64_t client_id = 1000 + result_.faults;
+    std::string seen;
+    std::thread probe([this, address, client_id, &seen] {
+      auto created = kv::Client::Create({address, 1000, true});
+      if (!created.ok()) return;
+      for (int k = 0; k < options_.keys; ++k) {
+        Operation op;
+        op.client = client_id;
+        op.kind = OpKind::kGet;
+        op.key = absl::StrCat("k", k);
+        op.invoke = recorder_.Now();
+        auto value = (*created)->Get(op.key);
+        op.known = value.ok();
+        if (value.ok()) op.output = *value;
+        absl::StrAppend(&seen, " ", op.key, "=",
+                        !value.ok()          ? "?"
+                        : value->has_value() ? **value
+                                             : "absent");
+        op.ret = recorder_.Now();
+        recorder_.Add(std::move(op));
+      }
+    });
+    probe.join();
+    Note("pause", absl::StrCat("reads at node of ", address, ":", seen));
   }
 
   // Removes a follower, stops it, and adds a new node in its place (it joins

@@ -33,6 +33,10 @@ struct NemesisOptions {
   // ... and at least this many faults were injected (the kinds come in a
   // seeded order, so the first ones differ).
   uint64_t min_faults = 6;
+  // Replace nodes (remove one, add a new one through --join). A joined node
+  // is reached without the harness's proxies, so partitions then cut only the
+  // founders' links.
+  bool replace_nodes = true;
   // Each fault lasts 200 ms to this, then heals, then the next one comes.
   uint64_t max_fault_ms = 1200;
   // Flags for every node (fast elections: 20 ms ticks).

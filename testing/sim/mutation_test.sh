@@ -6,7 +6,8 @@
 # uncommitted, a configuration put in force at commit instead of at append) or in the node
 # driver (a
 # write acknowledged before it is applied, a write acknowledged once persisted but before it
-# is committed, a linearizable read served before the state machine reached its read index).
+# is committed, a linearizable read served before the state machine reached its read index,
+# a read served by the leader from its own state without a ReadIndex round).
 # Within 3,000 seeds (each mutant stops at its first violation; most fall on the first
 # hundred), the simulator must report a violation for every one of them; a mutant that
 # survives means the simulator has gone blind to that rule.
