@@ -15,16 +15,29 @@ absl::Status Mismatch(const std::string& what) {
   return absl::InvalidArgumentError(what);
 }
 
-// Asks the cluster at the --join addresses for its members, as its leader
-// sees them (a member that was removed, or is behind, may not know of this
-// node yet).
+// Asks the --join addresses for their view of the members (each node's own
+// view, which includes a change the moment it is appended: the join must not
+// wait for a quorum that may need this very node). An answer that lists
+// this node wins; otherwise the first answer.
 absl::StatusOr<Membership> AskCluster(const NodeOptions& options) {
   ClientOptions client_options;
   client_options.cluster = absl::StrJoin(options.join, ",");
-  client_options.timeout_ms = 2000;
+  client_options.timeout_ms = 1000;
   ASSIGN_OR_RETURN(std::unique_ptr<Client> client,
                    Client::Create(client_options));
-  return client->Members();
+  std::optional<absl::StatusOr<Membership>> first;
+  for (const std::string& address : options.join) {
+    absl::StatusOr<Membership> membership = client->MembersAt(address);
+    if (membership.ok()) {
+      for (const MemberInfo& m : membership->members) {
+        if (m.id == options.id) return membership;
+      }
+    }
+    if (!first.has_value() || (!first->ok() && membership.ok()))
+      first = std::move(membership);
+  }
+  if (!first.has_value()) return absl::UnavailableError("no --join address");
+  return *first;
 }
 
 void Say(const NodeOptions& options, const std::string& line) {

@@ -226,9 +226,22 @@ class NodeService final : public net::wire::Node::Server {
       Fill(runtime_, runtime_.driver().NotLeader(), results.initResult());
       return kj::READY_NOW;
     }
-    results.initResult().setCode(net::wire::Code::OK);
-    FillMembership(runtime_, results.initMembership());
-    return kj::READY_NOW;
+    if (context.getParams().getAnyNode()) {
+      results.initResult().setCode(net::wire::Code::OK);
+      FillMembership(runtime_, results.initMembership());
+      return kj::READY_NOW;
+    }
+    // The leader's view is a linearizable read: confirm leadership first
+    // (a leader that was just removed must not answer with its old view).
+    return runtime_.ReadBarrier().then(
+        [this, context](CommandResult barrier) mutable {
+          auto results = context.getResults();
+          if (barrier.code != Code::kOk) {
+            return Fill(runtime_, barrier, results.initResult());
+          }
+          results.initResult().setCode(net::wire::Code::OK);
+          FillMembership(runtime_, results.initMembership());
+        });
   }
 
   kj::Promise<void> changeMembership(ChangeMembershipContext context) override {

@@ -181,6 +181,9 @@ void Core::HandleAppendResponse(const Message& m) {
     timeout.type = MessageType::kTimeoutNow;
     timeout.to = m.from;
     Send(std::move(timeout));
+    // A removed leader steps down as soon as its successor is told (§4.2.2).
+    if (!IsVoter(config_.id) && log_.committed() >= conf_index())
+      BecomeFollower(term_, kNoNode);
   }
 }
 

@@ -236,7 +236,12 @@ void Core::StepDownIfRemoved() {
     }
   }
   Log(absl::StrCat("removed from the configuration; handing over to ", best));
-  if (best != kNoNode) (void)TransferLeader(best);
+  if (best == kNoNode) return;
+  (void)TransferLeader(best);
+  // Once the TimeoutNow is out, there is nothing left to lead: the members no
+  // longer answer a node they removed, so waiting would only leave a leader
+  // that answers clients with a stale view.
+  if (best_match == log_.LastIndex()) BecomeFollower(term_, kNoNode);
 }
 
 absl::Status Core::CheckMembershipInvariants() const {
