@@ -275,6 +275,11 @@ class NodeDriver {
   std::map<std::string, PendingRead> pending_reads_;
   MemberAddresses members_;
   MemberAddresses dialed_;  // what on_members_changed was last told
+  // The inputs RefreshMembers last saw.
+  bool refreshed_ = false;
+  std::string refreshed_context_;
+  uint64_t refreshed_version_ = 0;
+  std::vector<raft::NodeId> refreshed_departing_;
   uint64_t next_read_ = 1;
 
   // Snapshot streams this node sends, one per follower at most.

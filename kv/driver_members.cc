@@ -65,6 +65,17 @@ void NodeDriver::RefreshMembers() {
   // from the moment it is appended. Its context is empty only for the
   // configuration of a snapshot, whose addresses the state machine holds.
   const std::string& context = core_->conf_context();
+  // Called after every Ready: nothing to do unless an input changed.
+  std::vector<raft::NodeId> departing = core_->departing();
+  if (refreshed_ && context == refreshed_context_ &&
+      machine_->members_version() == refreshed_version_ &&
+      departing == refreshed_departing_) {
+    return;
+  }
+  refreshed_ = true;
+  refreshed_context_ = context;
+  refreshed_version_ = machine_->members_version();
+  refreshed_departing_ = departing;
   MemberAddresses next;
   if (!context.empty()) {
     absl::StatusOr<MemberAddresses> decoded = DecodeMembers(context);
@@ -85,7 +96,7 @@ void NodeDriver::RefreshMembers() {
                                        : machine_->applied_members();
   for (const auto& [id, address] : applied) peers.try_emplace(id, address);
   // And removed nodes the leader still tells that they were removed.
-  for (raft::NodeId id : core_->departing()) {
+  for (raft::NodeId id : departing) {
     auto it = dialed_.find(id);
     if (it != dialed_.end()) peers.try_emplace(id, it->second);
   }

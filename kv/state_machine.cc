@@ -80,6 +80,7 @@ absl::Status StateMachine::Load() {
   sessions_.clear();
   members_.clear();
   conf_ = raft::ConfState{};
+  ++members_version_;
   tombstones_.clear();
   tombstone_order_.clear();
   clock_ms_ = 0;
@@ -189,6 +190,7 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
     if (!record.ok()) return record.status();
     ASSIGN_OR_RETURN(MemberAddresses members, DecodeMembers(record->context));
     members_ = MembersIn(members, record->conf);
+    ++members_version_;
     conf_ = record->conf;
     batch.session_puts.push_back({kMembersRecord, EncodeMembersState()});
     return result;

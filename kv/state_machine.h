@@ -78,6 +78,8 @@ class StateMachine {
   // applied (empty before any: the node's bootstrap members apply then).
   const raft::ConfState& applied_conf() const { return conf_; }
   const MemberAddresses& applied_members() const { return members_; }
+  // Changes whenever applied_conf() or applied_members() may have.
+  uint64_t members_version() const { return members_version_; }
   raft::LogIndex applied() const { return store_->AppliedIndex(); }
   // Live sessions (not counting the tombstones of expired ones).
   size_t session_count() const { return sessions_.size(); }
@@ -106,6 +108,7 @@ class StateMachine {
   StateMachineOptions options_;
   raft::ConfState conf_;
   MemberAddresses members_;
+  uint64_t members_version_ = 0;
   std::map<uint64_t, Session> sessions_;
   // Expired sessions: client id -> the clock when it expired, and the same
   // ordered oldest first for eviction. Stored as session records whose

@@ -30,8 +30,8 @@ void SimMembership::Step(uint64_t now) {
   if (leader != nullptr) {
     const raft::Core& core = leader->driver->core();
     const raft::ConfState& conf = core.conf_state();
-    stats_.max_members =
-        std::max(stats_.max_members, raft::MembersOf(conf).size());
+    const std::vector<NodeId> members = raft::MembersOf(conf);
+    stats_.max_members = std::max(stats_.max_members, members.size());
     if (stats_.min_voters == 0 || conf.voters.size() < stats_.min_voters)
       stats_.min_voters = conf.voters.size();
     // Retire removed nodes once the leader's committed, simple configuration
@@ -39,7 +39,6 @@ void SimMembership::Step(uint64_t now) {
     const bool settled =
         !conf.joint() && core.conf_index() <= core.log().committed();
     for (auto it = removed_.begin(); it != removed_.end();) {
-      const std::vector<NodeId> members = raft::MembersOf(conf);
       const bool member =
           std::find(members.begin(), members.end(), it->first) != members.end();
       if (settled && !member && now >= it->second) {
