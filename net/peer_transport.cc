@@ -12,7 +12,9 @@ namespace raftkv::net {
 namespace {
 
 constexpr uint64_t kMinBackoffMs = 50;
-constexpr uint64_t kMaxBackoffMs = 2000;
+// Low enough that a link comes back within about half a second of a heal
+// (backoff plus jitter plus one connect deadline); a redial is one SYN.
+constexpr uint64_t kMaxBackoffMs = 250;
 
 class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
  public:
@@ -195,16 +197,23 @@ void PeerTransport::Flush(Link& link) {
       ++link.calls_in_flight;
       const uint64_t generation = link.generation;
       Link* target = &link;
-      tasks_->add(request.send().then(
-          [this, target, generation](auto&&) {
-            if (target->generation != generation) return;
-            --target->calls_in_flight;
-            Flush(*target);
-          },
-          [this, target, generation](kj::Exception&& e) {
-            if (target->generation != generation) return;
-            Disconnect(*target, e);
-          }));
+      // A call that is not answered within the deadline means a stalled
+      // connection (packets dropped, the peer paused or gone without a
+      // reset): TCP alone would wait out its backed-off retransmissions,
+      // seconds after a long partition heals. Redial instead.
+      tasks_->add(
+          io_.provider->getTimer()
+              .timeoutAfter(kCallDeadlineMs * kj::MILLISECONDS, request.send())
+              .then(
+                  [this, target, generation](auto&&) {
+                    if (target->generation != generation) return;
+                    --target->calls_in_flight;
+                    Flush(*target);
+                  },
+                  [this, target, generation](kj::Exception&& e) {
+                    if (target->generation != generation) return;
+                    Disconnect(*target, e);
+                  }));
     }
     return;
   }
@@ -228,11 +237,17 @@ void PeerTransport::Connect(Link& link) {
   link.connecting = true;
   const uint64_t generation = link.generation;
   Link* target = &link;
+  kj::Timer& timer = io_.provider->getTimer();
   tasks_->add(
       io_.provider->getNetwork()
           .parseAddress(link.address)
-          .then([](kj::Own<kj::NetworkAddress> address) {
-            return address->connect().attach(kj::mv(address));
+          .then([&timer](kj::Own<kj::NetworkAddress> address) {
+            // A SYN lost to a partition is retried by the kernel only after
+            // a second or more; a fresh attempt after the backoff is sooner.
+            return timer
+                .timeoutAfter(kConnectDeadlineMs * kj::MILLISECONDS,
+                              address->connect())
+                .attach(kj::mv(address));
           })
           .then(
               [this, target, generation](kj::Own<kj::AsyncIoStream> stream) {

@@ -2,12 +2,16 @@
 // Cap'n Proto RPC.
 //
 // One connection per peer, dialled lazily on the first message and redialled
-// after a failure with exponential backoff (50 ms doubling to 2 s, plus up to
-// 50% jitter). Messages to one peer are batched into one `deliver` call and up
-// to kMaxCallsInFlight calls are pipelined. A slow or dead peer never blocks
-// the event loop or the other peers: its queue is bounded and what does not fit
-// is dropped, as Raft tolerates lost messages and resends. Incoming messages
-// arrive through the node's RPC server, not here.
+// after a failure with exponential backoff (50 ms doubling to 250 ms, plus up
+// to 50% jitter). A link never waits on a stalled connection: a connect that
+// takes longer than kConnectDeadlineMs, or a `deliver` call unanswered after
+// kCallDeadlineMs (packets silently dropped, a paused peer), counts as a
+// failure, so every link is back within about half a second of a heal. Messages
+// to one peer are batched into one `deliver` call and up to kMaxCallsInFlight
+// calls are pipelined. A slow or dead peer never blocks the event loop or the
+// other peers: its queue is bounded and what does not fit is dropped, as Raft
+// tolerates lost messages and resends. Incoming messages arrive through the
+// node's RPC server, not here.
 //
 // Thread safety: event-loop thread only. Invariant: at most one connection
 // attempt per peer is in progress; a peer's queue never exceeds
@@ -45,6 +49,11 @@ class PeerTransport {
   static constexpr size_t kMaxQueuedMessages = 4096;
   static constexpr int kMaxCallsInFlight = 4;
   static constexpr size_t kMaxBatchBytes = 4 << 20;
+  // `deliver` returns as soon as the peer has queued the messages, so an
+  // answer that takes a second (twice the default election timeout) means
+  // the connection is stalled.
+  static constexpr uint64_t kCallDeadlineMs = 1000;
+  static constexpr uint64_t kConnectDeadlineMs = 250;
 
   PeerTransport(kj::AsyncIoContext& io, uint64_t cluster_id,
                 std::map<raft::NodeId, std::string> peer_addresses,
