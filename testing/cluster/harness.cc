@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "testing/cluster/packet_filter.h"
 
 extern char** environ;
 
@@ -201,8 +202,25 @@ absl::Status ClusterHarness::StartJoining(raft::NodeId id) {
   return cluster_->StartNode(id);
 }
 
+namespace {
+
+void CutProxy(TcpProxy& proxy, LinkFault fault) {
+  if (fault == LinkFault::kDrop && PacketFilter::Available()) {
+    PacketFilter::Drop(proxy.port());
+  } else {
+    proxy.Cut();
+  }
+}
+
+void RestoreProxy(TcpProxy& proxy) {
+  PacketFilter::Restore(proxy.port());
+  proxy.Restore();
+}
+
+}  // namespace
+
 void ClusterHarness::Partition(
-    const std::vector<std::set<raft::NodeId>>& groups) {
+    const std::vector<std::set<raft::NodeId>>& groups, LinkFault fault) {
   auto group_of = [&](raft::NodeId id) {
     for (size_t g = 0; g < groups.size(); ++g) {
       if (groups[g].count(id) > 0) return static_cast<int>(g);
@@ -211,20 +229,21 @@ void ClusterHarness::Partition(
   };
   for (auto& [link, proxy] : proxies_) {
     if (group_of(link.first) != group_of(link.second)) {
-      proxy->Cut();
+      CutProxy(*proxy, fault);
     } else {
-      proxy->Restore();
+      RestoreProxy(*proxy);
     }
   }
 }
 
-void ClusterHarness::CutLink(raft::NodeId from, raft::NodeId to) {
+void ClusterHarness::CutLink(raft::NodeId from, raft::NodeId to,
+                             LinkFault fault) {
   auto it = proxies_.find({from, to});
-  if (it != proxies_.end()) it->second->Cut();
+  if (it != proxies_.end()) CutProxy(*it->second, fault);
 }
 
 void ClusterHarness::Heal() {
-  for (auto& [link, proxy] : proxies_) proxy->Restore();
+  for (auto& [link, proxy] : proxies_) RestoreProxy(*proxy);
 }
 
 CommandOutput ClusterHarness::Run(const std::vector<std::string>& args,

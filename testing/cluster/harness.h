@@ -32,6 +32,11 @@ struct HarnessOptions {
   uint64_t client_timeout_ms = 10000;
 };
 
+// How a cut link fails: the proxy resets its connections and refuses new
+// ones, or (where PacketFilter::Available()) its packets are silently dropped
+// with connections left open, which only a deadline notices.
+enum class LinkFault { kReset, kDrop };
+
 struct CommandOutput {
   int exit_code = -1;
   std::string out;
@@ -72,10 +77,13 @@ class ClusterHarness {
   // until a `member add` names it).
   absl::Status StartJoining(raft::NodeId id);
   // Cuts every link between nodes in different groups (both directions).
-  void Partition(const std::vector<std::set<raft::NodeId>>& groups);
+  // kDrop falls back to kReset where packets cannot be dropped.
+  void Partition(const std::vector<std::set<raft::NodeId>>& groups,
+                 LinkFault fault = LinkFault::kReset);
   void Heal();
   // Cuts the link one way: `from`'s messages no longer reach `to`.
-  void CutLink(raft::NodeId from, raft::NodeId to);
+  void CutLink(raft::NodeId from, raft::NodeId to,
+               LinkFault fault = LinkFault::kReset);
 
   // Runs the kvnode binary with `args` (and `input` on its stdin) and captures
   // its output.

@@ -2,16 +2,26 @@
 // under test, passed by the rule), then runs the tests. On a fatal signal,
 // nodes are still killed: they share the test's process group, which Bazel
 // kills on timeout, and the harness' destructors run on every normal failure.
+// Each test binary runs in a network namespace of its own (packet_filter.h).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <string>
+
+#include "testing/cluster/packet_filter.h"
 
 namespace raftkv::testing {
 void SetKvnodePath(std::string path);
 }
 
 int main(int argc, char** argv) {
+  // Before any thread starts: every thread and node then lives in it.
+  const std::string why_not = raftkv::testing::EnterPrivateNetwork();
+  if (!why_not.empty()) {
+    printf("packet drops unavailable, partitions reset connections: %s\n",
+           why_not.c_str());
+  }
   ::testing::InitGoogleTest(&argc, argv);
   for (int i = 1; i < argc; ++i) {
     if (strncmp(argv[i], "--kvnode=", 9) == 0)
