@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "kv/client.h"
 #include "testing/cluster/harness.h"
+#include "testing/cluster/packet_filter.h"
 #include "testing/linearizability/checker.h"
 
 namespace raftkv::testing {
@@ -180,6 +181,65 @@ class Run {
     return leader.ok() ? *leader : Pick(Live());
   }
   uint64_t FaultMs() { return 200 + rng_() % options_.max_fault_ms; }
+  // How long a partition lasts: usually a fault's length, sometimes one of
+  // the long ones the options ask for.
+  uint64_t PartitionMs() {
+    const auto& longer = options_.long_partition_ms;
+    if (!longer.empty() && rng_() % 3 == 0)
+      return longer[rng_() % longer.size()];
+    return FaultMs();
+  }
+  // Half of the link faults drop packets silently (where the platform
+  // allows), half reset connections through the proxies.
+  LinkFault PickLinkFault(std::string* how) {
+    if (PacketFilter::Available() && rng_() % 2 == 0) {
+      *how = "packets dropped";
+      return LinkFault::kDrop;
+    }
+    *how = "connections reset";
+    return LinkFault::kReset;
+  }
+
+  // After a heal: how long until every node in `nodes` knows a leader and has
+  // applied what was committed at the heal. Recorded per fault.
+  void MeasureRejoin(const std::set<raft::NodeId>& nodes,
+                     const std::string& kind) {
+    const auto healed = Clock::now();
+    raft::LogIndex target = 0;
+    for (raft::NodeId id : Live()) {
+      auto info = h_->Status(id);
+      if (info.ok() && nodes.count(id) == 0)
+        target = std::max(target, info->commit);
+    }
+    std::set<raft::NodeId> waiting;
+    for (raft::NodeId id : nodes)
+      if (h_->cluster().running(id) && removed_.count(id) == 0)
+        waiting.insert(id);
+    while (!waiting.empty() &&
+           Clock::now() - healed < std::chrono::seconds(10)) {
+      for (auto it = waiting.begin(); it != waiting.end();) {
+        auto info = h_->Status(*it);
+        if (info.ok() && info->leader != raft::kNoNode &&
+            info->applied >= target) {
+          it = waiting.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (!waiting.empty()) Sleep(5);
+    }
+    const uint64_t ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                              healed)
+            .count());
+    if (!waiting.empty()) {
+      Note(kind, absl::StrCat("heal: not rejoined after ", ms, " ms"));
+      result_.rejoin_ms.push_back(ms);
+      return;
+    }
+    result_.rejoin_ms.push_back(ms);
+    Note(kind, absl::StrCat("heal: rejoined in ", ms, " ms"));
+  }
 
   void InjectOne(uint64_t kind) {
     ++result_.faults;
@@ -210,8 +270,10 @@ class Run {
           std::set<raft::NodeId> rest;
           for (raft::NodeId id : founders_)
             if (id != leader) rest.insert(id);
-          h_->Partition({{leader}, rest});
-          Note("pause", absl::StrCat("isolate paused node ", leader));
+          std::string how;
+          h_->Partition({{leader}, rest}, PickLinkFault(&how));
+          Note("pause",
+               absl::StrCat("isolate paused node ", leader, " (", how, ")"));
           // Longer than a client's attempt: the clients that waited on it
           // move on and write through the new leader meanwhile.
           Sleep(1000 + rng_() % 800);
@@ -242,22 +304,29 @@ class Run {
         std::set<raft::NodeId> rest;
         for (raft::NodeId id : founders_)
           if (id != alone) rest.insert(id);
+        std::string how;
+        const LinkFault fault = PickLinkFault(&how);
+        const uint64_t ms = PartitionMs();
         Note("partition", absl::StrCat("isolate node ", alone,
-                                       alone == leader ? " (leader)" : ""));
-        h_->Partition({{alone}, rest});
-        Sleep(FaultMs());
+                                       alone == leader ? " (leader)" : "",
+                                       " for ", ms, " ms (", how, ")"));
+        h_->Partition({{alone}, rest}, fault);
+        Sleep(ms);
         h_->Heal();
-        Note("partition", "heal");
+        MeasureRejoin({alone}, "partition");
         break;
       }
       case 4: {
         if (other == raft::kNoNode) break;
-        Note("one-way", absl::StrCat("cut ", leader, " -> ", other,
-                                     " one way (leader's messages lost)"));
-        h_->CutLink(leader, other);
-        Sleep(FaultMs());
+        std::string how;
+        const LinkFault fault = PickLinkFault(&how);
+        Note("one-way",
+             absl::StrCat("cut ", leader, " -> ", other,
+                          " one way (leader's messages lost, ", how, ")"));
+        h_->CutLink(leader, other, fault);
+        Sleep(PartitionMs());
         h_->Heal();
-        Note("one-way", "heal");
+        MeasureRejoin({other}, "one-way");
         break;
       }
       case 5: {

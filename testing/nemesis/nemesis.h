@@ -6,10 +6,11 @@
 // and outcome (a timeout or lost connection is an unknown outcome), while a
 // fault schedule kills, pauses, stops and restarts nodes (the leader among
 // them), partitions the network (the leader isolated, a minority, one-way
-// links), moves leadership, and removes and re-adds a node. At the end it heals
-// everything, waits until every node holds the same state, checks the history
-// with testing/linearizability, and stops every node with SIGTERM, which must
-// exit 0.
+// links; connections reset by the proxies or packets silently dropped), moves
+// leadership, and removes and re-adds a node. At the end it heals everything,
+// waits until every node holds the same state, checks the history with
+// testing/linearizability, and stops every node with SIGTERM, which must exit
+// 0.
 //
 // Thread safety: RunNemesis owns its threads; one run at a time per process.
 #ifndef RAFTKV_TESTING_NEMESIS_NEMESIS_H_
@@ -39,6 +40,9 @@ struct NemesisOptions {
   bool replace_nodes = true;
   // Each fault lasts 200 ms to this, then heals, then the next one comes.
   uint64_t max_fault_ms = 1200;
+  // A third of the partitions last one of these instead (the long mode asks
+  // for 3 s and 20 s ones: links stall, are given up and must come back).
+  std::vector<uint64_t> long_partition_ms;
   // Flags for every node (fast elections: 20 ms ticks).
   std::vector<std::string> node_flags = {"--tick-ms=20"};
 };
@@ -52,6 +56,9 @@ struct NemesisResult {
   uint64_t faults = 0;
   std::vector<std::string> timeline;     // "+1234 ms kill -9 node 2 (leader)"
   std::vector<std::string> fault_kinds;  // distinct kinds injected
+  // Per healed partition: from the heal until the cut-off node knew a leader
+  // and had applied what was committed at the heal (10 s if never).
+  std::vector<uint64_t> rejoin_ms;
 };
 
 NemesisResult RunNemesis(const NemesisOptions& options);

@@ -2,13 +2,18 @@
 //   bazel run -c opt //testing/nemesis -- --runs=200 --duration_ms=30000
 // One line per run, then "runs=N ops=M anomalies=A failures=F"; a failing run
 // prints its seed, the failure and the fault timeline (and the node logs).
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "testing/cluster/harness.h"
+#include "testing/cluster/packet_filter.h"
 #include "testing/nemesis/nemesis.h"
 
 ABSL_FLAG(std::string, kvnode, "", "the kvnode binary (the rule passes it)");
@@ -19,10 +24,40 @@ ABSL_FLAG(int, operations, 2000, "operations per run (at least)");
 ABSL_FLAG(uint64_t, duration_ms, 30000, "a run stops after this long");
 ABSL_FLAG(uint64_t, min_faults, 12, "faults per run (at least)");
 ABSL_FLAG(bool, verbose, false, "print every run's fault timeline");
+ABSL_FLAG(std::string, long_partitions_ms, "3000,20000",
+          "a third of the partitions last one of these (comma-separated)");
+ABSL_FLAG(int, replace_nodes, 1, "replace nodes through member add/remove");
+
+namespace {
+
+uint64_t Percentile(std::vector<uint64_t> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t at = std::min(
+      values.size() - 1, static_cast<size_t>(p * (values.size() - 1) + 0.5));
+  return values[at];
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  const std::string why_not = raftkv::testing::EnterPrivateNetwork();
   absl::ParseCommandLine(argc, argv);
+  if (!why_not.empty())
+    printf("packet drops unavailable (proxies only): %s\n", why_not.c_str());
   raftkv::testing::SetKvnodePath(absl::GetFlag(FLAGS_kvnode));
+  std::vector<uint64_t> long_partitions;
+  for (absl::string_view ms : absl::StrSplit(
+           absl::GetFlag(FLAGS_long_partitions_ms), ',', absl::SkipEmpty())) {
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(ms, &value)) {
+      fprintf(stderr, "nemesis: --long_partitions_ms takes numbers: %s\n",
+              std::string(ms).c_str());
+      return 2;
+    }
+    long_partitions.push_back(value);
+  }
+  std::vector<uint64_t> rejoins;
   uint64_t ops = 0, anomalies = 0, failures = 0, unknown = 0, faults = 0;
   const uint64_t runs = absl::GetFlag(FLAGS_runs);
   for (uint64_t i = 0; i < runs; ++i) {
@@ -32,12 +67,16 @@ int main(int argc, char** argv) {
     options.operations = absl::GetFlag(FLAGS_operations);
     options.duration_ms = absl::GetFlag(FLAGS_duration_ms);
     options.min_faults = absl::GetFlag(FLAGS_min_faults);
+    options.long_partition_ms = long_partitions;
+    options.replace_nodes = absl::GetFlag(FLAGS_replace_nodes) != 0;
     raftkv::testing::NemesisResult result =
         raftkv::testing::RunNemesis(options);
     ops += result.operations;
     unknown += result.unknown;
     faults += result.faults;
     anomalies += result.anomaly;
+    rejoins.insert(rejoins.end(), result.rejoin_ms.begin(),
+                   result.rejoin_ms.end());
     failures += !result.ok;
     printf("seed=%llu ops=%llu unknown=%llu faults=%llu kinds=%s %s\n",
            static_cast<unsigned long long>(options.seed),
@@ -55,6 +94,12 @@ int main(int argc, char** argv) {
     }
     fflush(stdout);
   }
+  printf(
+      "heal-to-rejoin over %zu partitions: p50=%llu ms p99=%llu ms max=%llu "
+      "ms\n",
+      rejoins.size(), static_cast<unsigned long long>(Percentile(rejoins, 0.5)),
+      static_cast<unsigned long long>(Percentile(rejoins, 0.99)),
+      static_cast<unsigned long long>(Percentile(rejoins, 1.0)));
   printf(
       "runs=%llu ops=%llu unknown=%llu faults=%llu anomalies=%llu "
       "failures=%llu\n",
