@@ -188,12 +188,13 @@ int RunClientCommand(const std::vector<std::string>& args,
     if (!Usage(args, 0, 0, "kvnode status")) return kExitUsage;
     int unreachable = 0;
     if (ctx.output == Output::kTable || ctx.output == Output::kSimple) {
-      printf("%-22s %-4s %-10s %-6s %-7s %-8s %s\n", "ADDRESS", "ID", "ROLE",
-             "TERM", "LEADER", "COMMIT", "APPLIED");
+      printf("%-22s %-4s %-10s %-6s %-7s %-8s %-8s%s\n", "ADDRESS", "ID",
+             "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED",
+             ctx.digest ? " DIGEST" : "");
     }
     std::string json;
     for (const std::string& address : client.addresses()) {
-      auto info = client.Status(address);
+      auto info = client.Status(address, ctx.digest);
       if (!info.ok()) {
         ++unreachable;
         if (ctx.output == Output::kJson) {
@@ -206,20 +207,29 @@ int RunClientCommand(const std::vector<std::string>& args,
         continue;
       }
       if (ctx.output == Output::kJson) {
-        absl::StrAppend(&json, json.empty() ? "" : ",",
-                        "{\"address\":", JsonString(address),
-                        ",\"reachable\":true,\"id\":", info->id,
-                        ",\"role\":", JsonString(info->role),
-                        ",\"term\":", info->term, ",\"leader\":", info->leader,
-                        ",\"commit\":", info->commit,
-                        ",\"applied\":", info->applied, "}");
+        absl::StrAppend(
+            &json, json.empty() ? "" : ",",
+            "{\"address\":", JsonString(address),
+            ",\"reachable\":true,\"id\":", info->id,
+            ",\"role\":", JsonString(info->role), ",\"term\":", info->term,
+            ",\"leader\":", info->leader, ",\"commit\":", info->commit,
+            ",\"applied\":", info->applied,
+            ctx.digest
+                ? absl::StrCat(",\"digest\":\"",
+                               absl::Hex(info->digest, absl::kZeroPad16), "\"")
+                : "",
+            "}");
       } else {
-        printf("%-22s %-4llu %-10s %-6llu %-7llu %-8llu %llu\n",
+        printf("%-22s %-4llu %-10s %-6llu %-7llu %-8llu %-8llu%s\n",
                address.c_str(), static_cast<unsigned long long>(info->id),
                info->role.c_str(), static_cast<unsigned long long>(info->term),
                static_cast<unsigned long long>(info->leader),
                static_cast<unsigned long long>(info->commit),
-               static_cast<unsigned long long>(info->applied));
+               static_cast<unsigned long long>(info->applied),
+               ctx.digest ? absl::StrCat(
+                                " ", absl::Hex(info->digest, absl::kZeroPad16))
+                                .c_str()
+                          : "");
       }
     }
     if (unreachable == static_cast<int>(client.addresses().size())) {

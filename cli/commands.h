@@ -32,6 +32,7 @@ struct CommandContext {
   Output output = Output::kSimple;
   uint32_t limit = 100;
   bool keys_only = false;
+  bool digest = false;  // status: ask each node for its state digest
   bool expect_absent = false;
 };
 

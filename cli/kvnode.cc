@@ -66,6 +66,8 @@ ABSL_FLAG(std::string, consistency, "linearizable",
           "clients: linearizable or serializable reads");
 ABSL_FLAG(uint32_t, limit, 100, "list: at most this many keys (up to 10000)");
 ABSL_FLAG(bool, keys_only, false, "list: print keys without values");
+ABSL_FLAG(bool, digest, false,
+          "status: also a checksum of each node's whole state (reads it all)");
 ABSL_FLAG(bool, expect_absent, false,
           "cas: succeed only if the key does not exist");
 ABSL_FLAG(int, clients, 16,
@@ -99,6 +101,8 @@ Commands:
   list [PREFIX]        list keys in order (--limit=N, --keys-only)
   cas KEY OLD NEW      set KEY to NEW only if it holds OLD (--expect-absent: if it is absent)
   status               every node's id, role, term, leader and indexes, then the members
+                       (--digest: and a checksum of each node's state at its applied
+                        index; nodes at the same index must show the same one)
   member list          voters and learners, each one's match index and lag (leader's view)
   member add-learner ID HOST:PORT   add a node that gets the log but does not vote yet
   member promote ID    make a caught-up learner a voter
@@ -147,6 +151,7 @@ const std::set<std::string> kFlags = {"node_id",
                                       "consistency",
                                       "limit",
                                       "keys_only",
+                                      "digest",
                                       "expect_absent",
                                       "flagfile",
                                       "help",
@@ -392,6 +397,7 @@ int Main(int argc, char** argv) {
   }
   context.limit = absl::GetFlag(FLAGS_limit);
   context.keys_only = absl::GetFlag(FLAGS_keys_only);
+  context.digest = absl::GetFlag(FLAGS_digest);
   context.expect_absent = absl::GetFlag(FLAGS_expect_absent);
   kv::ClientOptions options;
   options.cluster = absl::GetFlag(FLAGS_cluster);

@@ -234,10 +234,13 @@ absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
   return list;
 }
 
-absl::StatusOr<NodeInfo> Client::Status(const std::string& address) {
+absl::StatusOr<NodeInfo> Client::Status(const std::string& address,
+                                        bool with_digest) {
   NodeInfo info;
   auto reply = CallAt(*impl_, address, [&](KvService::Client& kv) {
-    return kv.statusRequest().send().then([&](auto response) {
+    auto request = kv.statusRequest();
+    request.setWithDigest(with_digest);
+    return request.send().then([&](auto response) {
       auto s = response.getStatus();
       info.id = s.getNodeId();
       info.role = s.getRole();
@@ -246,6 +249,7 @@ absl::StatusOr<NodeInfo> Client::Status(const std::string& address) {
       info.leader_address = s.getLeaderAddress();
       info.commit = s.getCommitIndex();
       info.applied = s.getAppliedIndex();
+      info.digest = s.getDigest();
       for (auto m : s.getMembers()) info.members[m.getId()] = m.getAddress();
       return Reply{};
     });

@@ -52,6 +52,9 @@ struct NodeInfo {
   raft::LogIndex commit = 0;
   raft::LogIndex applied = 0;
   std::map<raft::NodeId, std::string> members;
+  // Asked with `with_digest`: a checksum of the node's whole state at
+  // `applied` (equal on nodes that applied the same index), else 0.
+  uint64_t digest = 0;
 };
 
 struct MemberInfo {
@@ -112,7 +115,8 @@ class Client {
   absl::Status MoveLeader(raft::NodeId id);
 
   // The status of one node, asked directly (no redirection).
-  absl::StatusOr<NodeInfo> Status(const std::string& address);
+  absl::StatusOr<NodeInfo> Status(const std::string& address,
+                                  bool with_digest = false);
   // A serializable scan of one node's own state from `start`, asked directly
   // (no redirection).
   absl::StatusOr<ListResult> ListAt(const std::string& address,

@@ -216,7 +216,43 @@ class NodeService final : public net::wire::Node::Server {
       members[i].setAddress(address);
       ++i;
     }
-    return kj::READY_NOW;
+    if (!context.getParams().getWithDigest()) return kj::READY_NOW;
+    auto reader = runtime_.machine().store().ReadSnapshot();
+    if (!reader.ok()) {
+      return KJ_EXCEPTION(FAILED, "reading the state for its digest failed",
+                          std::string(reader.status().message()));
+    }
+    out.setAppliedIndex((*reader)->applied_index());
+    return Digest(kj::mv(*reader), std::string())
+        .then([context](uint64_t d) mutable {
+          context.getResults().getStatus().setDigest(d);
+        });
+  }
+
+  // Streams a point-in-time snapshot one chunk per event-loop turn (so a
+  // big store never stalls the node) and returns its trailer checksum.
+  static kj::Promise<uint64_t> Digest(
+      std::unique_ptr<storage::KvSnapshotReader> reader, std::string tail) {
+    absl::StatusOr<std::optional<std::string>> chunk =
+        reader->NextChunk(1 << 20);
+    if (!chunk.ok()) {
+      return KJ_EXCEPTION(FAILED, "reading the state for its digest failed",
+                          std::string(chunk.status().message()));
+    }
+    if (!chunk->has_value()) {
+      // The trailer ends with the checksum (storage/kv_snapshot_codec.h).
+      uint64_t digest = 0;
+      if (tail.size() < 8) return digest;
+      for (size_t i = tail.size() - 8; i < tail.size(); ++i)
+        digest = (digest << 8) | static_cast<uint8_t>(tail[i]);
+      return digest;
+    }
+    tail += **chunk;
+    if (tail.size() > 8) tail.erase(0, tail.size() - 8);
+    return kj::evalLater(
+        [reader = kj::mv(reader), tail = kj::mv(tail)]() mutable {
+          return Digest(kj::mv(reader), kj::mv(tail));
+        });
   }
 
   kj::Promise<void> members(MembersContext context) override {

@@ -75,6 +75,11 @@ struct NodeStatus {
     address @1 :Text;
   }
   clusterId @8 :UInt64;
+  # With `withDigest`: the FNV-1a 64 checksum of this node's state machine
+  # (every key, value and client session, in key order) at appliedIndex,
+  # the trailer checksum of a snapshot taken there. Nodes that applied the
+  # same index hold the same digest. 0 when not asked.
+  digest @9 :UInt64;
 }
 
 # One member as a node sees it. Progress (match, lag) is known by the leader only.
@@ -110,7 +115,7 @@ interface KvService {
   list @2 (prefix :Data, start :Data, end :Data, limit :UInt32, keysOnly :Bool,
            consistency :Consistency)
        -> (result :Result, items :List(KeyValue), more :Bool, nextStart :Data);
-  status @3 () -> (status :NodeStatus);
+  status @3 (withDigest :Bool) -> (status :NodeStatus);
   # The configuration in force: the leader's (redirecting like a write), or with
   # anyNode the answering node's own view (a joining node asks this).
   members @4 (anyNode :Bool) -> (result :Result, membership :Membership);

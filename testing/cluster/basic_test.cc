@@ -2,6 +2,8 @@
 // every node.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "testing/cluster/harness.h"
 
@@ -48,6 +50,43 @@ TEST(ClusterBasicTest, Replication_EveryNodeHoldsEveryWrite) {
   auto value = client.Get("key49");
   ASSERT_TRUE(value.ok());
   EXPECT_EQ(*value, std::optional<std::string>("value49"));
+}
+
+// `status --digest`: nodes at the same applied index show the same checksum
+// of their state, and a write changes it.
+TEST(ClusterBasicTest, StateDigest_SameOnEveryNode_ChangesWithAWrite) {
+  auto harness = ClusterHarness::Start();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  auto digests = [&]() {
+    std::set<uint64_t> seen;
+    for (raft::NodeId id : h.ids()) {
+      auto info = h.client().Status(h.cluster().address(id), true);
+      EXPECT_TRUE(info.ok()) << info.status();
+      if (info.ok()) seen.insert(info->digest);
+    }
+    return seen;
+  };
+  ASSERT_TRUE(h.client().Put("a", "1").ok());
+  ASSERT_TRUE(h.WaitForConvergence().ok()) << h.Logs();
+  const std::set<uint64_t> first = digests();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_NE(*first.begin(), 0u);
+  ASSERT_TRUE(h.client().Put("a", "2").ok());
+  ASSERT_TRUE(h.WaitForConvergence().ok()) << h.Logs();
+  const std::set<uint64_t> second = digests();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(*second.begin(), *first.begin());
+
+  CommandOutput table =
+      h.Run({absl::StrCat("--cluster=", h.cluster().client_cluster()), "status",
+             "--digest"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("DIGEST"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find(
+                absl::StrCat(absl::Hex(*second.begin(), absl::kZeroPad16))),
+            std::string::npos)
+      << table.out;
 }
 
 }  // namespace

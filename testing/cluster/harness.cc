@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "testing/cluster/packet_filter.h"
 
 extern char** environ;
@@ -178,6 +179,28 @@ absl::Status ClusterHarness::WaitForConvergence(
           last = absl::StrCat("node ", id, " holds different contents");
         }
         first = *contents;
+      }
+      // The same applied index and the same digest of the whole state
+      // (client sessions included), asked of each node itself.
+      std::map<std::pair<raft::LogIndex, uint64_t>, std::set<raft::NodeId>>
+          states;
+      for (const auto& [id, a] : applied) {
+        if (!same) break;
+        auto info = client_->Status(cluster_->address(id), true);
+        if (!info.ok()) {
+          same = false;
+          last = absl::StrCat("node ", id, ": ", info.status().message());
+          break;
+        }
+        states[{info->applied, info->digest}].insert(id);
+      }
+      if (same && states.size() > 1) {
+        same = false;
+        last = "nodes differ in (applied index, state digest):";
+        for (const auto& [state, ids] : states) {
+          absl::StrAppend(&last, " {", absl::StrJoin(ids, ","), "}=(",
+                          state.first, ", ", absl::Hex(state.second), ")");
+        }
       }
       if (same) return absl::OkStatus();
     } else {

@@ -65,7 +65,8 @@ class ClusterHarness {
   // A node's own state (a serializable scan of it), as a map.
   absl::StatusOr<std::map<std::string, std::string>> Contents(raft::NodeId id);
   // Waits until every running node not in `exclude` (removed members) has
-  // applied everything and holds the same contents.
+  // applied everything, holds the same contents, and reports the same
+  // applied index and state digest (`status --digest`).
   absl::Status WaitForConvergence(int timeout_ms = 10000,
                                   const std::set<raft::NodeId>& exclude = {});
 
