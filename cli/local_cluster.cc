@@ -145,9 +145,16 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
                                    O_RDONLY, 0);
+  std::vector<char*> env;
+  auto extra = environment_.find(id);
+  if (extra != environment_.end()) {
+    for (std::string& e : extra->second) env.push_back(e.data());
+  }
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  env.push_back(nullptr);
   pid_t pid = 0;
   const int error = posix_spawn(&pid, options_.binary.c_str(), &actions,
-                                nullptr, argv.data(), environ);
+                                nullptr, argv.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   if (error != 0) {
     return absl::InternalError(
@@ -155,6 +162,11 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
   }
   pids_[id] = pid;
   return absl::OkStatus();
+}
+
+void LocalCluster::set_environment(raft::NodeId id,
+                                   std::vector<std::string> environment) {
+  environment_[id] = std::move(environment);
 }
 
 absl::Status LocalCluster::AddNode(raft::NodeId id) {

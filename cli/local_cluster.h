@@ -53,6 +53,9 @@ class LocalCluster {
   // A new node id with a free port and an empty data directory, that joins
   // the running cluster when started (it waits until an operator adds it).
   absl::Status AddNode(raft::NodeId id);
+  // Extra environment ("NAME=value") for the node's next starts, on top of
+  // this process's own (for example LD_PRELOAD of a library to run it with).
+  void set_environment(raft::NodeId id, std::vector<std::string> environment);
   // Sends `signal` to the node's process (if running). SIGKILL and SIGTERM also
   // reap it.
   void Signal(raft::NodeId id, int signal);
@@ -90,6 +93,7 @@ class LocalCluster {
   std::map<raft::NodeId, int> ports_;
   std::set<raft::NodeId> joiners_;  // added by AddNode: not in --cluster
   std::map<raft::NodeId, pid_t> pids_;
+  std::map<raft::NodeId, std::vector<std::string>> environment_;
 };
 
 }  // namespace raftkv::cli

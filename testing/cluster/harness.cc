@@ -219,6 +219,40 @@ absl::Status ClusterHarness::Restart(raft::NodeId id) {
   return cluster_->StartNode(id);
 }
 
+namespace {
+constexpr char kFaketime[] =
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+}  // namespace
+
+std::string ClusterHarness::ClockSkewUnavailable() {
+  if (access(kFaketime, R_OK) == 0) return "";
+  return absl::StrCat(kFaketime, " is missing (Debian's faketime package)");
+}
+
+absl::Status ClusterHarness::RestartWithClock(raft::NodeId id, double rate) {
+  if (rate != 1.0) {
+    std::string why_not = ClockSkewUnavailable();
+    if (!why_not.empty()) return absl::FailedPreconditionError(why_not);
+  }
+  if (cluster_->running(id)) {
+    auto code = cluster_->Stop(id);
+    if (!code.ok()) return code.status();
+    if (*code != 0) {
+      return absl::InternalError(
+          absl::StrCat("node ", id, " exited ", *code, " on SIGTERM"));
+    }
+  }
+  if (rate == 1.0) {
+    cluster_->set_environment(id, {});
+  } else {
+    // "+0 xR": no offset, time runs at R times real time.
+    cluster_->set_environment(
+        id, {absl::StrCat("LD_PRELOAD=", kFaketime),
+             absl::StrCat("FAKETIME=+0 x", rate), "FAKETIME_NO_CACHE=1"});
+  }
+  return cluster_->StartNode(id);
+}
+
 absl::Status ClusterHarness::StartJoining(raft::NodeId id) {
   absl::Status added = cluster_->AddNode(id);
   if (!added.ok()) return added;

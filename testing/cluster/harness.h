@@ -74,6 +74,13 @@ class ClusterHarness {
   void Pause(raft::NodeId id);   // SIGSTOP
   void Resume(raft::NodeId id);  // SIGCONT
   absl::Status Restart(raft::NodeId id);
+  // Whether nodes can run on a skewed clock (Debian's faketime installed);
+  // if not, why.
+  static std::string ClockSkewUnavailable();
+  // Restarts node `id` (stopping it with SIGTERM first if it runs) with its
+  // clock running at `rate` times real time (libfaketime preloaded; 1.0:
+  // the real clock again). Monotonic time, which drives its ticks, too.
+  absl::Status RestartWithClock(raft::NodeId id, double rate);
   // Starts a new node `id` with an empty data directory and --join (it waits
   // until a `member add` names it).
   absl::Status StartJoining(raft::NodeId id);

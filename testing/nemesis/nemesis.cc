@@ -102,6 +102,20 @@ void ClientLoop(uint64_t id, const std::string& cluster, uint64_t seed,
   }
 }
 
+// Fault kinds, injected in a seeded order.
+enum Kind : uint64_t {
+  kKill,
+  kPause,
+  kSigterm,
+  kIsolate,
+  kOneWay,
+  kMoveLeader,
+  kReplace,
+  kSlowLeader,
+  kFastClock,
+  kKinds
+};
+
 class Run {
  public:
   explicit Run(const NemesisOptions& options)
@@ -131,8 +145,18 @@ class Run {
     const auto deadline =
         Clock::now() + std::chrono::milliseconds(options_.duration_ms);
     // The fault kinds in a seeded order, so that every run meets several.
-    for (uint64_t kind = 0; kind < (options_.replace_nodes ? 7 : 6); ++kind)
+    for (uint64_t kind = 0; kind < kKinds; ++kind) {
+      if (kind == kReplace && !options_.replace_nodes) continue;
+      if ((kind == kSlowLeader || kind == kFastClock) &&
+          !ClusterHarness::ClockSkewUnavailable().empty())
+        continue;
+      if (!options_.only_kinds.empty() &&
+          std::find(options_.only_kinds.begin(), options_.only_kinds.end(),
+                    kind) == options_.only_kinds.end())
+        continue;
       kinds_.push_back(kind);
+    }
+    if (kinds_.empty()) return Failed("no fault kind is available");
     std::shuffle(kinds_.begin(), kinds_.end(), rng_);
     while ((completed < options_.operations ||
             result_.faults < options_.min_faults) &&
@@ -251,7 +275,7 @@ class Run {
         other = id;
     }
     switch (kind) {
-      case 0: {
+      case kKill: {
         const raft::NodeId victim = rng_() % 2 == 0 ? leader : any;
         Note("kill -9", absl::StrCat("kill -9 node ", victim,
                                      victim == leader ? " (leader)" : ""));
@@ -261,7 +285,7 @@ class Run {
         Note("kill -9", absl::StrCat("restart node ", victim));
         break;
       }
-      case 1:
+      case kPause:
         Note("pause", absl::StrCat("SIGSTOP node ", leader, " (leader)"));
         h_->Pause(leader);
         // Half of the time also cut it off from its peers: it then wakes up
@@ -285,7 +309,7 @@ class Run {
         ProbeReads(leader);
         h_->Heal();
         break;
-      case 2: {
+      case kSigterm: {
         Note("sigterm", absl::StrCat("SIGTERM node ", any));
         auto code = h_->cluster().Stop(any);
         if (!code.ok() || *code != 0) {
@@ -299,7 +323,7 @@ class Run {
         Note("sigterm", absl::StrCat("restart node ", any));
         break;
       }
-      case 3: {
+      case kIsolate: {
         const raft::NodeId alone = rng_() % 2 == 0 ? leader : any;
         std::set<raft::NodeId> rest;
         for (raft::NodeId id : founders_)
@@ -316,7 +340,7 @@ class Run {
         MeasureRejoin({alone}, "partition");
         break;
       }
-      case 4: {
+      case kOneWay: {
         if (other == raft::kNoNode) break;
         std::string how;
         const LinkFault fault = PickLinkFault(&how);
@@ -329,16 +353,107 @@ class Run {
         MeasureRejoin({other}, "one-way");
         break;
       }
-      case 5: {
+      case kMoveLeader: {
         if (other == raft::kNoNode) break;
         absl::Status moved = h_->client().MoveLeader(other);
         Note("move-leader", absl::StrCat("move-leader ", other, ": ",
                                          moved.ok() ? "ok" : moved.message()));
         break;
       }
-      case 6:
+      case kReplace:
         Replace(leader);
         break;
+      case kSlowLeader:
+        StaleLeader(other);
+        break;
+      case kFastClock:
+        FastClock(any);
+        break;
+    }
+  }
+
+  // A node whose clock runs at a quarter of real time is made leader, then
+  // cut off from its peers while one client writes through the others and
+  // another reads from it alone. Its ticks (and so its check-quorum) run
+  // slowly, so for a while it still believes it leads after the others
+  // elected a new leader: only a ReadIndex round stops it answering those
+  // reads with what it holds (thesis §6.4).
+  void StaleLeader(raft::NodeId node) {
+    if (node == raft::kNoNode || founders_.count(node) == 0) return;
+    Note("clock", absl::StrCat("restart node ", node,
+                               " with its clock at 0.25x real time"));
+    if (!h_->RestartWithClock(node, 0.25).ok()) return;
+    Sleep(300);
+    absl::Status moved = h_->client().MoveLeader(node);
+    Note("clock", absl::StrCat("move-leader ", node, ": ",
+                               moved.ok() ? "ok" : moved.message()));
+    std::set<raft::NodeId> rest;
+    std::string majority;
+    for (raft::NodeId id : founders_) {
+      if (id == node || removed_.count(id) > 0) continue;
+      rest.insert(id);
+      absl::StrAppend(&majority, majority.empty() ? "" : ",",
+                      h_->cluster().address(id));
+    }
+    std::string how;
+    h_->Partition({{node}, rest}, PickLinkFault(&how));
+    Note("clock", absl::StrCat("isolate slow node ", node, " (", how,
+                               "); write through the others, read at it"));
+    std::atomic<bool> stop{false};
+    std::atomic<int> done{0};
+    std::thread writer([&] {
+      PinnedClient(majority, 2000 + result_.faults, true, stop, done);
+    });
+    std::thread reader([&] {
+      PinnedClient(h_->cluster().address(node), 3000 + result_.faults, false,
+                   stop, done);
+    });
+    Sleep(1500 + rng_() % 1000);
+    stop = true;
+    writer.join();
+    reader.join();
+    h_->Heal();
+    (void)h_->RestartWithClock(node, 1.0);
+    Note("clock", absl::StrCat("heal; restart node ", node, " on real time"));
+  }
+
+  // A node whose clock runs three times too fast (its elections time out
+  // early) for a while.
+  void FastClock(raft::NodeId node) {
+    Note("clock", absl::StrCat("restart node ", node,
+                               " with its clock at 3x real time"));
+    if (!h_->RestartWithClock(node, 3.0).ok()) return;
+    Sleep(FaultMs() + 1000);
+    (void)h_->RestartWithClock(node, 1.0);
+    Note("clock", absl::StrCat("restart node ", node, " on real time"));
+  }
+
+  // One client that only knows `addresses`: puts (fresh values, every key in
+  // turn) or linearizable gets, recorded like every other client's.
+  void PinnedClient(const std::string& addresses, uint64_t client_id,
+                    bool writes, const std::atomic<bool>& stop,
+                    std::atomic<int>& done) {
+    auto created = kv::Client::Create({addresses, 1000, true});
+    if (!created.ok()) return;
+    for (uint64_t n = 0; !stop; ++n) {
+      Operation op;
+      op.client = client_id;
+      op.key = absl::StrCat("k", n % static_cast<uint64_t>(options_.keys));
+      op.invoke = recorder_.Now();
+      if (writes) {
+        op.kind = OpKind::kPut;
+        op.value = absl::StrCat(client_id, ".", n);
+        op.known = (*created)->Put(op.key, op.value).ok();
+      } else {
+        op.kind = OpKind::kGet;
+        auto value = (*created)->Get(op.key);
+        op.known = value.ok();
+        if (value.ok()) op.output = *value;
+      }
+      op.ret = recorder_.Now();
+      recorder_.Add(std::move(op));
+      ++done;
+      Sleep(10);
     }
   }
 

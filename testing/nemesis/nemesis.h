@@ -6,7 +6,9 @@
 // and outcome (a timeout or lost connection is an unknown outcome), while a
 // fault schedule kills, pauses, stops and restarts nodes (the leader among
 // them), partitions the network (the leader isolated, a minority, one-way
-// links; connections reset by the proxies or packets silently dropped), moves
+// links; connections reset by the proxies or packets silently dropped),
+// runs nodes on a fast or slow clock (libfaketime; a slow one made leader and
+// cut off while clients write around it and read at it), moves
 // leadership, and removes and re-adds a node. At the end it heals everything,
 // waits until every node holds the same state, checks the history with
 // testing/linearizability, and stops every node with SIGTERM, which must exit
@@ -38,6 +40,10 @@ struct NemesisOptions {
   // is reached without the harness's proxies, so partitions then cut only the
   // founders' links.
   bool replace_nodes = true;
+  // Only these fault kinds (nemesis.cc's Kind: 0 kill, 1 pause, 2 sigterm,
+  // 3 isolate, 4 one-way, 5 move-leader, 6 replace, 7 slow-clock leader, 8
+  // fast clock); all if empty.
+  std::vector<uint64_t> only_kinds;
   // Each fault lasts 200 ms to this, then heals, then the next one comes.
   uint64_t max_fault_ms = 1200;
   // A third of the partitions last one of these instead (the long mode asks

@@ -27,6 +27,8 @@ ABSL_FLAG(bool, verbose, false, "print every run's fault timeline");
 ABSL_FLAG(std::string, long_partitions_ms, "3000,20000",
           "a third of the partitions last one of these (comma-separated)");
 ABSL_FLAG(int, replace_nodes, 1, "replace nodes through member add/remove");
+ABSL_FLAG(std::string, only_kinds, "",
+          "only these fault kinds (comma-separated numbers, nemesis.h)");
 
 namespace {
 
@@ -57,6 +59,17 @@ int main(int argc, char** argv) {
     }
     long_partitions.push_back(value);
   }
+  std::vector<uint64_t> only_kinds;
+  for (absl::string_view kind : absl::StrSplit(absl::GetFlag(FLAGS_only_kinds),
+                                               ',', absl::SkipEmpty())) {
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(kind, &value)) {
+      fprintf(stderr, "nemesis: --only_kinds takes numbers: %s\n",
+              std::string(kind).c_str());
+      return 2;
+    }
+    only_kinds.push_back(value);
+  }
   std::vector<uint64_t> rejoins;
   uint64_t ops = 0, anomalies = 0, failures = 0, unknown = 0, faults = 0;
   const uint64_t runs = absl::GetFlag(FLAGS_runs);
@@ -68,6 +81,7 @@ int main(int argc, char** argv) {
     options.duration_ms = absl::GetFlag(FLAGS_duration_ms);
     options.min_faults = absl::GetFlag(FLAGS_min_faults);
     options.long_partition_ms = long_partitions;
+    options.only_kinds = only_kinds;
     options.replace_nodes = absl::GetFlag(FLAGS_replace_nodes) != 0;
     raftkv::testing::NemesisResult result =
         raftkv::testing::RunNemesis(options);
