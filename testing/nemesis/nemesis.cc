@@ -17,6 +17,7 @@
 #include "testing/cluster/harness.h"
 #include "testing/cluster/packet_filter.h"
 #include "testing/linearizability/checker.h"
+#include "testing/nemesis/clients.h"
 
 namespace raftkv::testing {
 namespace {
@@ -24,83 +25,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using linearizability::Operation;
 using linearizability::OpKind;
-
-// Every client's operations, stamped in microseconds since the run began.
-class Recorder {
- public:
-  uint64_t Now() const {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
-                                                              start_)
-            .count());
-  }
-  void Add(Operation op) {
-    std::lock_guard<std::mutex> lock(mu_);
-    history_.push_back(std::move(op));
-  }
-  std::vector<Operation> History() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return history_;
-  }
-
- private:
-  const Clock::time_point start_ = Clock::now();
-  std::mutex mu_;
-  std::vector<Operation> history_;
-};
-
-// One client: its own session, thread and event loop; one operation at a
-// time until `stop`.
-void ClientLoop(uint64_t id, const std::string& cluster, uint64_t seed,
-                int keys, const std::atomic<bool>& stop,
-                std::atomic<int>& completed, Recorder& recorder) {
-  auto created = kv::Client::Create({cluster, 1500, true});
-  if (!created.ok()) return;
-  kv::Client& client = **created;
-  std::mt19937_64 rng(seed);
-  std::map<std::string, std::optional<std::string>> last_seen;
-  for (uint64_t n = 1; !stop; ++n) {
-    Operation op;
-    op.client = id;
-    op.key = absl::StrCat("k", rng() % static_cast<uint64_t>(keys));
-    const uint64_t pick = rng() % 100;
-    op.invoke = recorder.Now();
-    if (pick < 35) {
-      op.kind = OpKind::kPut;
-      op.value = absl::StrCat(id, ".", n);
-      op.known = client.Put(op.key, op.value).ok();
-    } else if (pick < 70) {
-      op.kind = OpKind::kGet;
-      auto value = client.Get(op.key);
-      op.known = value.ok();
-      if (value.ok()) {
-        op.output = *value;
-        last_seen[op.key] = *value;
-      }
-    } else if (pick < 80) {
-      op.kind = OpKind::kDelete;
-      auto deleted = client.Delete(op.key);
-      op.known = deleted.ok();
-      if (deleted.ok()) op.ok = *deleted;
-    } else {
-      op.kind = OpKind::kCas;
-      op.expected = last_seen[op.key];
-      op.value = absl::StrCat(id, ".", n);
-      auto cas = client.CompareAndSwap(op.key, op.expected, op.value);
-      op.known = cas.ok();
-      if (cas.ok()) {
-        op.ok = cas->swapped;
-        // A failed cas reports the value it found instead.
-        if (!cas->swapped) op.output = cas->current;
-        last_seen[op.key] =
-            cas->swapped ? std::optional<std::string>(op.value) : cas->current;
-      }
-    }
-    op.ret = recorder.Now();
-    recorder.Add(std::move(op));
-    ++completed;
-  }
-}
 
 // Fault kinds, injected in a seeded order.
 enum Kind : uint64_t {
@@ -380,13 +304,15 @@ class Run {
   // reads with what it holds (thesis §6.4).
   void StaleLeader(raft::NodeId node) {
     if (node == raft::kNoNode || founders_.count(node) == 0) return;
-    Note("clock", absl::StrCat("restart node ", node,
-                               " with its clock at 0.25x real time"));
+    Note("slow-clock leader",
+         absl::StrCat("restart node ", node,
+                      " with its clock at 0.25x real time"));
     if (!h_->RestartWithClock(node, 0.25).ok()) return;
     Sleep(300);
     absl::Status moved = h_->client().MoveLeader(node);
-    Note("clock", absl::StrCat("move-leader ", node, ": ",
-                               moved.ok() ? "ok" : moved.message()));
+    Note("slow-clock leader",
+         absl::StrCat("move-leader ", node, ": ",
+                      moved.ok() ? "ok" : moved.message()));
     std::set<raft::NodeId> rest;
     std::string majority;
     for (raft::NodeId id : founders_) {
@@ -397,16 +323,18 @@ class Run {
     }
     std::string how;
     h_->Partition({{node}, rest}, PickLinkFault(&how));
-    Note("clock", absl::StrCat("isolate slow node ", node, " (", how,
-                               "); write through the others, read at it"));
+    Note("slow-clock leader",
+         absl::StrCat("isolate slow node ", node, " (", how,
+                      "); write through the others, read at it"));
     std::atomic<bool> stop{false};
     std::atomic<int> done{0};
     std::thread writer([&] {
-      PinnedClient(majority, 2000 + result_.faults, true, stop, done);
+      PinnedClient(majority, 2000 + result_.faults, options_.keys, true, stop,
+                   done, recorder_);
     });
     std::thread reader([&] {
-      PinnedClient(h_->cluster().address(node), 3000 + result_.faults, false,
-                   stop, done);
+      PinnedClient(h_->cluster().address(node), 3000 + result_.faults,
+                   options_.keys, false, stop, done, recorder_);
     });
     Sleep(1500 + rng_() % 1000);
     stop = true;
@@ -414,47 +342,19 @@ class Run {
     reader.join();
     h_->Heal();
     (void)h_->RestartWithClock(node, 1.0);
-    Note("clock", absl::StrCat("heal; restart node ", node, " on real time"));
+    Note("slow-clock leader",
+         absl::StrCat("heal; restart node ", node, " on real time"));
   }
 
   // A node whose clock runs three times too fast (its elections time out
   // early) for a while.
   void FastClock(raft::NodeId node) {
-    Note("clock", absl::StrCat("restart node ", node,
-                               " with its clock at 3x real time"));
+    Note("fast clock", absl::StrCat("restart node ", node,
+                                    " with its clock at 3x real time"));
     if (!h_->RestartWithClock(node, 3.0).ok()) return;
     Sleep(FaultMs() + 1000);
     (void)h_->RestartWithClock(node, 1.0);
-    Note("clock", absl::StrCat("restart node ", node, " on real time"));
-  }
-
-  // One client that only knows `addresses`: puts (fresh values, every key in
-  // turn) or linearizable gets, recorded like every other client's.
-  void PinnedClient(const std::string& addresses, uint64_t client_id,
-                    bool writes, const std::atomic<bool>& stop,
-                    std::atomic<int>& done) {
-    auto created = kv::Client::Create({addresses, 1000, true});
-    if (!created.ok()) return;
-    for (uint64_t n = 0; !stop; ++n) {
-      Operation op;
-      op.client = client_id;
-      op.key = absl::StrCat("k", n % static_cast<uint64_t>(options_.keys));
-      op.invoke = recorder_.Now();
-      if (writes) {
-        op.kind = OpKind::kPut;
-        op.value = absl::StrCat(client_id, ".", n);
-        op.known = (*created)->Put(op.key, op.value).ok();
-      } else {
-        op.kind = OpKind::kGet;
-        auto value = (*created)->Get(op.key);
-        op.known = value.ok();
-        if (value.ok()) op.output = *value;
-      }
-      op.ret = recorder_.Now();
-      recorder_.Add(std::move(op));
-      ++done;
-      Sleep(10);
-    }
+    Note("fast clock", absl::StrCat("restart node ", node, " on real time"));
   }
 
   // Reads every key through a client that asks `id` first: a leader that
@@ -488,6 +388,25 @@ class Run {
     Note("pause", absl::StrCat("reads at node of ", address, ":", seen));
   }
 
+  // Whether `id` is in the configuration once no change is in flight, as
+  // the leader sees it; nullopt if that cannot be learned within 5 s.
+  std::optional<bool> IsMember(raft::NodeId id) {
+    for (int i = 0; i < 50; ++i) {
+      auto membership = h_->client().Members();
+      if (membership.ok() && !membership->joint) {
+        bool found = false;
+        for (const kv::MemberInfo& m : membership->members)
+          found = found || m.id == id;
+        Note("replace",
+             absl::StrCat("member list: ", id,
+                          found ? " is a member" : " is not a member"));
+        return found;
+      }
+      Sleep(100);
+    }
+    return std::nullopt;
+  }
+
   // Removes a follower, stops it, and adds a new node in its place (it joins
   // as a learner and is promoted once caught up). At most twice per run.
   void Replace(raft::NodeId leader) {
@@ -501,7 +420,8 @@ class Run {
         {{raft::ConfChangeType::kRemoveNode, victim, ""}});
     Note("replace", absl::StrCat("member remove ", victim, ": ",
                                  removed.ok() ? "ok" : removed.message()));
-    if (!removed.ok()) return;
+    // An answer like "may still take effect" is an unknown outcome: ask.
+    if (!removed.ok() && IsMember(victim) != false) return;
     removed_.insert(victim);
     h_->Kill(victim);
     if (!h_->StartJoining(fresh).ok()) return;
@@ -510,6 +430,12 @@ class Run {
         {{raft::ConfChangeType::kAddLearner, fresh, address}});
     Note("replace", absl::StrCat("member add-learner ", fresh, ": ",
                                  added.ok() ? "ok" : added.message()));
+    if (!added.ok() && IsMember(fresh) != true) {
+      // Never added (or unknown): it would wait to join forever.
+      h_->Kill(fresh);
+      removed_.insert(fresh);
+      return;
+    }
     for (int i = 0; i < 100 && added.ok(); ++i) {
       Sleep(100);
       absl::Status promoted = h_->client().ChangeMembership(
