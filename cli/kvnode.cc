@@ -340,7 +340,11 @@ int Serve(bool cluster_given) {
   if (!status.ok()) {
     fprintf(stderr, "kvnode: %s\n", std::string(status.message()).c_str());
     if (status.code() == absl::StatusCode::kInvalidArgument) return kExitUsage;
-    if (status.code() == absl::StatusCode::kDataLoss) return kExitStorageFailed;
+    // Storage that fails while serving (DataLoss) or cannot even be opened
+    // because its disk is full (ResourceExhausted): exit 7 either way.
+    if (status.code() == absl::StatusCode::kDataLoss ||
+        status.code() == absl::StatusCode::kResourceExhausted)
+      return kExitStorageFailed;
     return kExitError;
   }
   return kExitOk;

@@ -190,6 +190,27 @@ void LocalCluster::Signal(raft::NodeId id, int signal) {
   }
 }
 
+absl::StatusOr<int> LocalCluster::Wait(raft::NodeId id, int timeout_ms) {
+  auto it = pids_.find(id);
+  if (it == pids_.end())
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", id, " is not running"));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  do {
+    if (waitpid(it->second, &status, WNOHANG) == it->second) {
+      pids_.erase(it);
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      return absl::InternalError(
+          absl::StrCat("node ", id, " died from signal ", WTERMSIG(status)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return absl::DeadlineExceededError(
+      absl::StrCat("node ", id, " still runs after ", timeout_ms, " ms"));
+}
+
 absl::StatusOr<int> LocalCluster::Stop(raft::NodeId id, int timeout_ms) {
   auto it = pids_.find(id);
   if (it == pids_.end())

@@ -61,6 +61,9 @@ class LocalCluster {
   void Signal(raft::NodeId id, int signal);
   // SIGTERM, then waits up to `timeout_ms` for a clean exit; returns the exit
   // code, or an error if it had to be killed.
+  // Waits up to `timeout_ms` for the node to exit by itself and returns its
+  // exit code (DeadlineExceeded if it is still running).
+  absl::StatusOr<int> Wait(raft::NodeId id, int timeout_ms);
   absl::StatusOr<int> Stop(raft::NodeId id, int timeout_ms = 10000);
   bool running(raft::NodeId id) const;
   // The node's process id, or 0 when it is not running.

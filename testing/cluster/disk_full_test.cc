@@ -1,25 +1,21 @@
 // A node whose disk fills up stops with exit code 7 and a one-line reason, and
 // never acknowledges what it could not make durable: every write it
 // acknowledged is there when the node restarts on a larger disk. The data
-// directory is a 12 MiB tmpfs the test mounts itself (as root; elsewhere the
-// test says why it skips).
+// directory is a tmpfs with 8 MiB free that the test mounts itself
+// (small_disk.h; as root, elsewhere the test says why it skips).
 #include <gtest/gtest.h>
-#include <sys/mount.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <random>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "testing/cluster/harness.h"
+#include "testing/cluster/small_disk.h"
 
 namespace raftkv::testing {
 namespace {
-
-namespace fs = std::filesystem;
 
 TEST(DiskFullTest, DiskFills_NodeExitsSevenAndKeepsEveryAcknowledgedWrite) {
   auto harness = ClusterHarness::Start({.nodes = 1});
@@ -29,25 +25,10 @@ TEST(DiskFullTest, DiskFills_NodeExitsSevenAndKeepsEveryAcknowledgedWrite) {
   const raft::NodeId id = h.ids()[0];
   ASSERT_TRUE(h.client().Put("before", "1").ok());
 
-  // Move the node's data onto a small disk.
-  h.Kill(id);
-  const std::string dir = h.cluster().data_dir(id);
-  const std::string saved = dir + ".saved";
-  fs::rename(dir, saved);
-  fs::create_directories(dir);
-  if (mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=12m") != 0) {
-    GTEST_SKIP() << "cannot mount a small tmpfs here (" << strerror(errno)
-                 << "); this test needs root";
-  }
-  struct Unmount {
-    std::string dir;
-    bool mounted = true;
-    ~Unmount() {
-      if (mounted) umount2(dir.c_str(), MNT_DETACH);
-    }
-  } unmount{dir};
-  fs::copy(saved, dir, fs::copy_options::recursive);
-  fs::remove_all(saved);
+  // Move the node's data onto a disk with 8 MiB left.
+  ASSERT_EQ(h.cluster().Stop(id).value_or(-1), 0);
+  auto disk = SmallDisk::Mount(h.cluster().data_dir(id), 8 << 20);
+  if (!disk.ok()) GTEST_SKIP() << "no small disk here: " << disk.status();
   ASSERT_TRUE(h.Restart(id).ok());
   ASSERT_TRUE(h.WaitForLeader().ok());
 
@@ -77,12 +58,17 @@ TEST(DiskFullTest, DiskFills_NodeExitsSevenAndKeepsEveryAcknowledgedWrite) {
       << log;
   EXPECT_TRUE(absl::StrContains(log, "fix the disk")) << log;
 
+  // Started again on the full disk, it cannot even open its storage: exit 7
+  // again, with a line that says so.
+  ASSERT_TRUE(h.Restart(id).ok());
+  auto again = h.cluster().Wait(id, 10000);
+  ASSERT_TRUE(again.ok()) << again.status() << "\n" << h.Logs();
+  EXPECT_EQ(*again, 7) << h.NodeLog(id);
+  EXPECT_TRUE(absl::StrContains(h.NodeLog(id), "free space on that disk"))
+      << h.NodeLog(id);
+
   // On a larger disk, every acknowledged write is there.
-  fs::copy(dir, saved, fs::copy_options::recursive);
-  umount2(dir.c_str(), MNT_DETACH);
-  unmount.mounted = false;
-  fs::remove_all(dir);
-  fs::rename(saved, dir);
+  ASSERT_TRUE((*disk)->Unmount().ok());
   ASSERT_TRUE(h.Restart(id).ok());
   ASSERT_TRUE(h.WaitForLeader().ok()) << h.Logs();
   for (int i = 0; i < acknowledged; ++i) {

@@ -16,6 +16,7 @@
 #include "kv/client.h"
 #include "testing/cluster/harness.h"
 #include "testing/cluster/packet_filter.h"
+#include "testing/cluster/small_disk.h"
 #include "testing/linearizability/checker.h"
 #include "testing/nemesis/clients.h"
 
@@ -37,6 +38,7 @@ enum Kind : uint64_t {
   kReplace,
   kSlowLeader,
   kFastClock,
+  kDiskFull,
   kKinds
 };
 
@@ -293,6 +295,9 @@ class Run {
       case kFastClock:
         FastClock(any);
         break;
+      case kDiskFull:
+        DiskFull(other);
+        break;
     }
   }
 
@@ -386,6 +391,49 @@ class Run {
     });
     probe.join();
     Note("pause", absl::StrCat("reads at node of ", address, ":", seen));
+  }
+
+  // A node's disk fills up while clients write: it must stop by itself with
+  // exit code 7 (never crash, never acknowledge what it could not make
+  // durable), then come back on a larger disk and catch up.
+  void DiskFull(raft::NodeId node) {
+    if (node == raft::kNoNode) return;
+    auto stopped = h_->cluster().Stop(node);
+    if (!stopped.ok() || *stopped != 0) {
+      Failed(absl::StrCat("node ", node, " did not exit 0 on SIGTERM"));
+      return;
+    }
+    auto disk = SmallDisk::Mount(h_->cluster().data_dir(node), 128 << 10);
+    if (!disk.ok()) {
+      Note("disk full", absl::StrCat("skipped (no small disk here: ",
+                                     disk.status().message(), ")"));
+      (void)h_->Restart(node);
+      return;
+    }
+    Note("disk full",
+         absl::StrCat("restart node ", node, " on a disk with 128 KiB free"));
+    (void)h_->Restart(node);
+    // It stops by itself once the disk is full (while serving, or already
+    // while opening its storage): exit code 7.
+    auto code = h_->cluster().Wait(node, 8000);
+    const bool filled = code.ok();
+    if (!filled) code = h_->cluster().Stop(node);
+    if (!code.ok() || *code != (filled ? 7 : 0)) {
+      Failed(absl::StrCat("node ", node, " on a full disk: ",
+                          code.ok()
+                              ? absl::StrCat("exit code ", *code, " (expected ",
+                                             filled ? 7 : 0, ")")
+                              : std::string(code.status().message())));
+    }
+    Note("disk full",
+         filled
+             ? absl::StrCat("node ", node, " stopped itself: exit code ", *code)
+             : absl::StrCat("node ", node, " never filled its disk"));
+    absl::Status moved = (*disk)->Unmount();
+    if (!moved.ok())
+      Failed(absl::StrCat("moving data back: ", moved.message()));
+    (void)h_->Restart(node);
+    Note("disk full", absl::StrCat("restart node ", node, " on a large disk"));
   }
 
   // Whether `id` is in the configuration once no change is in flight, as

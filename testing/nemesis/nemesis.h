@@ -8,7 +8,8 @@
 // them), partitions the network (the leader isolated, a minority, one-way
 // links; connections reset by the proxies or packets silently dropped),
 // runs nodes on a fast or slow clock (libfaketime; a slow one made leader and
-// cut off while clients write around it and read at it), moves
+// cut off while clients write around it and read at it), fills a node's
+// disk (a small tmpfs: it must stop with exit code 7 and catch up later), moves
 // leadership, and removes and re-adds a node. At the end it heals everything,
 // waits until every node holds the same state, checks the history with
 // testing/linearizability, and stops every node with SIGTERM, which must exit
@@ -42,7 +43,7 @@ struct NemesisOptions {
   bool replace_nodes = true;
   // Only these fault kinds (nemesis.cc's Kind: 0 kill, 1 pause, 2 sigterm,
   // 3 isolate, 4 one-way, 5 move-leader, 6 replace, 7 slow-clock leader, 8
-  // fast clock); all if empty.
+  // fast clock, 9 disk full); all if empty.
   std::vector<uint64_t> only_kinds;
   // Each fault lasts 200 ms to this, then heals, then the next one comes.
   uint64_t max_fault_ms = 1200;

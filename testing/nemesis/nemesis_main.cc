@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "testing/cluster/harness.h"
 #include "testing/cluster/packet_filter.h"
+#include "testing/cluster/small_disk.h"
 #include "testing/nemesis/nemesis.h"
 
 ABSL_FLAG(std::string, kvnode, "", "the kvnode binary (the rule passes it)");
@@ -43,10 +44,13 @@ uint64_t Percentile(std::vector<uint64_t> values, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::string no_mounts = raftkv::testing::EnterPrivateMounts();
   const std::string why_not = raftkv::testing::EnterPrivateNetwork();
   absl::ParseCommandLine(argc, argv);
   if (!why_not.empty())
     printf("packet drops unavailable (proxies only): %s\n", why_not.c_str());
+  if (!no_mounts.empty())
+    printf("mounts are shared with the machine: %s\n", no_mounts.c_str());
   raftkv::testing::SetKvnodePath(absl::GetFlag(FLAGS_kvnode));
   std::vector<uint64_t> long_partitions;
   for (absl::string_view ms : absl::StrSplit(
