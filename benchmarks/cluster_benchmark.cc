@@ -38,7 +38,7 @@ cli::LocalCluster* Cluster() {
   if (mkdtemp(pattern.data()) == nullptr) return nullptr;
   dir = pattern;
   auto created =
-      cli::LocalCluster::Create({kvnode, dir, 3, {"--quiet"}, nullptr});
+      cli::LocalCluster::Create({kvnode, dir, 3, {"--quiet"}, false, nullptr});
   if (!created.ok() || !(*created)->StartAll().ok()) return nullptr;
   cluster = std::move(*created);
   // Wait for a leader by writing once.

@@ -78,6 +78,7 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
        3,
        {"--quiet", "--compact-after-entries=64",
         absl::StrCat("--snapshot-rate-mib=", rate_mib)},
+       false,
        nullptr});
   if (!created.ok() || !(*created)->StartAll().ok())
     return state.SkipWithError("could not start a 3-node cluster");

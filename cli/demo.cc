@@ -80,7 +80,8 @@ class Demo {
   }
 
   int Tour() {
-    auto cluster = LocalCluster::Create({self_, dir_, 3, {"--quiet"}, nullptr});
+    auto cluster =
+        LocalCluster::Create({self_, dir_, 3, {"--quiet"}, false, nullptr});
     if (!cluster.ok()) return Fail(std::string(cluster.status().message()));
     cluster_ = std::move(*cluster);
 

@@ -43,6 +43,8 @@ ABSL_FLAG(std::string, cluster_token, "raftkv",
           "with the same --cluster differ");
 ABSL_FLAG(std::string, data_dir, "",
           "serve: directory for this node's log and state");
+ABSL_FLAG(std::string, metrics_bind, "",
+          "serve: HOST:PORT for /metrics, /health and /ready over HTTP");
 ABSL_FLAG(uint64_t, tick_ms, 50, "serve: Raft tick length in milliseconds");
 ABSL_FLAG(uint64_t, election_ticks, 10,
           "serve: election timeout, in ticks (randomized up to 2x)");
@@ -91,6 +93,7 @@ Usage:
   kvnode demo                          start a local 3-node cluster and show it at work
   kvnode serve --node-id=N --cluster=ID=HOST:PORT,... --data-dir=DIR [--bind=HOST:PORT]
   kvnode serve --node-id=N --join=HOST:PORT,... --bind=HOST:PORT --data-dir=EMPTY_DIR
+        serve also takes --metrics-bind=HOST:PORT: /metrics (Prometheus), /health, /ready
   kvnode [--cluster=HOST:PORT,...] COMMAND
   kvnode shell                         an interactive prompt (also reads commands from a pipe)
 
@@ -140,6 +143,7 @@ const std::set<std::string> kFlags = {"node_id",
                                       "cluster",
                                       "data_dir",
                                       "tick_ms",
+                                      "metrics_bind",
                                       "election_ticks",
                                       "max_key_bytes",
                                       "max_value_bytes",
@@ -313,6 +317,7 @@ int Serve(bool cluster_given) {
     return kExitUsage;
   }
   options.tick_ms = absl::GetFlag(FLAGS_tick_ms);
+  options.metrics_bind = absl::GetFlag(FLAGS_metrics_bind);
   options.election_ticks = absl::GetFlag(FLAGS_election_ticks);
   options.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);

@@ -48,6 +48,11 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Create(
     absl::StatusOr<int> port = PickFreePort();
     if (!port.ok()) return port.status();
     cluster->ports_[static_cast<raft::NodeId>(i)] = *port;
+    if (cluster->options_.metrics) {
+      absl::StatusOr<int> metrics = PickFreePort();
+      if (!metrics.ok()) return metrics.status();
+      cluster->metrics_ports_[static_cast<raft::NodeId>(i)] = *metrics;
+    }
   }
   std::error_code error;
   std::filesystem::create_directories(cluster->options_.dir, error);
@@ -131,6 +136,9 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
     args.push_back(absl::StrCat("--join=", absl::StrJoin(others, ",")));
   } else {
     args.push_back(absl::StrCat("--cluster=", ServerCluster(id)));
+  }
+  if (metrics_port(id) != 0) {
+    args.push_back(absl::StrCat("--metrics-bind=127.0.0.1:", metrics_port(id)));
   }
   for (const std::string& flag : options_.extra_flags) args.push_back(flag);
   std::vector<char*> argv;

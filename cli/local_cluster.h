@@ -32,6 +32,9 @@ struct LocalClusterOptions {
   std::string dir;     // data directories and logs go here
   int nodes = 3;
   std::vector<std::string> extra_flags;  // passed to every `kvnode serve`
+  // Each node also serves /metrics, /health and /ready (--metrics-bind) on
+  // a port of its own.
+  bool metrics = false;
   // When set: the address node `from` dials to reach node `to`.
   std::function<std::string(raft::NodeId from, raft::NodeId to)> peer_address;
 };
@@ -74,6 +77,11 @@ class LocalCluster {
 
   std::vector<raft::NodeId> ids() const;
   int port(raft::NodeId id) const { return ports_.at(id); }
+  // With options.metrics: the node's HTTP port (0 otherwise).
+  int metrics_port(raft::NodeId id) const {
+    auto it = metrics_ports_.find(id);
+    return it == metrics_ports_.end() ? 0 : it->second;
+  }
   std::string address(raft::NodeId id) const;
   // "1=127.0.0.1:P1,2=..." with the nodes' own (client) addresses.
   std::string client_cluster() const;
@@ -94,6 +102,7 @@ class LocalCluster {
 
   LocalClusterOptions options_;
   std::map<raft::NodeId, int> ports_;
+  std::map<raft::NodeId, int> metrics_ports_;
   std::set<raft::NodeId> joiners_;  // added by AddNode: not in --cluster
   std::map<raft::NodeId, pid_t> pids_;
   std::map<raft::NodeId, std::vector<std::string>> environment_;

@@ -173,6 +173,8 @@ void NodeDriver::Process() {
           if (alive.expired() || !*alive.lock()) return;
           write_in_flight_ = false;
           if (!status.ok()) return Fail(status);
+          ++stats_.persists;
+          if (ready->snapshot.has_value()) ++stats_.snapshots_received;
           AfterPersist(*ready);
           Process();
         });
@@ -238,6 +240,7 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::Entry>& committed) {
 #endif
   absl::StatusOr<std::vector<CommandResult>> results =
       machine_->ApplyEntries(fresh);
+  stats_.entries_applied += fresh.size();
   if (!results.ok()) {
     return Fail(absl::Status(
         results.status().code(),
@@ -253,6 +256,7 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::Entry>& committed) {
                            std::move((*results)[i]));
     } else {
       // Another leader's entry took this index: ours was never committed.
+      ++stats_.proposals_failed;
       replies.emplace_back(
           std::move(it->second.reply),
           Unavailable("leadership changed before the write committed; retry"));
@@ -315,6 +319,7 @@ void NodeDriver::OnRoleChange(raft::Role role, raft::NodeId leader) {
                      core_->term()));
   }
   role_ = role;
+  if (leader != leader_ && leader != raft::kNoNode) ++stats_.leader_changes;
   leader_ = leader;
   if (was_leader && role != raft::Role::kLeader) {
     // Writes already committed are applied all the same, and answered with
@@ -383,7 +388,8 @@ void NodeDriver::MaybeCompact() {
       [this, alive](absl::Status status) {
         if (alive.expired() || !*alive.lock()) return;
         compaction_in_flight_ = false;
-        if (!status.ok()) Fail(status);
+        if (!status.ok()) return Fail(status);
+        ++stats_.compactions;
       });
 }
 

@@ -67,6 +67,18 @@
 
 namespace raftkv::kv {
 
+// Counts for metrics (kv/metrics.h), kept by the driver as it works; read on
+// the loop thread.
+struct DriverStats {
+  uint64_t leader_changes = 0;    // times the known leader changed to a node
+  uint64_t entries_applied = 0;   // log entries applied to the state machine
+  uint64_t proposals_failed = 0;  // writes answered "never committed"
+  uint64_t persists = 0;          // Readies written (one fsync each if synced)
+  uint64_t compactions = 0;       // log compactions completed
+  uint64_t snapshots_sent = 0;    // snapshot streams started to followers
+  uint64_t snapshots_received = 0;  // snapshots installed from a leader
+};
+
 // Seam: delivers messages to peers, best effort.
 class PeerSender {
  public:
@@ -199,6 +211,9 @@ class NodeDriver {
   }
   // Snapshot transfers this node is sending now.
   size_t snapshots_sending() const { return outgoing_.size(); }
+  size_t pending_writes() const { return pending_writes_.size(); }
+  size_t pending_reads() const { return pending_reads_.size(); }
+  const DriverStats& stats() const { return stats_; }
   bool stopped() const { return stopped_; }
   // OK, or the storage error that stopped the node.
   const absl::Status& failure() const { return failure_; }
@@ -269,6 +284,7 @@ class NodeDriver {
   bool stopped_ = false;
   absl::Status failure_;
   uint64_t ticks_ = 0;
+  DriverStats stats_;
   raft::Role role_ = raft::Role::kFollower;
   raft::NodeId leader_ = raft::kNoNode;
   std::map<raft::LogIndex, PendingWrite> pending_writes_;

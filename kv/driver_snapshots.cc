@@ -51,6 +51,7 @@ void NodeDriver::StartSnapshot(raft::Message message) {
   Log(absl::StrCat("node ", options_.id, ": streaming snapshot at index ",
                    index, " to node ", to, " (transfer ", out.transfer, ")"));
   outgoing_[to] = std::move(out);
+  ++stats_.snapshots_sent;
   SendNextChunk(to);
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "kv/node_http.h"
 #include "kv/node_runtime.h"
 #include "raft/status_macros.h"
 
@@ -62,9 +63,29 @@ absl::Status RunNode(const NodeOptions& options) {
   }
   runtime.Log(absl::StrCat("node ", options.id, ": serving on ", options.bind,
                            ", data in ", options.data_dir));
-  auto stop = io.unixEventPort.onSignal(SIGTERM)
-                  .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
-                  .ignoreResult();
+  kj::Promise<void> stop = io.unixEventPort.onSignal(SIGTERM)
+                               .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
+                               .ignoreResult();
+  if (!options.metrics_bind.empty()) {
+    kj::Own<kj::ConnectionReceiver> http;
+    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
+                   http = io.provider->getNetwork()
+                              .parseAddress(options.metrics_bind)
+                              .wait(io.waitScope)
+                              ->listen();
+                 })) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on --metrics-bind=", options.metrics_bind,
+                       ": ", exception->getDescription().cStr(),
+                       "; is another process using that port?"));
+    }
+    runtime.Log(absl::StrCat("node ", options.id,
+                             ": metrics, health on http://",
+                             options.metrics_bind));
+    // The HTTP server never resolves: it runs until the node stops.
+    stop = stop.exclusiveJoin(
+        ServeHttp(runtime, io.provider->getTimer(), kj::mv(http)));
+  }
   absl::Status served =
       runtime.Serve(kj::mv(listener), kj::mv(stop)).wait(io.waitScope);
   if (!served.ok()) {

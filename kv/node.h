@@ -33,6 +33,8 @@ namespace raftkv::kv {
 struct NodeOptions {
   raft::NodeId id = raft::kNoNode;
   std::string bind;  // host:port to listen on
+  // host:port for /metrics, /health and /ready over HTTP; "" for none.
+  std::string metrics_bind;
   // Bootstrap only: every first member's client/peer address (--cluster).
   // After the bootstrap the members come from the log; a --cluster given at
   // a restart must agree with the data directory's cluster id.

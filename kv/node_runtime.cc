@@ -135,7 +135,10 @@ absl::Status NodeRuntime::Open() {
                                                          peers, config.seed);
   transport_ = std::make_unique<Transport>(peer_transport_.get());
   clock_ = std::make_unique<SystemClock>();
-  worker_ = std::make_unique<StorageWorker>();
+  worker_ = std::make_unique<StorageWorker>(
+      [metrics = metrics_.get()](double seconds) {
+        metrics->ObservePersist(seconds);
+      });
   snapshot_worker_ = std::make_unique<StorageWorker>();
 
   DriverOptions driver_options;
@@ -173,7 +176,54 @@ absl::Status NodeRuntime::Open() {
   seams.snapshot_executor = snapshot_worker_.get();
   seams.clock = clock_.get();
   driver_ = std::make_unique<NodeDriver>(std::move(driver_options), seams);
-  return driver_->Open(config);
+  RETURN_IF_ERROR(driver_->Open(config));
+  commit_at_start_ = driver_->core().log().committed();
+  return absl::OkStatus();
+}
+
+std::string NodeRuntime::RenderMetrics() {
+  NodeSample sample;
+  const raft::Core& core = driver_->core();
+  sample.role = raft::RoleName(core.role());
+  sample.term = core.term();
+  sample.leader = driver_->leader();
+  sample.commit = core.log().committed();
+  sample.applied = driver_->machine().applied();
+  sample.first_index = log_storage_->FirstIndex();
+  sample.last_index = log_storage_->LastIndex();
+  sample.pending_writes = driver_->pending_writes();
+  sample.pending_reads = driver_->pending_reads();
+  sample.snapshots_sending = driver_->snapshots_sending();
+  sample.members = driver_->members().size();
+  sample.driver = driver_->stats();
+  sample.peers = peer_transport_->Stats();
+  sample.messages_dropped = peer_transport_->messages_dropped();
+  return metrics_->Render(sample);
+}
+
+std::string NodeRuntime::HealthProblem() const {
+  if (!driver_->failure().ok()) {
+    return absl::StrCat("storage failed: ", driver_->failure().message());
+  }
+  if (driver_->role() == raft::Role::kLeader) return "";
+  const raft::NodeId leader = driver_->leader();
+  if (leader == raft::kNoNode) return "no leader known";
+  const uint64_t election_ms = options_.tick_ms * options_.election_ticks;
+  const uint64_t silent_ms =
+      (io_.provider->getTimer().now() - last_leader_contact_) /
+      kj::MILLISECONDS;
+  if (silent_ms > election_ms) {
+    return absl::StrCat("no word from leader ", leader, " for ", silent_ms,
+                        " ms (election timeout ", election_ms, " ms)");
+  }
+  return "";
+}
+
+std::string NodeRuntime::ReadyProblem() const {
+  const raft::LogIndex applied = driver_->machine().applied();
+  if (applied >= commit_at_start_) return "";
+  return absl::StrCat("applied ", applied, " of the ", commit_at_start_,
+                      " entries committed when the node started");
 }
 
 kj::Promise<CommandResult> NodeRuntime::Write(
@@ -230,7 +280,15 @@ kj::Promise<CommandResult> NodeRuntime::WaitForLeader(raft::NodeId to,
 }
 
 void NodeRuntime::Deliver(std::vector<raft::Message> messages) {
+  if (messages.empty()) return;
+  metrics_->ObserveReceived(messages.front().from, messages.size());
   driver_->Deliver(messages);
+  for (const raft::Message& m : messages) {
+    if (m.from == driver_->leader() && m.term == driver_->core().term()) {
+      last_leader_contact_ = io_.provider->getTimer().now();
+      break;
+    }
+  }
 }
 
 kj::Promise<void> NodeRuntime::TickLoop() {

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "kv/driver.h"
+#include "kv/metrics.h"
 #include "kv/node.h"
 #include "kv/storage_worker.h"
 #include "net/kv.capnp.h"
@@ -70,6 +71,13 @@ class NodeRuntime {
     if (options_.log) options_.log(line);
   }
 
+  // For the HTTP face (node_http.h).
+  NodeMetrics& metrics() { return *metrics_; }
+  std::string RenderMetrics();
+  // "" when healthy, else why not.
+  std::string HealthProblem() const;
+  std::string ReadyProblem() const;
+
  private:
   class Transport;
   class SystemClock;
@@ -85,6 +93,11 @@ class NodeRuntime {
   const NodeIdentity identity_;
   kj::AsyncIoContext& io_;
   const uint64_t cluster_id_;
+  std::unique_ptr<NodeMetrics> metrics_ = std::make_unique<NodeMetrics>();
+  // When a message from the leader last arrived (for /health).
+  kj::TimePoint last_leader_contact_ = kj::origin<kj::TimePoint>();
+  // The commit index this node knew when it opened (for /ready).
+  raft::LogIndex commit_at_start_ = 0;
   std::unique_ptr<storage::LevelDbLogStorage> log_storage_;
   std::unique_ptr<storage::LevelDbKvStore> kv_store_;
   std::unique_ptr<storage::FileSnapshotStaging> staging_;

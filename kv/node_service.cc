@@ -2,6 +2,8 @@
 // (net/kv.capnp).
 #include <capnp/message.h>
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "kv/node_members.h"
 #include "kv/node_runtime.h"
@@ -81,7 +83,77 @@ class NodeService final : public net::wire::Node::Server {
     return kj::READY_NOW;
   }
 
+  // Client requests, counted and timed by operation and result (the code
+  // of the reply; "error" for a request that failed with an exception).
   kj::Promise<void> get(GetContext context) override {
+    return Timed("get", context, Get(context));
+  }
+  kj::Promise<void> write(WriteContext context) override {
+    const char* op = "write";
+    switch (context.getParams().getCommand().which()) {
+      case net::wire::Command::PUT:
+        op = "put";
+        break;
+      case net::wire::Command::DELETE:
+        op = "delete";
+        break;
+      case net::wire::Command::CAS:
+        op = "cas";
+        break;
+      case net::wire::Command::NOOP:
+        op = "noop";
+        break;
+    }
+    return Timed(op, context, Write(context));
+  }
+  kj::Promise<void> list(ListContext context) override {
+    return Timed("list", context, List(context));
+  }
+
+  static const char* CodeName(net::wire::Code code) {
+    switch (code) {
+      case net::wire::Code::OK:
+        return "ok";
+      case net::wire::Code::NOT_FOUND:
+        return "not_found";
+      case net::wire::Code::NOT_LEADER:
+        return "not_leader";
+      case net::wire::Code::INVALID_ARGUMENT:
+        return "invalid_argument";
+      case net::wire::Code::UNAVAILABLE:
+        return "unavailable";
+      case net::wire::Code::COMPARE_FAILED:
+        return "compare_failed";
+      case net::wire::Code::SESSION_EXPIRED:
+        return "session_expired";
+      case net::wire::Code::FAILED_PRECONDITION:
+        return "failed_precondition";
+    }
+    return "other";
+  }
+
+  template <typename Context>
+  kj::Promise<void> Timed(const char* op, Context context,
+                          kj::Promise<void> work) {
+    const auto start = std::chrono::steady_clock::now();
+    auto seconds = [start] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                           start)
+          .count();
+    };
+    return work.then(
+        [this, op, context, seconds]() mutable {
+          runtime_.metrics().ObserveRequest(
+              op, CodeName(context.getResults().getResult().getCode()),
+              seconds());
+        },
+        [this, op, seconds](kj::Exception&& e) {
+          runtime_.metrics().ObserveRequest(op, "error", seconds());
+          kj::throwRecoverableException(kj::mv(e));
+        });
+  }
+
+  kj::Promise<void> Get(GetContext context) {
     const std::string key = ToString(context.getParams().getKey());
     if (auto error = CheckKey(key)) {
       Fill(runtime_, *error, context.getResults().initResult());
@@ -117,7 +189,7 @@ class NodeService final : public net::wire::Node::Server {
         });
   }
 
-  kj::Promise<void> write(WriteContext context) override {
+  kj::Promise<void> Write(WriteContext context) {
     auto command = context.getParams().getCommand();
     std::optional<CommandResult> error;
     switch (command.which()) {
@@ -149,7 +221,7 @@ class NodeService final : public net::wire::Node::Server {
         });
   }
 
-  kj::Promise<void> list(ListContext context) override {
+  kj::Promise<void> List(ListContext context) {
     auto params = context.getParams();
     storage::ScanOptions options;
     options.prefix = ToString(params.getPrefix());

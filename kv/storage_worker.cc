@@ -1,5 +1,6 @@
 #include "kv/storage_worker.h"
 
+#include <chrono>
 #include <memory>
 #include <utility>
 
@@ -14,8 +15,9 @@ IgnoreErrors ignore_errors;
 
 }  // namespace
 
-StorageWorker::StorageWorker()
+StorageWorker::StorageWorker(std::function<void(double)> observe)
     : completions_(std::make_unique<kj::TaskSet>(ignore_errors)),
+      observe_(std::move(observe)),
       thread_([this] { Loop(); }) {}
 
 StorageWorker::~StorageWorker() {
@@ -43,7 +45,13 @@ void StorageWorker::Run(std::function<absl::Status()> job,
   {
     std::lock_guard<std::mutex> lock(mu_);
     jobs_.push_back([this, job = std::move(job), fulfiller, result] {
+      const auto start = std::chrono::steady_clock::now();
       absl::Status status = job();
+      if (observe_) {
+        observe_(std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - start)
+                     .count());
+      }
       {
         std::lock_guard<std::mutex> lock(mu_);
         *result = std::move(status);

@@ -26,7 +26,9 @@ namespace raftkv::kv {
 
 class StorageWorker final : public OffLoopExecutor {
  public:
-  StorageWorker();
+  // `observe`, if set, gets each job's duration in seconds, on the worker
+  // thread.
+  explicit StorageWorker(std::function<void(double)> observe = nullptr);
   ~StorageWorker() override;
 
   void Run(std::function<absl::Status()> job,
@@ -40,6 +42,7 @@ class StorageWorker final : public OffLoopExecutor {
   std::deque<std::function<void()>> jobs_;    // guarded by mu_
   bool stop_ = false;                         // guarded by mu_
   std::unique_ptr<kj::TaskSet> completions_;  // loop thread only
+  const std::function<void(double)> observe_;
   std::thread thread_;
 };
 

@@ -57,6 +57,7 @@ struct PeerTransport::Link {
   int calls_in_flight = 0;
   uint64_t backoff_ms = kMinBackoffMs;
   kj::TimePoint next_attempt = kj::origin<kj::TimePoint>();
+  PeerLinkStats stats;
 };
 
 PeerTransport::PeerTransport(kj::AsyncIoContext& io, uint64_t cluster_id,
@@ -88,6 +89,7 @@ void PeerTransport::SetPeers(
     if (links_.count(id) > 0) continue;
     auto link = std::make_unique<Link>();
     link->id = id;
+    link->stats.id = id;
     link->address = address;
     links_.emplace(id, std::move(link));
   }
@@ -195,7 +197,10 @@ void PeerTransport::Flush(Link& link) {
         link.queue.pop_front();
       }
       ++link.calls_in_flight;
+      link.stats.messages_sent += count;
+      link.stats.bytes_sent += bytes;
       const uint64_t generation = link.generation;
+      const kj::TimePoint sent = io_.provider->getTimer().now();
       Link* target = &link;
       // A call that is not answered within the deadline means a stalled
       // connection (packets dropped, the peer paused or gone without a
@@ -205,8 +210,13 @@ void PeerTransport::Flush(Link& link) {
           io_.provider->getTimer()
               .timeoutAfter(kCallDeadlineMs * kj::MILLISECONDS, request.send())
               .then(
-                  [this, target, generation](auto&&) {
+                  [this, target, generation, sent](auto&&) {
                     if (target->generation != generation) return;
+                    target->stats.round_trip_seconds =
+                        static_cast<double>(
+                            (io_.provider->getTimer().now() - sent) /
+                            kj::NANOSECONDS) /
+                        1e9;
                     --target->calls_in_flight;
                     Flush(*target);
                   },
@@ -267,6 +277,7 @@ void PeerTransport::Connect(Link& link) {
                 target->peer =
                     target->rpc->bootstrap(server).castAs<wire::RaftPeer>();
                 target->backoff_ms = kMinBackoffMs;
+                ++target->stats.connects;
                 tasks_->add(target->network->onDisconnect().then(
                     [this, target, generation]() {
                       if (target->generation == generation) {
@@ -282,7 +293,18 @@ void PeerTransport::Connect(Link& link) {
               }));
 }
 
+std::vector<PeerLinkStats> PeerTransport::Stats() const {
+  std::vector<PeerLinkStats> stats;
+  for (const auto& [id, link] : links_) {
+    if (link->address.empty()) continue;
+    stats.push_back(link->stats);
+    stats.back().calls_in_flight = link->calls_in_flight;
+  }
+  return stats;
+}
+
 void PeerTransport::Disconnect(Link& link, const kj::Exception&) {
+  ++link.stats.failures;
   const uint64_t backoff_ms = link.backoff_ms;
   Reset(link);
   link.backoff_ms = backoff_ms;

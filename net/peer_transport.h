@@ -44,6 +44,17 @@ capnp::ReaderOptions PeerReaderOptions();
 // sockets.
 void SetNoDelay(kj::AsyncIoStream& stream);
 
+// Per peer, for metrics.
+struct PeerLinkStats {
+  raft::NodeId id = 0;
+  uint64_t messages_sent = 0;
+  uint64_t bytes_sent = 0;  // entries and snapshot payload, framing excluded
+  uint64_t connects = 0;    // connections established
+  uint64_t failures = 0;    // connections given up (error, reset, deadline)
+  double round_trip_seconds = 0;  // the last `deliver` call's
+  int calls_in_flight = 0;
+};
+
 class PeerTransport {
  public:
   static constexpr size_t kMaxQueuedMessages = 4096;
@@ -74,8 +85,9 @@ class PeerTransport {
   // dropped.
   void SetPeers(const std::map<raft::NodeId, std::string>& peer_addresses);
 
-  // Statistics for logs and tests.
+  // Statistics for logs, metrics and tests.
   uint64_t messages_dropped() const { return dropped_; }
+  std::vector<PeerLinkStats> Stats() const;
 
  private:
   struct Link;

@@ -61,6 +61,7 @@ absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
   cluster_options.dir = harness->dir_;
   cluster_options.nodes = options.nodes;
   cluster_options.extra_flags = options.extra_flags;
+  cluster_options.metrics = options.metrics;
   auto cluster = cli::LocalCluster::Create(cluster_options);
   if (!cluster.ok()) return cluster.status();
   // One proxy per directed peer link: node `from` reaches node `to` through it.
@@ -69,8 +70,10 @@ absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
   // proxy instead. A colliding proxy is kept open until the end, so the next
   // one gets another port.
   std::set<int> node_ports;
-  for (raft::NodeId id : (*cluster)->ids())
+  for (raft::NodeId id : (*cluster)->ids()) {
     node_ports.insert((*cluster)->port(id));
+    node_ports.insert((*cluster)->metrics_port(id));
+  }
   std::vector<std::unique_ptr<TcpProxy>> rejected;
   for (raft::NodeId from : (*cluster)->ids()) {
     for (raft::NodeId to : (*cluster)->ids()) {

@@ -30,6 +30,8 @@ struct HarnessOptions {
   // Fast elections for tests: 20 ms ticks, a leader is replaced in 200-400 ms.
   std::vector<std::string> extra_flags = {"--tick-ms=20"};
   uint64_t client_timeout_ms = 10000;
+  // Every node serves /metrics, /health and /ready (cluster().metrics_port).
+  bool metrics = false;
 };
 
 // How a cut link fails: the proxy resets its connections and refuses new

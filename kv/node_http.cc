@@ -1,0 +1,103 @@
+#include "kv/node_http.h"
+
+#include <kj/compat/http.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "kv/node_runtime.h"
+
+namespace raftkv::kv {
+namespace {
+
+std::string JsonEscaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(&out, " ");
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+class NodeHttp final : public kj::HttpService {
+ public:
+  NodeHttp(NodeRuntime& runtime, const kj::HttpHeaderTable& table)
+      : runtime_(runtime), table_(table) {}
+
+  kj::Promise<void> request(kj::HttpMethod method, kj::StringPtr url,
+                            const kj::HttpHeaders&, kj::AsyncInputStream&,
+                            Response& response) override {
+    std::string path(url.cStr());
+    path = path.substr(0, path.find('?'));
+    if (method != kj::HttpMethod::GET && method != kj::HttpMethod::HEAD) {
+      return Send(response, 405, "Method Not Allowed", "text/plain",
+                  "only GET and HEAD\n", method);
+    }
+    if (path == "/metrics") {
+      return Send(response, 200, "OK", "text/plain; version=0.0.4",
+                  runtime_.RenderMetrics(), method);
+    }
+    if (path == "/health") {
+      const std::string problem = runtime_.HealthProblem();
+      if (problem.empty()) {
+        return Send(response, 200, "OK", "application/json",
+                    "{\"health\":true}\n", method);
+      }
+      return Send(response, 503, "Service Unavailable", "application/json",
+                  absl::StrCat("{\"health\":false,\"reason\":\"",
+                               JsonEscaped(problem), "\"}\n"),
+                  method);
+    }
+    if (path == "/ready") {
+      const std::string problem = runtime_.ReadyProblem();
+      if (problem.empty()) {
+        return Send(response, 200, "OK", "application/json",
+                    "{\"ready\":true}\n", method);
+      }
+      return Send(response, 503, "Service Unavailable", "application/json",
+                  absl::StrCat("{\"ready\":false,\"reason\":\"",
+                               JsonEscaped(problem), "\"}\n"),
+                  method);
+    }
+    return Send(response, 404, "Not Found", "text/plain",
+                "not found: try /metrics, /health or /ready\n", method);
+  }
+
+ private:
+  kj::Promise<void> Send(Response& response, unsigned status,
+                         kj::StringPtr text, kj::StringPtr type,
+                         std::string body, kj::HttpMethod method) {
+    kj::HttpHeaders headers(table_);
+    headers.set(kj::HttpHeaderId::CONTENT_TYPE, type);
+    auto stream = response.send(status, text, headers, body.size());
+    if (method == kj::HttpMethod::HEAD) return kj::READY_NOW;
+    auto data = kj::heap<std::string>(std::move(body));
+    auto written = stream->write(data->data(), data->size());
+    return written.attach(kj::mv(stream), kj::mv(data));
+  }
+
+  NodeRuntime& runtime_;
+  const kj::HttpHeaderTable& table_;
+};
+
+}  // namespace
+
+kj::Promise<void> ServeHttp(NodeRuntime& runtime, kj::Timer& timer,
+                            kj::Own<kj::ConnectionReceiver> listener) {
+  auto table = kj::heap<kj::HttpHeaderTable>();
+  auto service = kj::heap<NodeHttp>(runtime, *table);
+  auto server = kj::heap<kj::HttpServer>(timer, *table, *service);
+  auto listening = server->listenHttp(*listener);
+  return listening
+      .attach(kj::mv(server), kj::mv(service), kj::mv(table), kj::mv(listener))
+      .catch_(
+          [](kj::Exception&&) -> kj::Promise<void> { return kj::NEVER_DONE; });
+}
+
+}  // namespace raftkv::kv
