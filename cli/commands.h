@@ -22,7 +22,8 @@ enum ExitCode : int {
   kExitCompareFailed = 5,
   kExitError = 6,
   kExitStorageFailed = 7,  // serve: the disk failed; the node stopped
-  kExitRefused = 8,  // refused in the cluster's present state; retry later
+  kExitRefused = 8,    // refused in the cluster's present state; retry later
+  kExitBadBackup = 9,  // a backup file that is damaged, truncated or missing
 };
 
 enum class Output { kSimple, kTable, kJson };

@@ -24,6 +24,7 @@
 #include "cli/bench.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
+#include "cli/snapshot_commands.h"
 #include "kv/client.h"
 #include "kv/node.h"
 
@@ -112,6 +113,11 @@ Commands:
   member add ID HOST:PORT           add a voter directly
   member remove ID     remove a voter or learner (the leader too: it hands over first)
   move-leader ID       hand leadership to voter ID
+  snapshot save FILE   a consistent backup from the leader (verified once written)
+  snapshot status FILE check a backup: index, term, members, keys, checksum
+  snapshot restore FILE --data-dir=NEW --node-id=N --cluster=ID=HOST:PORT,...
+                       --cluster-token=NEW   seed one node of a new cluster from FILE
+                       (run it for every member, then start each with kvnode serve)
   bench                load the cluster, report throughput and latency percentiles
                        (--clients=16 --duration=10s --ops=N --value-size=256 --keys=1000
                         --read-ratio=0.0; --output=json prints one JSON object)
@@ -133,7 +139,8 @@ Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
             4 invalid argument (a limit), 5 compare failed, 6 other error,
             7 serve stopped because its storage failed (disk full, I/O error),
             8 refused in the cluster's present state (a membership change in
-              flight, a learner too far behind): retry later.
+              flight, a learner too far behind): retry later,
+            9 a backup file that is damaged, truncated or missing.
 )";
 
 const std::set<std::string> kFlags = {"node_id",
@@ -418,8 +425,8 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   const std::set<std::string> commands = {
-      "get",    "put",   "del",   "delete", "list",       "cas",
-      "status", "shell", "bench", "member", "move-leader"};
+      "get",    "put",   "del",   "delete", "list",        "cas",
+      "status", "shell", "bench", "member", "move-leader", "snapshot"};
   if (commands.count(words[0]) == 0) {
     fprintf(stderr,
             "kvnode: unknown command \"%s\"; run kvnode --help for the list\n",
@@ -444,6 +451,15 @@ int Main(int argc, char** argv) {
     return RunBenchCommand(bench, KvTargets(bench.cluster, bench.timeout_ms),
                            context.output == Output::kJson);
   }
+  SnapshotFlags snapshot;
+  snapshot.output = context.output;
+  snapshot.data_dir = absl::GetFlag(FLAGS_data_dir);
+  snapshot.node_id = absl::GetFlag(FLAGS_node_id);
+  snapshot.cluster = options.cluster;
+  snapshot.cluster_token = absl::GetFlag(FLAGS_cluster_token);
+  if (words[0] == "snapshot" && (words.size() < 2 || words[1] != "save")) {
+    return RunSnapshotCommand(words, snapshot, nullptr);
+  }
   auto client = kv::Client::Create(options);
   if (!client.ok()) {
     fprintf(stderr, "kvnode: %s\n",
@@ -452,6 +468,8 @@ int Main(int argc, char** argv) {
   }
   context.client = client->get();
   if (words[0] == "shell") return RunShell(context);
+  if (words[0] == "snapshot")
+    return RunSnapshotCommand(words, snapshot, client->get());
   return RunClientCommand(words, context);
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "kv/backup_file.h"
 #include "raft/confchange.h"
 #include "raft/types.h"
 
@@ -115,6 +116,9 @@ class Client {
   absl::Status MoveLeader(raft::NodeId id);
 
   // The status of one node, asked directly (no redirection).
+  // A consistent backup of the state machine from the leader into `path`
+  // (kv/backup_file.h), read back and verified before it returns.
+  absl::StatusOr<BackupInfo> SaveSnapshot(const std::string& path);
   absl::StatusOr<NodeInfo> Status(const std::string& address,
                                   bool with_digest = false);
   // A serializable scan of one node's own state from `start`, asked directly

@@ -1,6 +1,9 @@
 #include "kv/members.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "raft/confchange.h"
 #include "storage/codec.h"
 
@@ -57,6 +60,33 @@ uint64_t ClusterIdOf(const MemberAddresses& members, absl::string_view token) {
   for (const auto& [id, address] : members) mix(std::to_string(id));
   mix(token);
   return hash == 0 ? 1 : hash;
+}
+
+absl::StatusOr<std::map<raft::NodeId, std::string>> ParseCluster(
+    const std::string& spec) {
+  std::map<raft::NodeId, std::string> cluster;
+  for (absl::string_view part :
+       absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
+    std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+    uint64_t id = 0;
+    if (kv.size() != 2 || !absl::SimpleAtoi(kv[0], &id) || id == 0 ||
+        kv[1].empty() || kv[1].find(':') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad --cluster entry \"", part,
+          "\": expected ID=HOST:PORT with ID a positive "
+          "number, as in 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003"));
+    }
+    if (!cluster.emplace(id, kv[1]).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--cluster names node ", id, " twice"));
+    }
+  }
+  if (cluster.empty()) {
+    return absl::InvalidArgumentError(
+        "--cluster is empty: give every member as ID=HOST:PORT, "
+        "comma-separated");
+  }
+  return cluster;
 }
 
 }  // namespace raftkv::kv

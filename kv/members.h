@@ -33,6 +33,10 @@ absl::StatusOr<MemberAddresses> DecodeMembers(absl::string_view data);
 // --cluster-token, different for a different member set or token. Addresses
 // are left out: each node may reach its peers by its own route (tests put
 // proxies between nodes this way).
+// Parses "1=127.0.0.1:7001,2=127.0.0.1:7002" (ids positive and distinct).
+absl::StatusOr<std::map<raft::NodeId, std::string>> ParseCluster(
+    const std::string& spec);
+
 uint64_t ClusterIdOf(const MemberAddresses& members, absl::string_view token);
 
 }  // namespace raftkv::kv

@@ -12,33 +12,6 @@
 
 namespace raftkv::kv {
 
-absl::StatusOr<std::map<raft::NodeId, std::string>> ParseCluster(
-    const std::string& spec) {
-  std::map<raft::NodeId, std::string> cluster;
-  for (absl::string_view part :
-       absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    std::vector<std::string> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
-    uint64_t id = 0;
-    if (kv.size() != 2 || !absl::SimpleAtoi(kv[0], &id) || id == 0 ||
-        kv[1].empty() || kv[1].find(':') == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad --cluster entry \"", part,
-          "\": expected ID=HOST:PORT with ID a positive "
-          "number, as in 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003"));
-    }
-    if (!cluster.emplace(id, kv[1]).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--cluster names node ", id, " twice"));
-    }
-  }
-  if (cluster.empty()) {
-    return absl::InvalidArgumentError(
-        "--cluster is empty: give every member as ID=HOST:PORT, "
-        "comma-separated");
-  }
-  return cluster;
-}
-
 absl::Status RunNode(const NodeOptions& options) {
   // Before this thread's event loop: joining asks the cluster through a
   // client, which runs its own.

@@ -11,7 +11,7 @@
 // local state. A follower answers with the leader's id and address, and the
 // client library follows it.
 //
-// Thread safety: RunNode owns its thread's event loop. ParseCluster is pure.
+// Thread safety: RunNode owns its thread's event loop.
 #ifndef RAFTKV_KV_NODE_H_
 #define RAFTKV_KV_NODE_H_
 
@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "kv/identity.h"
+#include "kv/members.h"
 #include "raft/types.h"
 
 namespace raftkv::kv {
@@ -58,10 +59,6 @@ struct NodeOptions {
   // One line per notable event (role changes, errors). Empty: silent.
   std::function<void(const std::string&)> log;
 };
-
-// Parses "1=127.0.0.1:7001,2=127.0.0.1:7002" (ids positive and distinct).
-absl::StatusOr<std::map<raft::NodeId, std::string>> ParseCluster(
-    const std::string& spec);
 
 // Decides what `options.data_dir` belongs to: the identity written there by
 // an earlier start (checked against --node-id, --cluster and --join), a new

@@ -327,6 +327,74 @@ class NodeService final : public net::wire::Node::Server {
         });
   }
 
+  kj::Promise<void> saveSnapshot(SaveSnapshotContext context) override {
+    if (runtime_.core().role() != raft::Role::kLeader) {
+      Fill(runtime_, runtime_.driver().NotLeader(),
+           context.getResults().initResult());
+      return kj::READY_NOW;
+    }
+    auto sink = context.getParams().getSink();
+    return runtime_.ReadBarrier().then([this, context,
+                                        sink](CommandResult barrier) mutable
+                                       -> kj::Promise<void> {
+      if (barrier.code != Code::kOk) {
+        Fill(runtime_, barrier, context.getResults().initResult());
+        return kj::READY_NOW;
+      }
+      auto reader = runtime_.machine().store().ReadSnapshot();
+      if (!reader.ok()) {
+        Fill(runtime_,
+             {Code::kUnavailable, std::string(reader.status().message()),
+              std::nullopt},
+             context.getResults().initResult());
+        return kj::READY_NOW;
+      }
+      const raft::LogIndex index = (*reader)->applied_index();
+      auto begin = sink.beginRequest();
+      auto info = begin.initInfo();
+      info.setClusterId(runtime_.cluster_id());
+      info.setIndex(index);
+      info.setTerm(runtime_.core().log().TermOrZero(index));
+      const raft::ConfState conf = runtime_.core().ConfStateAt(index);
+      auto voters = info.initVoters(static_cast<unsigned>(conf.voters.size()));
+      for (unsigned i = 0; i < conf.voters.size(); ++i)
+        voters.set(i, conf.voters[i]);
+      const MemberAddresses& known = runtime_.driver().members();
+      auto members = info.initMembers(static_cast<unsigned>(known.size()));
+      unsigned i = 0;
+      for (const auto& [id, address] : known) {
+        members[i].setId(id);
+        members[i].setAddress(address);
+        ++i;
+      }
+      std::shared_ptr<storage::KvSnapshotReader> shared(std::move(*reader));
+      return begin.send()
+          .then([sink, shared](auto&&) mutable { return Stream(sink, shared); })
+          .then([context]() mutable {
+            context.getResults().initResult().setCode(net::wire::Code::OK);
+          });
+    });
+  }
+
+  // One chunk per call, each after the previous one was taken (the client
+  // sets the pace; the node holds one chunk at a time).
+  static kj::Promise<void> Stream(
+      net::wire::SnapshotSink::Client sink,
+      std::shared_ptr<storage::KvSnapshotReader> reader) {
+    absl::StatusOr<std::optional<std::string>> chunk =
+        reader->NextChunk(1 << 20);
+    if (!chunk.ok()) {
+      return KJ_EXCEPTION(FAILED, "reading the snapshot failed",
+                          std::string(chunk.status().message()));
+    }
+    if (!chunk->has_value()) return kj::READY_NOW;
+    auto request = sink.writeRequest();
+    request.setChunk(AsData(**chunk));
+    return request.send().then([sink, reader](auto&&) mutable {
+      return Stream(kj::mv(sink), kj::mv(reader));
+    });
+  }
+
   kj::Promise<void> members(MembersContext context) override {
     auto results = context.getResults();
     if (!context.getParams().getAnyNode() &&

@@ -109,6 +109,23 @@ struct MemberStep {
   address @2 :Text;   # for the steps that add a node
 }
 
+# What `snapshot save` gets first: where the stream that follows stands.
+struct BackupInfo {
+  clusterId @0 :UInt64;
+  index @1 :UInt64;   # the applied index the state is at
+  term @2 :UInt64;    # its term (0 if the log no longer holds it)
+  voters @3 :List(UInt64);
+  members @4 :List(NodeStatus.Member);
+}
+
+# Hosted by the client of `snapshot save`: the node calls begin once (again if
+# it starts over), then write with each chunk of the KV snapshot stream, one
+# call at a time.
+interface SnapshotSink {
+  begin @0 (info :BackupInfo) -> ();
+  write @1 (chunk :Data) -> ();
+}
+
 interface KvService {
   get @0 (key :Data, consistency :Consistency) -> (result :Result);
   write @1 (command :Command) -> (result :Result);
@@ -123,6 +140,10 @@ interface KvService {
   changeMembership @5 (steps :List(MemberStep)) -> (result :Result);
   # Leader only: hands leadership to nodeId; answered once it has moved.
   moveLeader @6 (nodeId :UInt64) -> (result :Result);
+  # Leader only: streams a consistent snapshot of the state machine into
+  # `sink` (after a ReadIndex round: every write acknowledged before the call
+  # is in it); answered once the last chunk was taken.
+  saveSnapshot @7 (sink :SnapshotSink) -> (result :Result);
 }
 
 using Raft = import "/net/raft.capnp";
