@@ -129,13 +129,12 @@ int RunSnapshotCommand(const std::vector<std::string>& words,
       PrintInfo(path, info, flags.output);
       printf(
           "restored into %s as node %llu of new cluster %s; start it with\n"
-          "  kvnode serve --node-id=%llu --data-dir=%s --bind=HOST:PORT "
-          "--cluster-token=%s\n",
+          "  kvnode serve --node-id=%llu --data-dir=%s --bind=%s\n",
           flags.data_dir.c_str(),
           static_cast<unsigned long long>(flags.node_id),
           kv::ClusterIdText(identity->cluster_id).c_str(),
           static_cast<unsigned long long>(flags.node_id),
-          flags.data_dir.c_str(), flags.cluster_token.c_str());
+          flags.data_dir.c_str(), members->at(flags.node_id).c_str());
     }
     return kExitOk;
   }
