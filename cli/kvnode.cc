@@ -61,7 +61,13 @@ ABSL_FLAG(uint64_t, compact_after_entries, 10000,
 ABSL_FLAG(uint64_t, snapshot_rate_mib, 0,
           "serve: send snapshots to followers at most this fast, in MiB/s "
           "(0: unlimited)");
-ABSL_FLAG(bool, quiet, false, "serve: log only errors");
+ABSL_FLAG(bool, quiet, false, "serve: log only errors (--log-level=error)");
+ABSL_FLAG(std::string, log_format, "text",
+          "serve: text, or json (one object per line)");
+ABSL_FLAG(std::string, log_level, "info",
+          "serve: debug, info, warning or error: the least that is logged");
+ABSL_FLAG(uint64_t, slow_ms, 500,
+          "serve: warn about storage writes and requests slower than this");
 ABSL_FLAG(std::string, output, "simple", "clients: simple, table or json");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "clients: give up after this long");
@@ -134,6 +140,7 @@ Flags may also come from a file: --flagfile=PATH (one --flag=value per line).
 Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-ticks
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
   --compact-after-entries  --snapshot-rate-mib  --quiet
+  --log-format=text|json  --log-level=debug|info|warning|error  --slow-ms=500
 
 Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
             4 invalid argument (a limit), 5 compare failed, 6 other error,
@@ -157,6 +164,9 @@ const std::set<std::string> kFlags = {"node_id",
                                       "max_request_bytes",
                                       "session_ttl_ms",
                                       "quiet",
+                                      "log_format",
+                                      "log_level",
+                                      "slow_ms",
                                       "output",
                                       "timeout",
                                       "consistency",
@@ -262,16 +272,6 @@ bool NormalizeFlags(int argc, char** argv, std::vector<std::string>* out) {
   return true;
 }
 
-std::string Timestamp() {
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  tm local;
-  localtime_r(&tv.tv_sec, &local);
-  char buffer[32];
-  strftime(buffer, sizeof(buffer), "%H:%M:%S", &local);
-  return absl::StrCat(buffer, ".", absl::StrFormat("%03d", tv.tv_usec / 1000));
-}
-
 int Serve(bool cluster_given) {
   kv::NodeOptions options;
   options.id = absl::GetFlag(FLAGS_node_id);
@@ -342,11 +342,24 @@ int Serve(bool cluster_given) {
         "kvnode: --tick-ms must be positive and --election-ticks at least 2\n");
     return kExitUsage;
   }
-  const bool quiet = absl::GetFlag(FLAGS_quiet);
-  options.log = [quiet](const std::string& line) {
-    if (!quiet || absl::StrContains(line, "failed")) {
-      fprintf(stderr, "%s %s\n", Timestamp().c_str(), line.c_str());
-    }
+  const std::string format = absl::GetFlag(FLAGS_log_format);
+  std::optional<kv::LogLevel> level =
+      kv::ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if ((format != "text" && format != "json") || !level.has_value()) {
+    fprintf(stderr,
+            "kvnode: --log-format must be text or json and --log-level one "
+            "of debug, info, warning, error\n");
+    return kExitUsage;
+  }
+  if (absl::GetFlag(FLAGS_quiet)) level = kv::LogLevel::kError;
+  options.slow_ms = absl::GetFlag(FLAGS_slow_ms);
+  const raft::NodeId node = options.id;
+  const bool json = format == "json";
+  options.log = [node, json, least = *level](const kv::LogRecord& record) {
+    if (record.level < least) return;
+    const std::string line = kv::FormatLogRecord(
+        record, node, json, absl::ToUnixMicros(absl::Now()));
+    fprintf(stderr, "%s\n", line.c_str());
   };
   absl::Status status = kv::RunNode(options);
   if (!status.ok()) {

@@ -41,7 +41,7 @@ absl::StatusOr<Membership> AskCluster(const NodeOptions& options) {
 }
 
 void Say(const NodeOptions& options, const std::string& line) {
-  if (options.log) options.log(line);
+  if (options.log) options.log({LogLevel::kInfo, 0, line});
 }
 
 // Waits until the cluster lists this node, then returns its identity.

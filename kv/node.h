@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "kv/identity.h"
+#include "kv/log.h"
 #include "kv/members.h"
 #include "raft/types.h"
 
@@ -56,8 +57,13 @@ struct NodeOptions {
   uint64_t compact_after_entries = 10000;
   // Snapshot streams send at most this many MiB per second (0: unlimited).
   uint64_t snapshot_rate_mib = 0;
-  // One line per notable event (role changes, errors). Empty: silent.
-  std::function<void(const std::string&)> log;
+  // One record per notable event (role changes, warnings, errors). Empty:
+  // silent.
+  LogSink log;
+  // A storage write (a Ready with its fsync) or a client request that takes
+  // longer than this is logged as a warning (at most one line per kind every
+  // 10 s).
+  uint64_t slow_ms = 500;
 };
 
 // Decides what `options.data_dir` belongs to: the identity written there by

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "net/buffered_stream.h"
 #include "raft/status_macros.h"
 #include "storage/file_util.h"
@@ -135,10 +136,16 @@ absl::Status NodeRuntime::Open() {
                                                          peers, config.seed);
   transport_ = std::make_unique<Transport>(peer_transport_.get());
   clock_ = std::make_unique<SystemClock>();
-  worker_ = std::make_unique<StorageWorker>(
-      [metrics = metrics_.get()](double seconds) {
-        metrics->ObservePersist(seconds);
-      });
+  worker_ = std::make_unique<StorageWorker>([this](double seconds) {
+    metrics_->ObservePersist(seconds);
+    const uint64_t us = static_cast<uint64_t>(seconds * 1e6);
+    if (us > options_.slow_ms * 1000) {
+      uint64_t seen = slow_write_us_.load();
+      while (us > seen && !slow_write_us_.compare_exchange_weak(seen, us)) {
+      }
+      ++slow_writes_;
+    }
+  });
   snapshot_worker_ = std::make_unique<StorageWorker>();
 
   DriverOptions driver_options;
@@ -163,7 +170,14 @@ absl::Status NodeRuntime::Open() {
     peers.erase(options_.id);
     peer_transport_->SetPeers(peers);
   };
-  driver_options.log = options_.log;
+  // The driver's lines: what failed is a warning (the driver reports a
+  // storage failure that stops the node through on_failure, and the process
+  // prints it as its last line), the rest is information.
+  driver_options.log = [this](const std::string& line) {
+    const bool trouble = line.find("failed") != std::string::npos ||
+                         line.find("cannot") != std::string::npos;
+    Emit(trouble ? LogLevel::kWarning : LogLevel::kInfo, line);
+  };
   driver_options.on_failure = [this](const absl::Status&) {
     if (failed_) failed_->fulfill();
   };
@@ -177,8 +191,69 @@ absl::Status NodeRuntime::Open() {
   seams.clock = clock_.get();
   driver_ = std::make_unique<NodeDriver>(std::move(driver_options), seams);
   RETURN_IF_ERROR(driver_->Open(config));
+  opened_ = true;
   commit_at_start_ = driver_->core().log().committed();
   return absl::OkStatus();
+}
+
+void NodeRuntime::Emit(LogLevel level, const std::string& line) const {
+  if (!options_.log) return;
+  // The term once the driver's core exists (not while it is being opened).
+  options_.log({level, opened_ ? driver_->core().term() : 0, line});
+}
+
+void NodeRuntime::Warn(const std::string& key, const std::string& line) {
+  std::optional<std::string> admitted =
+      warnings_.Admit(key, line, SystemNowMs());
+  if (admitted.has_value()) Emit(LogLevel::kWarning, *admitted);
+}
+
+void NodeRuntime::ObserveRequestTime(const char* op, double seconds) {
+  if (seconds * 1000 <= static_cast<double>(options_.slow_ms)) return;
+  Warn("slow-request", absl::StrCat("slow request: a ", op, " took ",
+                                    absl::StrFormat("%.3f", seconds),
+                                    " s (--slow-ms=", options_.slow_ms, ")"));
+}
+
+void NodeRuntime::CheckWarnings() {
+  const uint64_t slow = slow_writes_.exchange(0);
+  const uint64_t slowest_us = slow_write_us_.exchange(0);
+  if (slow > 0) {
+    Warn("slow-storage",
+         absl::StrCat("slow storage: ", slow, " write(s) with fsync over ",
+                      options_.slow_ms, " ms, the slowest ",
+                      absl::StrFormat("%.3f", slowest_us / 1e6),
+                      " s; is the disk busy or failing?"));
+  }
+  const uint64_t now = SystemNowMs();
+  for (const net::PeerLinkStats& stats : peer_transport_->Stats()) {
+    // Reachable means answering: a connection that opens and drops (a
+    // proxy or load balancer in front of a dead node) is no better than
+    // none.
+    PeerTrack& track = peer_track_[stats.id];
+    if (stats.answers > track.answers) {
+      if (track.reported) {
+        Emit(LogLevel::kInfo,
+             absl::StrCat("peer ", stats.id, " reachable again after ",
+                          (now - track.down_since_ms) / 1000, " s"));
+      }
+      track.down_since_ms = 0;
+      track.reported = false;
+    } else if (stats.failures > track.failures && track.down_since_ms == 0) {
+      track.down_since_ms = now;
+    }
+    track.failures = stats.failures;
+    track.answers = stats.answers;
+    // Unreachable for two seconds: worth a line (then one every 10 s).
+    if (track.down_since_ms != 0 && now - track.down_since_ms >= 2000) {
+      Warn(
+          absl::StrCat("peer-", stats.id),
+          absl::StrCat("peer ", stats.id, " at ", AddressOf(stats.id),
+                       " unreachable for ", (now - track.down_since_ms) / 1000,
+                       " s (", stats.failures, " connection failures so far)"));
+      track.reported = true;
+    }
+  }
 }
 
 std::string NodeRuntime::RenderMetrics() {
@@ -296,6 +371,7 @@ kj::Promise<void> NodeRuntime::TickLoop() {
       .afterDelay(options_.tick_ms * kj::MILLISECONDS)
       .then([this]() -> kj::Promise<void> {
         driver_->Tick();
+        CheckWarnings();
         return TickLoop();
       });
 }

@@ -15,10 +15,13 @@
 
 #include <kj/async-io.h>
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "kv/driver.h"
+#include "kv/log.h"
 #include "kv/metrics.h"
 #include "kv/node.h"
 #include "kv/storage_worker.h"
@@ -67,9 +70,12 @@ class NodeRuntime {
   std::string AddressOf(raft::NodeId id) const;
   std::string LeaderAddress() const { return AddressOf(driver_->leader()); }
   uint64_t cluster_id() const { return cluster_id_; }
-  void Log(const std::string& line) const {
-    if (options_.log) options_.log(line);
-  }
+  void Log(const std::string& line) const { Emit(LogLevel::kInfo, line); }
+  void Emit(LogLevel level, const std::string& line) const;
+  // A warning that may repeat: at most one line per `key` every 10 s.
+  void Warn(const std::string& key, const std::string& line);
+  // A client request took `seconds` (node_service.cc).
+  void ObserveRequestTime(const char* op, double seconds);
 
   // For the HTTP face (node_http.h).
   NodeMetrics& metrics() { return *metrics_; }
@@ -83,6 +89,9 @@ class NodeRuntime {
   class SystemClock;
 
   kj::Promise<void> TickLoop();
+  // Once per tick: slow storage writes seen by the worker, peers that stay
+  // unreachable.
+  void CheckWarnings();
   kj::Promise<void> AcceptLoop(kj::ConnectionReceiver& listener);
   kj::Promise<void> Shutdown();
   kj::Promise<void> WaitForLeadershipHandoff(int ticks_left);
@@ -98,6 +107,19 @@ class NodeRuntime {
   kj::TimePoint last_leader_contact_ = kj::origin<kj::TimePoint>();
   // The commit index this node knew when it opened (for /ready).
   raft::LogIndex commit_at_start_ = 0;
+  bool opened_ = false;  // driver_->Open() succeeded
+  WarningLimiter warnings_{10000};
+  // Written by the storage thread: the slowest write over slow_ms since the
+  // last check (microseconds), and how many there were.
+  std::atomic<uint64_t> slow_write_us_{0};
+  std::atomic<uint64_t> slow_writes_{0};
+  struct PeerTrack {
+    uint64_t failures = 0;
+    uint64_t answers = 0;
+    uint64_t down_since_ms = 0;  // 0: reachable
+    bool reported = false;
+  };
+  std::map<raft::NodeId, PeerTrack> peer_track_;
   std::unique_ptr<storage::LevelDbLogStorage> log_storage_;
   std::unique_ptr<storage::LevelDbKvStore> kv_store_;
   std::unique_ptr<storage::FileSnapshotStaging> staging_;

@@ -143,9 +143,10 @@ class NodeService final : public net::wire::Node::Server {
     };
     return work.then(
         [this, op, context, seconds]() mutable {
+          const double took = seconds();
           runtime_.metrics().ObserveRequest(
-              op, CodeName(context.getResults().getResult().getCode()),
-              seconds());
+              op, CodeName(context.getResults().getResult().getCode()), took);
+          runtime_.ObserveRequestTime(op, took);
         },
         [this, op, seconds](kj::Exception&& e) {
           runtime_.metrics().ObserveRequest(op, "error", seconds());

@@ -212,6 +212,7 @@ void PeerTransport::Flush(Link& link) {
               .then(
                   [this, target, generation, sent](auto&&) {
                     if (target->generation != generation) return;
+                    ++target->stats.answers;
                     target->stats.round_trip_seconds =
                         static_cast<double>(
                             (io_.provider->getTimer().now() - sent) /

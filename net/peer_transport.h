@@ -51,6 +51,7 @@ struct PeerLinkStats {
   uint64_t bytes_sent = 0;  // entries and snapshot payload, framing excluded
   uint64_t connects = 0;    // connections established
   uint64_t failures = 0;    // connections given up (error, reset, deadline)
+  uint64_t answers = 0;     // deliver calls the peer answered
   double round_trip_seconds = 0;  // the last `deliver` call's
   int calls_in_flight = 0;
 };
