@@ -166,39 +166,45 @@ absl::StatusOr<BackupInfo> ReadBackup(
   info.stream_bytes = size - offset - kTrailerBytes;
   uint64_t left = info.stream_bytes;
   std::string chunk;
+  absl::Status stream_error;
   while (left > 0) {
     chunk.resize(std::min<uint64_t>(left, 1 << 20));
     if (fread(chunk.data(), 1, chunk.size(), file) != chunk.size())
       return Bad(path, "it is truncated");
     left -= chunk.size();
     hash = Fnv(hash, chunk);
-    absl::Status fed =
-        decoder.Feed(chunk, [&](const storage::SnapshotRecord& record) {
-          if (record.kind == storage::SnapshotRecord::Kind::kKeyValue) {
-            ++info.keys;
-          } else {
-            ++info.sessions;
-          }
-          return absl::OkStatus();
-        });
-    if (!fed.ok()) return Bad(path, std::string(fed.message()));
-    if (on_stream_chunk) RETURN_IF_ERROR(on_stream_chunk(chunk));
+    // A stream error is reported after the file checksum: a damaged byte
+    // reads as "checksum mismatch", not as whatever the decoder made of it.
+    if (stream_error.ok()) {
+      stream_error =
+          decoder.Feed(chunk, [&](const storage::SnapshotRecord& record) {
+            if (record.kind == storage::SnapshotRecord::Kind::kKeyValue) {
+              ++info.keys;
+            } else {
+              ++info.sessions;
+            }
+            return absl::OkStatus();
+          });
+    }
+    if (stream_error.ok() && on_stream_chunk)
+      RETURN_IF_ERROR(on_stream_chunk(chunk));
   }
-  if (absl::Status whole = decoder.Finish(); !whole.ok())
-    return Bad(path, std::string(whole.message()));
-  if (decoder.applied_index() != info.index)
-    return Bad(path, "the header's index differs from the data's");
   std::string trailer(kTrailerBytes, '\0');
   if (fread(trailer.data(), 1, kTrailerBytes, file) != kTrailerBytes ||
       trailer.rfind("\nchecksum=", 0) != 0 ||
       !absl::SimpleHexAtoi(trailer.substr(10, 16), &info.checksum)) {
-    return Bad(path, "its checksum line is missing");
+    return Bad(path, "it is truncated (no checksum line at its end)");
   }
   if (info.checksum != hash) {
-    return Bad(path, absl::StrCat("checksum mismatch (file says ",
-                                  Hex16(info.checksum), ", contents hash to ",
+    return Bad(path, absl::StrCat("it is damaged: checksum mismatch (the file "
+                                  "says ",
+                                  Hex16(info.checksum), ", its bytes hash to ",
                                   Hex16(hash), ")"));
   }
+  if (stream_error.ok()) stream_error = decoder.Finish();
+  if (!stream_error.ok()) return Bad(path, std::string(stream_error.message()));
+  if (decoder.applied_index() != info.index)
+    return Bad(path, "the header's index differs from the data's");
   return info;
 }
 
