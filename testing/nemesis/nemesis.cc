@@ -153,7 +153,7 @@ class Run {
   // After a heal: how long until every node in `nodes` knows a leader and has
   // applied what was committed at the heal. Recorded per fault.
   void MeasureRejoin(const std::set<raft::NodeId>& nodes,
-                     const std::string& kind) {
+                     const std::string& kind, uint64_t partition_ms) {
     const auto healed = Clock::now();
     raft::LogIndex target = 0;
     for (raft::NodeId id : Live()) {
@@ -184,10 +184,10 @@ class Run {
             .count());
     if (!waiting.empty()) {
       Note(kind, absl::StrCat("heal: not rejoined after ", ms, " ms"));
-      result_.rejoin_ms.push_back(ms);
+      result_.rejoins.push_back({partition_ms, ms});
       return;
     }
-    result_.rejoin_ms.push_back(ms);
+    result_.rejoins.push_back({partition_ms, ms});
     Note(kind, absl::StrCat("heal: rejoined in ", ms, " ms"));
   }
 
@@ -263,7 +263,7 @@ class Run {
         h_->Partition({{alone}, rest}, fault);
         Sleep(ms);
         h_->Heal();
-        MeasureRejoin({alone}, "partition");
+        MeasureRejoin({alone}, "partition", ms);
         break;
       }
       case kOneWay: {
@@ -274,9 +274,10 @@ class Run {
              absl::StrCat("cut ", leader, " -> ", other,
                           " one way (leader's messages lost, ", how, ")"));
         h_->CutLink(leader, other, fault);
-        Sleep(PartitionMs());
+        const uint64_t ms = PartitionMs();
+        Sleep(ms);
         h_->Heal();
-        MeasureRejoin({other}, "one-way");
+        MeasureRejoin({other}, "one-way", ms);
         break;
       }
       case kMoveLeader: {

@@ -65,7 +65,11 @@ struct NemesisResult {
   std::vector<std::string> fault_kinds;  // distinct kinds injected
   // Per healed partition: from the heal until the cut-off node knew a leader
   // and had applied what was committed at the heal (10 s if never).
-  std::vector<uint64_t> rejoin_ms;
+  struct Rejoin {
+    uint64_t partition_ms = 0;  // how long the partition lasted
+    uint64_t rejoin_ms = 0;
+  };
+  std::vector<Rejoin> rejoins;
 };
 
 NemesisResult RunNemesis(const NemesisOptions& options);

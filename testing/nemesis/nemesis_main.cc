@@ -4,6 +4,7 @@
 // prints its seed, the failure and the fault timeline (and the node logs).
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -75,6 +76,7 @@ int main(int argc, char** argv) {
     only_kinds.push_back(value);
   }
   std::vector<uint64_t> rejoins;
+  std::map<std::string, std::vector<uint64_t>> by_length;
   uint64_t ops = 0, anomalies = 0, failures = 0, unknown = 0, faults = 0;
   const uint64_t runs = absl::GetFlag(FLAGS_runs);
   for (uint64_t i = 0; i < runs; ++i) {
@@ -93,8 +95,13 @@ int main(int argc, char** argv) {
     unknown += result.unknown;
     faults += result.faults;
     anomalies += result.anomaly;
-    rejoins.insert(rejoins.end(), result.rejoin_ms.begin(),
-                   result.rejoin_ms.end());
+    for (const auto& rejoin : result.rejoins) {
+      rejoins.push_back(rejoin.rejoin_ms);
+      const char* bucket = rejoin.partition_ms < 3000    ? "under 3 s"
+                           : rejoin.partition_ms < 20000 ? "3 s"
+                                                         : "20 s";
+      by_length[bucket].push_back(rejoin.rejoin_ms);
+    }
     failures += !result.ok;
     printf("seed=%llu ops=%llu unknown=%llu faults=%llu kinds=%s %s\n",
            static_cast<unsigned long long>(options.seed),
@@ -118,6 +125,14 @@ int main(int argc, char** argv) {
       rejoins.size(), static_cast<unsigned long long>(Percentile(rejoins, 0.5)),
       static_cast<unsigned long long>(Percentile(rejoins, 0.99)),
       static_cast<unsigned long long>(Percentile(rejoins, 1.0)));
+  for (const auto& [bucket, values] : by_length) {
+    printf(
+        "  after partitions of %s: %zu, p50=%llu ms p99=%llu ms max=%llu ms\n",
+        bucket.c_str(), values.size(),
+        static_cast<unsigned long long>(Percentile(values, 0.5)),
+        static_cast<unsigned long long>(Percentile(values, 0.99)),
+        static_cast<unsigned long long>(Percentile(values, 1.0)));
+  }
   printf(
       "runs=%llu ops=%llu unknown=%llu faults=%llu anomalies=%llu "
       "failures=%llu\n",
