@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -22,6 +23,50 @@ bool Usage(const std::vector<std::string>& args, size_t min, size_t max,
 }
 
 }  // namespace
+
+static bool ValidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t extra = 0;
+    uint32_t code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xe0) == 0xc0) {
+      extra = 1;
+      code = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      extra = 2;
+      code = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      extra = 3;
+      code = c & 0x07;
+    } else {
+      return false;
+    }
+    for (size_t k = 1; k <= extra; ++k) {
+      if (i + k >= s.size()) return false;
+      const unsigned char next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3f);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
+        (extra == 3 && code < 0x10000) || code > 0x10ffff ||
+        (code >= 0xd800 && code <= 0xdfff))
+      return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+std::string JsonField(const std::string& name, const std::string& bytes) {
+  if (ValidUtf8(bytes))
+    return absl::StrCat("\"", name, "\":", JsonString(bytes));
+  return absl::StrCat("\"", name, "_base64\":\"", absl::Base64Escape(bytes),
+                      "\"");
+}
 
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
@@ -69,9 +114,33 @@ int ReportError(const absl::Status& status) {
   }
 }
 
-int RunClientCommand(const std::vector<std::string>& args,
+// At most this much is read from standard input for `put KEY` (the cluster
+// refuses values over its own limit, 1 MiB by default).
+constexpr size_t kMaxStdinValue = 16 << 20;
+
+absl::StatusOr<std::string> ReadValueFromStdin() {
+  if (isatty(STDIN_FILENO))
+    fputs(
+        "kvnode: reading the value from standard input (end it with Ctrl-D)\n",
+        stderr);
+  std::string value;
+  char buffer[65536];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), stdin)) > 0) {
+    value.append(buffer, n);
+    if (value.size() > kMaxStdinValue) {
+      return absl::InvalidArgumentError(
+          "the value on standard input exceeds 16 MiB; the cluster's limit "
+          "is --max-value-bytes (1 MiB by default)");
+    }
+  }
+  return value;
+}
+
+int RunClientCommand(const std::vector<std::string>& words,
                      const CommandContext& ctx) {
-  const std::string& cmd = args[0];
+  std::vector<std::string> args = words;
+  const std::string cmd = args[0];
   kv::Client& client = *ctx.client;
   if (cmd == "member" || cmd == "move-leader")
     return RunMemberCommand(args, ctx);
@@ -81,29 +150,41 @@ int RunClientCommand(const std::vector<std::string>& args,
     if (!value.ok()) return ReportError(value.status());
     if (!value->has_value()) {
       if (ctx.output == Output::kJson) {
-        printf("{\"key\":%s,\"found\":false}\n", JsonString(args[1]).c_str());
+        printf("{%s,\"found\":false}\n", JsonField("key", args[1]).c_str());
       } else {
         fprintf(stderr, "kvnode: key \"%s\" not found\n", args[1].c_str());
       }
       return kExitNotFound;
     }
     if (ctx.output == Output::kJson) {
-      printf("{\"key\":%s,\"found\":true,\"value\":%s}\n",
-             JsonString(args[1]).c_str(), JsonString(**value).c_str());
+      printf("{%s,\"found\":true,%s}\n", JsonField("key", args[1]).c_str(),
+             JsonField("value", **value).c_str());
     } else if (ctx.output == Output::kTable) {
       printf("%-24s %s\n%-24s %s\n", "KEY", "VALUE", args[1].c_str(),
              (*value)->c_str());
     } else {
-      printf("%s\n", (*value)->c_str());
+      fwrite((*value)->data(), 1, (*value)->size(), stdout);
+      printf("\n");
     }
     return kExitOk;
   }
   if (cmd == "put") {
-    if (!Usage(args, 2, 2, "kvnode put KEY VALUE")) return kExitUsage;
+    // Without a value (outside the shell), the value is standard input, as
+    // with `etcdctl put`: one argument is capped at 128 KiB by the kernel.
+    if (args.size() == 2 && !ctx.in_shell) {
+      absl::StatusOr<std::string> value = ReadValueFromStdin();
+      if (!value.ok()) return ReportError(value.status());
+      args.push_back(*value);
+    }
+    if (!Usage(args, 2, 2,
+               ctx.in_shell ? "kvnode put KEY VALUE"
+                            : "kvnode put KEY [VALUE] (no VALUE: standard "
+                              "input)"))
+      return kExitUsage;
     absl::Status status = client.Put(args[1], args[2]);
     if (!status.ok()) return ReportError(status);
     if (ctx.output == Output::kJson) {
-      printf("{\"key\":%s,\"ok\":true}\n", JsonString(args[1]).c_str());
+      printf("{%s,\"ok\":true}\n", JsonField("key", args[1]).c_str());
     } else {
       printf("OK\n");
     }
@@ -114,7 +195,7 @@ int RunClientCommand(const std::vector<std::string>& args,
     auto deleted = client.Delete(args[1]);
     if (!deleted.ok()) return ReportError(deleted.status());
     if (ctx.output == Output::kJson) {
-      printf("{\"key\":%s,\"deleted\":%s}\n", JsonString(args[1]).c_str(),
+      printf("{%s,\"deleted\":%s}\n", JsonField("key", args[1]).c_str(),
              *deleted ? "true" : "false");
     } else if (*deleted) {
       printf("OK\n");
@@ -134,11 +215,12 @@ int RunClientCommand(const std::vector<std::string>& args,
     auto cas = client.CompareAndSwap(args[1], expected, args.back());
     if (!cas.ok()) return ReportError(cas.status());
     if (ctx.output == Output::kJson) {
-      printf("{\"key\":%s,\"swapped\":%s,\"current\":%s}\n",
-             JsonString(args[1]).c_str(), cas->swapped ? "true" : "false",
-             cas->swapped
-                 ? JsonString(args.back()).c_str()
-                 : (cas->current ? JsonString(*cas->current).c_str() : "null"));
+      const std::optional<std::string> current =
+          cas->swapped ? std::optional<std::string>(args.back()) : cas->current;
+      printf("{%s,\"swapped\":%s,%s}\n", JsonField("key", args[1]).c_str(),
+             cas->swapped ? "true" : "false",
+             current ? JsonField("current", *current).c_str()
+                     : "\"current\":null");
     } else if (cas->swapped) {
       printf("OK\n");
     } else {
@@ -158,9 +240,8 @@ int RunClientCommand(const std::vector<std::string>& args,
       std::string items;
       for (const auto& [k, v] : list->items) {
         absl::StrAppend(
-            &items, items.empty() ? "" : ",", "{\"key\":", JsonString(k),
-            ctx.keys_only ? "" : absl::StrCat(",\"value\":", JsonString(v)),
-            "}");
+            &items, items.empty() ? "" : ",", "{", JsonField("key", k),
+            ctx.keys_only ? "" : absl::StrCat(",", JsonField("value", v)), "}");
       }
       printf("{\"items\":[%s],\"more\":%s}\n", items.c_str(),
              list->more ? "true" : "false");
@@ -314,7 +395,9 @@ int RunShell(const CommandContext& context) {
       args.resize(2);
       args.push_back(line.substr(value_start));
     }
-    last = RunClientCommand(args, context);
+    CommandContext in_shell = context;
+    in_shell.in_shell = true;
+    last = RunClientCommand(args, in_shell);
     fflush(stdout);
   }
   return interactive ? kExitOk : last;

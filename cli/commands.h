@@ -33,7 +33,8 @@ struct CommandContext {
   Output output = Output::kSimple;
   uint32_t limit = 100;
   bool keys_only = false;
-  bool digest = false;  // status: ask each node for its state digest
+  bool digest = false;    // status: ask each node for its state digest
+  bool in_shell = false;  // `put KEY` alone reads no value from stdin there
   bool expect_absent = false;
 };
 
@@ -52,6 +53,9 @@ void PrintMembership(const kv::Membership& membership, Output output);
 int ReportError(const absl::Status& status);
 
 std::string JsonString(const std::string& s);
+// "name":"text" for valid UTF-8, else "name_base64":"..." (as etcd does), so
+// that the output is always valid JSON.
+std::string JsonField(const std::string& name, const std::string& bytes);
 
 // The interactive prompt: reads commands from stdin (a terminal or a pipe)
 // until quit/EOF.

@@ -34,6 +34,42 @@ TEST(ClusterShellTest, PipedCommands_RunInOrderWithClearErrors) {
   EXPECT_EQ(shell.exit_code, 1);  // the last command's outcome: not found
 }
 
+// `put KEY` without a value reads it from standard input (values past the
+// 128 KiB argument limit, binary ones); JSON output is always valid: bytes
+// that are not UTF-8 come as base64 in a *_base64 field.
+TEST(ClusterShellTest, PutFromStdin_BinaryValuesAreBase64InJson) {
+  auto harness = ClusterHarness::Start();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  ASSERT_TRUE(h.WaitForLeader().ok());
+  const std::string cluster =
+      absl::StrCat("--cluster=", h.cluster().client_cluster());
+  std::string big(600 << 10, 'x');  // past one argument's 128 KiB
+  for (size_t i = 0; i < big.size(); i += 4096) big[i] = 'y';
+  CommandOutput put = h.Run({cluster, "put", "big"}, 30000, big);
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  auto value = h.client().Get("big");
+  ASSERT_TRUE(value.ok() && value->has_value());
+  EXPECT_EQ(**value, big);
+
+  ASSERT_EQ(
+      h.Run({cluster, "put", "bin"}, 30000, std::string("\xff\x00\xfe", 3))
+          .exit_code,
+      0);
+  ASSERT_EQ(h.Run({cluster, "put", "utf", "caf\xc3\xa9"}).exit_code, 0);
+  CommandOutput bin = h.Run({cluster, "--output=json", "get", "bin"});
+  EXPECT_EQ(bin.out,
+            "{\"key\":\"bin\",\"found\":true,\"value_base64\":\"/wD+\"}\n");
+  CommandOutput utf = h.Run({cluster, "--output=json", "get", "utf"});
+  EXPECT_EQ(utf.out,
+            "{\"key\":\"utf\",\"found\":true,\"value\":\"caf\xc3\xa9\"}\n");
+  CommandOutput too_big =
+      h.Run({cluster, "put", "huge"}, 30000, std::string(2 << 20, 'z'));
+  EXPECT_EQ(too_big.exit_code, 4) << too_big.err;
+  EXPECT_TRUE(absl::StrContains(too_big.err, "exceeds the limit"))
+      << too_big.err;
+}
+
 TEST(ClusterShellTest, Flagfile_IsTheConfigFileWithDashedNames) {
   auto harness = ClusterHarness::Start();
   ASSERT_TRUE(harness.ok()) << harness.status();
