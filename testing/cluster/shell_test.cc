@@ -1,7 +1,12 @@
 // `kvnode shell` reads commands from a pipe like from a terminal, with clear
 // messages for wrong usage; `kvnode` alone prints the usage.
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 
 #include "absl/strings/match.h"
@@ -103,6 +108,108 @@ TEST(ClusterShellTest, NoArguments_PrintsUsageWithExamples) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(help.out, "kvnode serve --node-id=1"))
       << help.out;
+}
+
+// A terminal session in a pseudo-terminal: what a user types, what they see.
+class Terminal {
+ public:
+  Terminal(const std::vector<std::string>& args, const std::string& history) {
+    pid_ = forkpty(&fd_, nullptr, nullptr, nullptr);
+    if (pid_ == 0) {
+      setenv("KVNODE_HISTORY", history.c_str(), 1);
+      std::vector<char*> argv;
+      for (const std::string& a : args)
+        argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  ~Terminal() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(fd_);
+  }
+  void Type(const std::string& keys) {
+    ASSERT_EQ(write(fd_, keys.data(), keys.size()),
+              static_cast<ssize_t>(keys.size()));
+  }
+  // Reads until `text` has appeared `count` times in all output (or 10 s).
+  bool WaitFor(const std::string& text, int count = 1) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int seen = 0;
+      for (size_t at = seen_.find(text); at != std::string::npos;
+           at = seen_.find(text, at + 1))
+        ++seen;
+      if (seen >= count) return true;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) > 0) {
+        char buffer[4096];
+        const ssize_t n = read(fd_, buffer, sizeof(buffer));
+        if (n <= 0) return false;
+        seen_.append(buffer, static_cast<size_t>(n));
+      }
+    }
+    return false;
+  }
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  const std::string& seen() const { return seen_; }
+
+ private:
+  int fd_ = -1;
+  pid_t pid_ = -1;
+  std::string seen_;
+};
+
+// In a terminal the shell edits lines: Up recalls the last command (it used
+// to print ^[[A and "unknown command"), Tab completes a command, and the
+// history outlives the session.
+TEST(ClusterShellTest, Terminal_UpRecalls_TabCompletes_HistoryKept) {
+  auto harness = ClusterHarness::Start();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  ASSERT_TRUE(h.WaitForLeader().ok());
+  const char* tmp = getenv("TEST_TMPDIR");
+  const std::string history =
+      std::string(tmp != nullptr ? tmp : "/tmp") + "/kvnode_history";
+  const std::vector<std::string> args = {
+      KvnodePath(), absl::StrCat("--cluster=", h.cluster().client_cluster()),
+      "shell"};
+  {
+    Terminal t(args, history);
+    ASSERT_TRUE(t.WaitFor("kvnode> ")) << t.seen();
+    t.Type("put a 1\r");
+    ASSERT_TRUE(t.WaitFor("OK")) << t.seen();
+    t.Type("\x1b[A\r");  // Up, Enter: put a 1 again
+    ASSERT_TRUE(t.WaitFor("OK", 2)) << t.seen();
+    t.Type("sta\t\r");  // Tab completes "status"
+    ASSERT_TRUE(t.WaitFor("ADDRESS")) << t.seen();
+    t.Type("quit\r");
+    EXPECT_EQ(t.Wait(), 0);
+    EXPECT_EQ(t.seen().find("unknown command"), std::string::npos) << t.seen();
+  }
+  std::ifstream saved(history);
+  const std::string kept((std::istreambuf_iterator<char>(saved)), {});
+  // libedit's format: one entry per line, spaces as \040.
+  EXPECT_NE(kept.find("put\\040a\\0401"), std::string::npos) << kept;
+  {
+    // A new session: Up twice is the earlier session's "status".
+    Terminal t(args, history);
+    ASSERT_TRUE(t.WaitFor("kvnode> ")) << t.seen();
+    t.Type("\x1b[A\x1b[A\r");
+    EXPECT_TRUE(t.WaitFor("ADDRESS")) << t.seen();
+    t.Type("quit\r");
+    EXPECT_EQ(t.Wait(), 0);
+  }
 }
 
 }  // namespace
