@@ -103,9 +103,10 @@ Usage:
         serve also takes --metrics-bind=HOST:PORT: /metrics (Prometheus), /health, /ready
   kvnode [--cluster=HOST:PORT,...] COMMAND
   kvnode shell                         an interactive prompt (also reads commands from a pipe)
+  kvnode help COMMAND                  the usage of one command
 
 Commands:
-  put KEY VALUE        write a key
+  put KEY [VALUE]      write a key (no VALUE: the value is standard input)
   get KEY              read a key (linearizable; --consistency=serializable reads locally)
   del KEY              delete a key
   list [PREFIX]        list keys in order (--limit=N, --keys-only)
@@ -375,7 +376,39 @@ int Serve(bool cluster_given) {
   return kExitOk;
 }
 
+// `kvnode help COMMAND`: the usage lines of that command (its line in
+// "Usage:" or "Commands:" and the indented lines that continue it).
+int HelpFor(const std::string& command) {
+  std::vector<std::string> lines = absl::StrSplit(kUsage, '\n');
+  std::string out;
+  bool in_entry = false;
+  for (const std::string& line : lines) {
+    if (absl::StartsWith(line, "Examples:")) break;
+    const bool continuation = absl::StartsWith(line, "                 ");
+    if (continuation) {
+      if (in_entry) absl::StrAppend(&out, line, "\n");
+      continue;
+    }
+    std::vector<std::string> words =
+        absl::StrSplit(line, ' ', absl::SkipWhitespace());
+    in_entry =
+        absl::StartsWith(line, "  ") && !words.empty() &&
+        (words[0] == command ||
+         (words[0] == "kvnode" && words.size() > 1 && words[1] == command));
+    if (in_entry) absl::StrAppend(&out, line, "\n");
+  }
+  if (out.empty()) {
+    fprintf(stderr,
+            "kvnode: no command \"%s\"; run kvnode --help for the list\n",
+            command.c_str());
+    return kExitUsage;
+  }
+  fputs(out.c_str(), stdout);
+  return kExitOk;
+}
+
 int Main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "help") == 0) return HelpFor(argv[2]);
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     fputs(kUsage, argc < 2 ? stderr : stdout);

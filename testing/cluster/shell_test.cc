@@ -110,6 +110,24 @@ TEST(ClusterShellTest, NoArguments_PrintsUsageWithExamples) {
       << help.out;
 }
 
+TEST(ClusterShellTest, HelpCommand_PrintsThatCommandsUsage) {
+  auto harness = ClusterHarness::Start({.nodes = 1});
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  CommandOutput put = h.Run({"help", "put"});
+  EXPECT_EQ(put.exit_code, 0);
+  EXPECT_TRUE(absl::StartsWith(put.out, "  put KEY [VALUE]")) << put.out;
+  EXPECT_EQ(std::count(put.out.begin(), put.out.end(), '\n'), 1) << put.out;
+  CommandOutput snapshot = h.Run({"help", "snapshot"});
+  EXPECT_TRUE(absl::StrContains(snapshot.out, "snapshot restore FILE"))
+      << snapshot.out;
+  EXPECT_FALSE(absl::StrContains(snapshot.out, "member add")) << snapshot.out;
+  CommandOutput unknown = h.Run({"help", "nope"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.err,
+            "kvnode: no command \"nope\"; run kvnode --help for the list\n");
+}
+
 // A terminal session in a pseudo-terminal: what a user types, what they see.
 class Terminal {
  public:
