@@ -43,33 +43,28 @@ class NodeHttp final : public kj::HttpService {
       return Send(response, 200, "OK", "text/plain; version=0.0.4",
                   runtime_.RenderMetrics(), method);
     }
-    if (path == "/health") {
-      const std::string problem = runtime_.HealthProblem();
-      if (problem.empty()) {
-        return Send(response, 200, "OK", "application/json",
-                    "{\"health\":true}\n", method);
-      }
-      return Send(response, 503, "Service Unavailable", "application/json",
-                  absl::StrCat("{\"health\":false,\"reason\":\"",
-                               JsonEscaped(problem), "\"}\n"),
-                  method);
-    }
-    if (path == "/ready") {
-      const std::string problem = runtime_.ReadyProblem();
-      if (problem.empty()) {
-        return Send(response, 200, "OK", "application/json",
-                    "{\"ready\":true}\n", method);
-      }
-      return Send(response, 503, "Service Unavailable", "application/json",
-                  absl::StrCat("{\"ready\":false,\"reason\":\"",
-                               JsonEscaped(problem), "\"}\n"),
-                  method);
-    }
+    if (path == "/health")
+      return Verdict(response, "health", runtime_.HealthProblem(), method);
+    if (path == "/ready")
+      return Verdict(response, "ready", runtime_.ReadyProblem(), method);
     return Send(response, 404, "Not Found", "text/plain",
                 "not found: try /metrics, /health or /ready\n", method);
   }
 
  private:
+  // 200 {"NAME":true} when `problem` is empty, else 503 with the reason.
+  kj::Promise<void> Verdict(Response& response, const char* name,
+                            const std::string& problem, kj::HttpMethod method) {
+    if (problem.empty()) {
+      return Send(response, 200, "OK", "application/json",
+                  absl::StrCat("{\"", name, "\":true}\n"), method);
+    }
+    return Send(response, 503, "Service Unavailable", "application/json",
+                absl::StrCat("{\"", name, "\":false,\"reason\":\"",
+                             JsonEscaped(problem), "\"}\n"),
+                method);
+  }
+
   kj::Promise<void> Send(Response& response, unsigned status,
                          kj::StringPtr text, kj::StringPtr type,
                          std::string body, kj::HttpMethod method) {

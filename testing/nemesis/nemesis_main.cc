@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,17 @@ ABSL_FLAG(std::string, only_kinds, "",
 
 namespace {
 
+// "3000,20000" as numbers; nullopt if one is not a number.
+std::optional<std::vector<uint64_t>> Numbers(const std::string& list) {
+  std::vector<uint64_t> numbers;
+  for (absl::string_view part : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    uint64_t value = 0;
+    if (!absl::SimpleAtoi(part, &value)) return std::nullopt;
+    numbers.push_back(value);
+  }
+  return numbers;
+}
+
 uint64_t Percentile(std::vector<uint64_t> values, double p) {
   if (values.empty()) return 0;
   std::sort(values.begin(), values.end());
@@ -53,27 +65,13 @@ int main(int argc, char** argv) {
   if (!no_mounts.empty())
     printf("mounts are shared with the machine: %s\n", no_mounts.c_str());
   raftkv::testing::SetKvnodePath(absl::GetFlag(FLAGS_kvnode));
-  std::vector<uint64_t> long_partitions;
-  for (absl::string_view ms : absl::StrSplit(
-           absl::GetFlag(FLAGS_long_partitions_ms), ',', absl::SkipEmpty())) {
-    uint64_t value = 0;
-    if (!absl::SimpleAtoi(ms, &value)) {
-      fprintf(stderr, "nemesis: --long_partitions_ms takes numbers: %s\n",
-              std::string(ms).c_str());
-      return 2;
-    }
-    long_partitions.push_back(value);
-  }
-  std::vector<uint64_t> only_kinds;
-  for (absl::string_view kind : absl::StrSplit(absl::GetFlag(FLAGS_only_kinds),
-                                               ',', absl::SkipEmpty())) {
-    uint64_t value = 0;
-    if (!absl::SimpleAtoi(kind, &value)) {
-      fprintf(stderr, "nemesis: --only_kinds takes numbers: %s\n",
-              std::string(kind).c_str());
-      return 2;
-    }
-    only_kinds.push_back(value);
+  auto long_partitions = Numbers(absl::GetFlag(FLAGS_long_partitions_ms));
+  auto only_kinds = Numbers(absl::GetFlag(FLAGS_only_kinds));
+  if (!long_partitions.has_value() || !only_kinds.has_value()) {
+    fprintf(stderr,
+            "nemesis: --long_partitions_ms and --only_kinds take "
+            "comma-separated numbers\n");
+    return 2;
   }
   std::vector<uint64_t> rejoins;
   std::map<std::string, std::vector<uint64_t>> by_length;
@@ -86,8 +84,8 @@ int main(int argc, char** argv) {
     options.operations = absl::GetFlag(FLAGS_operations);
     options.duration_ms = absl::GetFlag(FLAGS_duration_ms);
     options.min_faults = absl::GetFlag(FLAGS_min_faults);
-    options.long_partition_ms = long_partitions;
-    options.only_kinds = only_kinds;
+    options.long_partition_ms = *long_partitions;
+    options.only_kinds = *only_kinds;
     options.replace_nodes = absl::GetFlag(FLAGS_replace_nodes) != 0;
     raftkv::testing::NemesisResult result =
         raftkv::testing::RunNemesis(options);
