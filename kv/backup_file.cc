@@ -35,6 +35,62 @@ absl::Status Bad(const std::string& path, const std::string& what) {
       absl::StrCat(path, " is not a whole raftkv backup: ", what));
 }
 
+// The header, line by line, into `info`; `hash` and `offset` advance over it.
+absl::Status ReadHeader(FILE* file, const std::string& path, BackupInfo* out,
+                        uint64_t* hash_out, uint64_t* offset_out) {
+  BackupInfo& info = *out;
+  uint64_t& hash = *hash_out;
+  uint64_t& offset = *offset_out;
+  std::string line;
+  auto read_line = [&]() -> bool {
+    line.clear();
+    for (int c; (c = fgetc(file)) != EOF;) {
+      line.push_back(static_cast<char>(c));
+      ++offset;
+      if (c == '\n') return true;
+      if (line.size() > 4096) return false;
+    }
+    return false;
+  };
+  if (!read_line() || line != kMagic) return Bad(path, "no backup header");
+  hash = Fnv(hash, line);
+  bool have_index = false;
+  while (true) {
+    if (!read_line()) return Bad(path, "the header is cut short");
+    hash = Fnv(hash, line);
+    if (line == "\n") break;
+    std::pair<std::string, std::string> field =
+        absl::StrSplit(absl::string_view(line).substr(0, line.size() - 1),
+                       absl::MaxSplits('=', 1));
+    const std::string& value = field.second;
+    if (field.first == "cluster_id") {
+      if (!absl::SimpleHexAtoi(value, &info.cluster_id))
+        return Bad(path, "a bad cluster_id");
+    } else if (field.first == "index") {
+      have_index = absl::SimpleAtoi(value, &info.index);
+    } else if (field.first == "term") {
+      (void)absl::SimpleAtoi(value, &info.term);
+    } else if (field.first == "voters") {
+      for (absl::string_view v :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        raft::NodeId id = 0;
+        if (!absl::SimpleAtoi(v, &id)) return Bad(path, "a bad voter id");
+        info.voters.push_back(id);
+      }
+    } else if (field.first == "member") {
+      std::pair<std::string, std::string> member =
+          absl::StrSplit(value, absl::MaxSplits(' ', 1));
+      raft::NodeId id = 0;
+      if (!absl::SimpleAtoi(member.first, &id))
+        return Bad(path, "a bad member line");
+      info.members[id] = member.second;
+    }
+  }
+  if (!have_index || info.voters.empty())
+    return Bad(path, "the header lacks its index or voters");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 BackupWriter::~BackupWriter() {
@@ -109,55 +165,8 @@ absl::StatusOr<BackupInfo> ReadBackup(
   info.bytes = size;
   uint64_t hash = kFnvOffset;
 
-  // The header, line by line.
-  std::string line;
   uint64_t offset = 0;
-  auto read_line = [&]() -> bool {
-    line.clear();
-    for (int c; (c = fgetc(file)) != EOF;) {
-      line.push_back(static_cast<char>(c));
-      ++offset;
-      if (c == '\n') return true;
-      if (line.size() > 4096) return false;
-    }
-    return false;
-  };
-  if (!read_line() || line != kMagic) return Bad(path, "no backup header");
-  hash = Fnv(hash, line);
-  bool have_index = false;
-  while (true) {
-    if (!read_line()) return Bad(path, "the header is cut short");
-    hash = Fnv(hash, line);
-    if (line == "\n") break;
-    std::pair<std::string, std::string> field =
-        absl::StrSplit(absl::string_view(line).substr(0, line.size() - 1),
-                       absl::MaxSplits('=', 1));
-    const std::string& value = field.second;
-    if (field.first == "cluster_id") {
-      if (!absl::SimpleHexAtoi(value, &info.cluster_id))
-        return Bad(path, "a bad cluster_id");
-    } else if (field.first == "index") {
-      have_index = absl::SimpleAtoi(value, &info.index);
-    } else if (field.first == "term") {
-      (void)absl::SimpleAtoi(value, &info.term);
-    } else if (field.first == "voters") {
-      for (absl::string_view v :
-           absl::StrSplit(value, ',', absl::SkipEmpty())) {
-        raft::NodeId id = 0;
-        if (!absl::SimpleAtoi(v, &id)) return Bad(path, "a bad voter id");
-        info.voters.push_back(id);
-      }
-    } else if (field.first == "member") {
-      std::pair<std::string, std::string> member =
-          absl::StrSplit(value, absl::MaxSplits(' ', 1));
-      raft::NodeId id = 0;
-      if (!absl::SimpleAtoi(member.first, &id))
-        return Bad(path, "a bad member line");
-      info.members[id] = member.second;
-    }
-  }
-  if (!have_index || info.voters.empty())
-    return Bad(path, "the header lacks its index or voters");
+  RETURN_IF_ERROR(ReadHeader(file, path, &info, &hash, &offset));
   if (size < offset + kTrailerBytes) return Bad(path, "it is truncated");
 
   // The stream, checked record by record, then the file checksum.
