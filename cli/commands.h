@@ -43,6 +43,14 @@ struct CommandContext {
 int RunClientCommand(const std::vector<std::string>& args,
                      const CommandContext& context);
 
+// The handlers of the command table (command_table.h); args[0] is the name.
+int RunGet(std::vector<std::string>& args, const CommandContext& ctx);
+int RunPut(std::vector<std::string>& args, const CommandContext& ctx);
+int RunDelete(std::vector<std::string>& args, const CommandContext& ctx);
+int RunCas(std::vector<std::string>& args, const CommandContext& ctx);
+int RunList(std::vector<std::string>& args, const CommandContext& ctx);
+int RunStatus(std::vector<std::string>& args, const CommandContext& ctx);
+
 // kvnode member ... and move-leader (member_commands.cc).
 int RunMemberCommand(const std::vector<std::string>& args,
                      const CommandContext& context);

@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "cli/bench.h"
+#include "cli/command_table.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
 #include "cli/snapshot_commands.h"
@@ -93,7 +94,7 @@ ABSL_FLAG(double, read_ratio, 0.0,
 namespace raftkv::cli {
 namespace {
 
-constexpr char kUsage[] =
+constexpr char kUsageHead[] =
     R"(kvnode: a replicated, strongly consistent key-value store (raftkv)
 
 Usage:
@@ -102,34 +103,12 @@ Usage:
   kvnode serve --node-id=N --join=HOST:PORT,... --bind=HOST:PORT --data-dir=EMPTY_DIR
         serve also takes --metrics-bind=HOST:PORT: /metrics (Prometheus), /health, /ready
   kvnode [--cluster=HOST:PORT,...] COMMAND
-  kvnode shell                         an interactive prompt (also reads commands from a pipe)
   kvnode help COMMAND                  the usage of one command
 
-Commands:
-  put KEY [VALUE]      write a key (no VALUE: the value is standard input)
-  get KEY              read a key (linearizable; --consistency=serializable reads locally)
-  del KEY              delete a key
-  list [PREFIX]        list keys in order (--limit=N, --keys-only)
-  cas KEY OLD NEW      set KEY to NEW only if it holds OLD (--expect-absent: if it is absent)
-  status               every node's id, role, term, leader and indexes, then the members
-                       (--digest: and a checksum of each node's state at its applied
-                        index; nodes at the same index must show the same one)
-  member list          voters and learners, each one's match index and lag (leader's view)
-  member add-learner ID HOST:PORT   add a node that gets the log but does not vote yet
-  member promote ID    make a caught-up learner a voter
-  member add ID HOST:PORT           add a voter directly
-  member remove ID     remove a voter or learner (the leader too: it hands over first)
-  move-leader ID       hand leadership to voter ID
-  snapshot save FILE   a consistent backup from the leader (verified once written)
-  snapshot status FILE check a backup: index, term, members, keys, checksum
-  snapshot restore FILE --data-dir=NEW --node-id=N --cluster=ID=HOST:PORT,...
-                       --cluster-token=NEW   seed one node of a new cluster from FILE
-                       (run it for every member, then start each with kvnode serve)
-  bench                load the cluster, report throughput and latency percentiles
-                       (--clients=16 --duration=10s --ops=N --value-size=256 --keys=1000
-                        --read-ratio=0.0; --output=json prints one JSON object)
+)";
 
-
+// After the commands (command_table.h).
+constexpr char kUsageTail[] = R"(
 Examples:
   kvnode serve --node-id=1 --bind=127.0.0.1:7001 \
       --cluster=1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir=/tmp/kv1
@@ -150,6 +129,11 @@ Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
               flight, a learner too far behind): retry later,
             9 a backup file that is damaged, truncated or missing.
 )";
+
+std::string Usage() {
+  return absl::StrCat(kUsageHead, "Commands:\n", CommandsHelpText(),
+                      kUsageTail);
+}
 
 const std::set<std::string> kFlags = {"node_id",
                                       "join",
@@ -376,26 +360,14 @@ int Serve(bool cluster_given) {
   return kExitOk;
 }
 
-// `kvnode help COMMAND`: the usage lines of that command (its line in
-// "Usage:" or "Commands:" and the indented lines that continue it).
+// `kvnode help COMMAND`: that command's lines of the usage (the command
+// table's entries, or the "kvnode NAME" lines above them).
 int HelpFor(const std::string& command) {
-  std::vector<std::string> lines = absl::StrSplit(kUsage, '\n');
-  std::string out;
-  bool in_entry = false;
-  for (const std::string& line : lines) {
-    if (absl::StartsWith(line, "Examples:")) break;
-    const bool continuation = absl::StartsWith(line, "                 ");
-    if (continuation) {
-      if (in_entry) absl::StrAppend(&out, line, "\n");
-      continue;
-    }
-    std::vector<std::string> words =
-        absl::StrSplit(line, ' ', absl::SkipWhitespace());
-    in_entry =
-        absl::StartsWith(line, "  ") && !words.empty() &&
-        (words[0] == command ||
-         (words[0] == "kvnode" && words.size() > 1 && words[1] == command));
-    if (in_entry) absl::StrAppend(&out, line, "\n");
+  std::string out = cli::HelpFor(command);
+  for (absl::string_view line : absl::StrSplit(kUsageHead, '\n')) {
+    if (absl::StartsWith(line, absl::StrCat("  kvnode ", command, " ")) ||
+        absl::StartsWith(line, absl::StrCat("        ", command, " ")))
+      absl::StrAppend(&out, line, "\n");
   }
   if (out.empty()) {
     fprintf(stderr,
@@ -411,7 +383,7 @@ int Main(int argc, char** argv) {
   if (argc == 3 && strcmp(argv[1], "help") == 0) return HelpFor(argv[2]);
   if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
       strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-    fputs(kUsage, argc < 2 ? stderr : stdout);
+    fputs(Usage().c_str(), argc < 2 ? stderr : stdout);
     return argc < 2 ? kExitUsage : kExitOk;
   }
   std::vector<std::string> normalized;
@@ -422,7 +394,7 @@ int Main(int argc, char** argv) {
       absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   std::vector<std::string> words(positional.begin() + 1, positional.end());
   if (words.empty()) {
-    fputs(kUsage, stderr);
+    fputs(Usage().c_str(), stderr);
     return kExitUsage;
   }
   bool cluster_given = false;
@@ -470,10 +442,8 @@ int Main(int argc, char** argv) {
     fprintf(stderr, "kvnode: --timeout must be positive, like 5s or 500ms\n");
     return kExitUsage;
   }
-  const std::set<std::string> commands = {
-      "get",    "put",   "del",   "delete", "list",        "cas",
-      "status", "shell", "bench", "member", "move-leader", "snapshot"};
-  if (commands.count(words[0]) == 0) {
+  const std::vector<std::string> names = CommandNames();
+  if (std::find(names.begin(), names.end(), words[0]) == names.end()) {
     fprintf(stderr,
             "kvnode: unknown command \"%s\"; run kvnode --help for the list\n",
             words[0].c_str());

@@ -13,23 +13,30 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "cli/command_table.h"
 #include "cli/commands.h"
 
 namespace raftkv::cli {
 namespace {
 
-constexpr const char* kWords[] = {"get",         "put",  "delete", "del",
-                                  "list",        "cas",  "status", "member",
-                                  "move-leader", "help", "quit",   "exit"};
+// What Tab completes: the command table's names and the shell's own words.
+const std::vector<std::string>& Words() {
+  static const std::vector<std::string> words = [] {
+    std::vector<std::string> all = CommandNames();
+    for (const char* own : {"help", "quit", "exit"}) all.push_back(own);
+    return all;
+  }();
+  return words;
+}
 
 // libedit asks for the matches of `text` one by one (state 0 starts over).
 char* NextCommand(const char* text, int state) {
   static size_t next = 0;
   if (state == 0) next = 0;
   const size_t length = strlen(text);
-  while (next < sizeof(kWords) / sizeof(kWords[0])) {
-    const char* word = kWords[next++];
-    if (strncmp(word, text, length) == 0) return strdup(word);
+  while (next < Words().size()) {
+    const std::string& word = Words()[next++];
+    if (word.compare(0, length, text) == 0) return strdup(word.c_str());
   }
   return nullptr;
 }
