@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -496,6 +497,27 @@ class Run {
     }
   }
 
+  // A failed run's node logs outlive it: copied to Bazel's undeclared
+  // outputs (bazel-testlogs/.../test.outputs) under a test, else left in the
+  // harness's directory, whose path is printed.
+  void KeepLogs() {
+    const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+    for (raft::NodeId id : h_->ids()) {
+      const std::string log = h_->cluster().log_path(id);
+      if (outputs == nullptr) {
+        result_.timeline.push_back(absl::StrCat("node ", id, "'s log: ", log));
+        continue;
+      }
+      const std::string kept =
+          absl::StrCat(outputs, "/seed-", options_.seed, "-node-", id, ".log");
+      std::error_code error;
+      std::filesystem::copy_file(
+          log, kept, std::filesystem::copy_options::overwrite_existing, error);
+      result_.timeline.push_back(
+          absl::StrCat("node ", id, "'s log kept in ", kept));
+    }
+  }
+
   void Finish() {
     h_->Heal();
     for (raft::NodeId id : h_->ids()) {
@@ -524,7 +546,10 @@ class Run {
             absl::StrCat("node ", id, " did not exit 0 on SIGTERM at the end"));
       }
     }
-    if (!result_.ok) result_.timeline.push_back(h_->Logs());
+    if (!result_.ok) {
+      result_.timeline.push_back(h_->Logs());
+      KeepLogs();
+    }
   }
 
   const NemesisOptions options_;
