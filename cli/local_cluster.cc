@@ -128,7 +128,7 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
                                    absl::StrCat("--node-id=", id),
                                    absl::StrCat("--bind=", address(id)),
                                    absl::StrCat("--data-dir=", data_dir(id))};
-  if (joiners_.count(id) > 0) {
+  if (joiners_.count(id) > 0 || rejoining_.count(id) > 0) {
     std::vector<std::string> others;
     for (const auto& [other, port] : ports_) {
       if (other != id) others.push_back(address(other));
@@ -184,6 +184,22 @@ absl::Status LocalCluster::AddNode(raft::NodeId id) {
   if (!port.ok()) return port.status();
   ports_[id] = *port;
   joiners_.insert(id);
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::ResetToJoin(raft::NodeId id) {
+  if (ports_.count(id) == 0)
+    return absl::NotFoundError(absl::StrCat("no node ", id));
+  if (running(id))
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", id, " is running"));
+  std::error_code error;
+  std::filesystem::remove_all(data_dir(id), error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("emptying ", data_dir(id), ": ", error.message()));
+  }
+  rejoining_.insert(id);  // still a founder in the others' --cluster
   return absl::OkStatus();
 }
 

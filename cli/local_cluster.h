@@ -56,6 +56,10 @@ class LocalCluster {
   // A new node id with a free port and an empty data directory, that joins
   // the running cluster when started (it waits until an operator adds it).
   absl::Status AddNode(raft::NodeId id);
+  // An existing node that was removed from the cluster comes back as a new
+  // member with the same id and address: its data directory is emptied and
+  // its next start joins (--join) instead of naming --cluster.
+  absl::Status ResetToJoin(raft::NodeId id);
   // Extra environment ("NAME=value") for the node's next starts, on top of
   // this process's own (for example LD_PRELOAD of a library to run it with).
   void set_environment(raft::NodeId id, std::vector<std::string> environment);
@@ -104,6 +108,7 @@ class LocalCluster {
   std::map<raft::NodeId, int> ports_;
   std::map<raft::NodeId, int> metrics_ports_;
   std::set<raft::NodeId> joiners_;  // added by AddNode: not in --cluster
+  std::set<raft::NodeId> rejoining_;  // founders reset by ResetToJoin
   std::map<raft::NodeId, pid_t> pids_;
   std::map<raft::NodeId, std::vector<std::string>> environment_;
 };

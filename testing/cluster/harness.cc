@@ -256,6 +256,12 @@ absl::Status ClusterHarness::RestartWithClock(raft::NodeId id, double rate) {
   return cluster_->StartNode(id);
 }
 
+absl::Status ClusterHarness::RestartAsJoiner(raft::NodeId id) {
+  absl::Status reset = cluster_->ResetToJoin(id);
+  if (!reset.ok()) return reset;
+  return cluster_->StartNode(id);
+}
+
 absl::Status ClusterHarness::StartJoining(raft::NodeId id) {
   absl::Status added = cluster_->AddNode(id);
   if (!added.ok()) return added;

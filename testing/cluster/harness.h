@@ -86,6 +86,9 @@ class ClusterHarness {
   // Starts a new node `id` with an empty data directory and --join (it waits
   // until a `member add` names it).
   absl::Status StartJoining(raft::NodeId id);
+  // Restarts a stopped node that was removed as a brand-new joiner with the
+  // same id and address (empty data directory, --join).
+  absl::Status RestartAsJoiner(raft::NodeId id);
   // Cuts every link between nodes in different groups (both directions).
   // kDrop falls back to kReset where packets cannot be dropped.
   void Partition(const std::vector<std::set<raft::NodeId>>& groups,

@@ -40,6 +40,7 @@ enum Kind : uint64_t {
   kSlowLeader,
   kFastClock,
   kDiskFull,
+  kReAdd,
   kKinds
 };
 
@@ -73,7 +74,8 @@ class Run {
         Clock::now() + std::chrono::milliseconds(options_.duration_ms);
     // The fault kinds in a seeded order, so that every run meets several.
     for (uint64_t kind = 0; kind < kKinds; ++kind) {
-      if (kind == kReplace && !options_.replace_nodes) continue;
+      if ((kind == kReplace || kind == kReAdd) && !options_.replace_nodes)
+        continue;
       if ((kind == kSlowLeader || kind == kFastClock) &&
           !ClusterHarness::ClockSkewUnavailable().empty())
         continue;
@@ -300,6 +302,9 @@ class Run {
       case kDiskFull:
         DiskFull(other);
         break;
+      case kReAdd:
+        ReAdd(other);
+        break;
     }
   }
 
@@ -438,6 +443,46 @@ class Run {
     Note("disk full", absl::StrCat("restart node ", node, " on a large disk"));
   }
 
+  // Removes a follower, then adds it back under the same id and address with
+  // an empty data directory (as an operator who rebuilt its disk would): the
+  // cluster must not confuse it with what it was.
+  void ReAdd(raft::NodeId node) {
+    if (node == raft::kNoNode || founders_.count(node) == 0 || readded_ >= 1)
+      return;
+    absl::Status removed = h_->client().ChangeMembership(
+        {{raft::ConfChangeType::kRemoveNode, node, ""}});
+    Note("re-add", absl::StrCat("member remove ", node, ": ",
+                                removed.ok() ? "ok" : removed.message()));
+    if (!removed.ok() && IsMember(node) != false) return;
+    ++readded_;
+    h_->Kill(node);
+    removed_.insert(node);
+    if (!h_->RestartAsJoiner(node).ok()) return;
+    absl::Status added =
+        h_->client().ChangeMembership({{raft::ConfChangeType::kAddLearner, node,
+                                        h_->cluster().address(node)}});
+    Note("re-add",
+         absl::StrCat("node ", node,
+                      " wiped, joins again; "
+                      "member add-learner ",
+                      node, ": ", added.ok() ? "ok" : added.message()));
+    if (!added.ok() && IsMember(node) != true) {
+      h_->Kill(node);
+      return;
+    }
+    removed_.erase(node);
+    for (int i = 0; i < 100; ++i) {
+      Sleep(100);
+      if (h_->client()
+              .ChangeMembership(
+                  {{raft::ConfChangeType::kPromoteLearner, node, ""}})
+              .ok()) {
+        Note("re-add", absl::StrCat("member promote ", node, ": ok"));
+        break;
+      }
+    }
+  }
+
   // Whether `id` is in the configuration once no change is in flight, as
   // the leader sees it; nullopt if that cannot be learned within 5 s.
   std::optional<bool> IsMember(raft::NodeId id) {
@@ -560,6 +605,7 @@ class Run {
   std::set<raft::NodeId> founders_;
   std::set<raft::NodeId> removed_;
   int replaced_ = 0;
+  int readded_ = 0;
   std::vector<uint64_t> kinds_;
 };
 

@@ -43,7 +43,7 @@ struct NemesisOptions {
   bool replace_nodes = true;
   // Only these fault kinds (nemesis.cc's Kind: 0 kill, 1 pause, 2 sigterm,
   // 3 isolate, 4 one-way, 5 move-leader, 6 replace, 7 slow-clock leader, 8
-  // fast clock, 9 disk full); all if empty.
+  // fast clock, 9 disk full, 10 remove and re-add); all if empty.
   std::vector<uint64_t> only_kinds;
   // Each fault lasts 200 ms to this, then heals, then the next one comes.
   uint64_t max_fault_ms = 1200;
