@@ -10,21 +10,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "raft/status_macros.h"
+#include "storage/codec.h"
 #include "storage/kv_snapshot_codec.h"
 
 namespace raftkv::kv {
 namespace {
 
 constexpr char kMagic[] = "RAFTKV-BACKUP 1\n";
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
 // "\nchecksum=" + 16 hex digits + "\n".
 constexpr size_t kTrailerBytes = 27;
-
-uint64_t Fnv(uint64_t hash, const std::string& bytes) {
-  for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * kFnvPrime;
-  return hash;
-}
 
 std::string Hex16(uint64_t value) {
   return absl::StrCat(absl::Hex(value, absl::kZeroPad16));
@@ -53,11 +47,11 @@ absl::Status ReadHeader(FILE* file, const std::string& path, BackupInfo* out,
     return false;
   };
   if (!read_line() || line != kMagic) return Bad(path, "no backup header");
-  hash = Fnv(hash, line);
+  hash = storage::Fnv1a64(hash, line);
   bool have_index = false;
   while (true) {
     if (!read_line()) return Bad(path, "the header is cut short");
-    hash = Fnv(hash, line);
+    hash = storage::Fnv1a64(hash, line);
     if (line == "\n") break;
     std::pair<std::string, std::string> field =
         absl::StrSplit(absl::string_view(line).substr(0, line.size() - 1),
@@ -105,7 +99,7 @@ absl::Status BackupWriter::Write(const std::string& bytes) {
     return absl::UnavailableError(
         absl::StrCat("writing ", path_, ".part failed: ", strerror(errno)));
   }
-  hash_ = Fnv(hash_, bytes);
+  hash_ = storage::Fnv1a64(hash_, bytes);
   return absl::OkStatus();
 }
 
@@ -116,7 +110,7 @@ absl::Status BackupWriter::Begin(const BackupInfo& info) {
     return absl::UnavailableError(
         absl::StrCat("cannot create ", path_, ".part: ", strerror(errno)));
   }
-  hash_ = kFnvOffset;
+  hash_ = storage::kFnv1a64Offset;
   std::string header = kMagic;
   absl::StrAppend(&header, "cluster_id=", Hex16(info.cluster_id),
                   "\nindex=", info.index, "\nterm=", info.term,
@@ -163,7 +157,7 @@ absl::StatusOr<BackupInfo> ReadBackup(
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   BackupInfo info;
   info.bytes = size;
-  uint64_t hash = kFnvOffset;
+  uint64_t hash = storage::kFnv1a64Offset;
 
   uint64_t offset = 0;
   RETURN_IF_ERROR(ReadHeader(file, path, &info, &hash, &offset));
@@ -181,7 +175,7 @@ absl::StatusOr<BackupInfo> ReadBackup(
     if (fread(chunk.data(), 1, chunk.size(), file) != chunk.size())
       return Bad(path, "it is truncated");
     left -= chunk.size();
-    hash = Fnv(hash, chunk);
+    hash = storage::Fnv1a64(hash, chunk);
     // A stream error is reported after the file checksum: a damaged byte
     // reads as "checksum mismatch", not as whatever the decoder made of it.
     if (stream_error.ok()) {

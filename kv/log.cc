@@ -28,8 +28,6 @@ std::optional<LogLevel> ParseLogLevel(const std::string& name) {
   return std::nullopt;
 }
 
-namespace {
-
 std::string JsonEscaped(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {
@@ -44,8 +42,6 @@ std::string JsonEscaped(const std::string& text) {
   }
   return out;
 }
-
-}  // namespace
 
 std::string FormatLogRecord(const LogRecord& record, raft::NodeId node,
                             bool json, int64_t unix_micros) {

@@ -32,6 +32,9 @@ struct LogRecord {
 using LogSink = std::function<void(const LogRecord&)>;
 
 const char* LogLevelName(LogLevel level);
+// `text` as the inside of a JSON string (quotes, backslashes and control
+// characters escaped); also for the HTTP face's JSON bodies.
+std::string JsonEscaped(const std::string& text);
 std::optional<LogLevel> ParseLogLevel(const std::string& name);
 
 // One line, without its newline: text "HH:MM:SS.mmm LEVEL node=N term=T

@@ -195,8 +195,14 @@ NodeMetrics::NodeMetrics()
 
 void NodeMetrics::ObserveRequest(const std::string& op,
                                  const std::string& result, double seconds) {
-  requests_.Add({{"op", op}, {"result", result}}).Increment();
-  request_seconds_.Add({{"op", op}}, LatencyBuckets()).Observe(seconds);
+  Counter*& counter = request_counters_[{op, result}];
+  if (counter == nullptr)
+    counter = &requests_.Add({{"op", op}, {"result", result}});
+  counter->Increment();
+  prometheus::Histogram*& histogram = request_histograms_[op];
+  if (histogram == nullptr)
+    histogram = &request_seconds_.Add({{"op", op}}, LatencyBuckets());
+  histogram->Observe(seconds);
 }
 
 void NodeMetrics::ObservePersist(double seconds) {

@@ -10,9 +10,9 @@
 // process CPU, memory and file descriptors).
 //
 // Thread safety: ObservePersist may be called from the storage thread
-// (prometheus-cpp's metrics are thread-safe); everything else runs on the
-// node's loop thread. Invariant: a counter never goes down (a sampled total
-// only ever adds its increase).
+// (prometheus-cpp's metrics are thread-safe); everything else, and the
+// series caches, run on the node's loop thread. Invariant: a counter never goes
+// down (a sampled total only ever adds its increase).
 #ifndef RAFTKV_KV_METRICS_H_
 #define RAFTKV_KV_METRICS_H_
 
@@ -23,6 +23,7 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -69,6 +70,12 @@ class NodeMetrics {
                                raft::NodeId peer);
   prometheus::Counter& PeerCounter(
       prometheus::Family<prometheus::Counter>& family, raft::NodeId peer);
+
+  // The request series, found once per (op, result) and op: Family::Add
+  // hashes the labels and builds the buckets on every call.
+  std::map<std::pair<std::string, std::string>, prometheus::Counter*>
+      request_counters_;
+  std::map<std::string, prometheus::Histogram*> request_histograms_;
 
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& requests_;

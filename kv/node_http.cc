@@ -5,25 +5,11 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "kv/log.h"
 #include "kv/node_runtime.h"
 
 namespace raftkv::kv {
 namespace {
-
-std::string JsonEscaped(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, " ");
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 class NodeHttp final : public kj::HttpService {
  public:

@@ -371,7 +371,9 @@ kj::Promise<void> NodeRuntime::TickLoop() {
       .afterDelay(options_.tick_ms * kj::MILLISECONDS)
       .then([this]() -> kj::Promise<void> {
         driver_->Tick();
-        CheckWarnings();
+        // Once a second is often enough for warnings of seconds.
+        if (++ticks_ % std::max<uint64_t>(1, 1000 / options_.tick_ms) == 0)
+          CheckWarnings();
         return TickLoop();
       });
 }

@@ -89,7 +89,7 @@ class NodeRuntime {
   class SystemClock;
 
   kj::Promise<void> TickLoop();
-  // Once per tick: slow storage writes seen by the worker, peers that stay
+  // Once a second: slow storage writes seen by the worker, peers that stay
   // unreachable.
   void CheckWarnings();
   kj::Promise<void> AcceptLoop(kj::ConnectionReceiver& listener);
@@ -108,6 +108,7 @@ class NodeRuntime {
   // The commit index this node knew when it opened (for /ready).
   raft::LogIndex commit_at_start_ = 0;
   bool opened_ = false;  // driver_->Open() succeeded
+  uint64_t ticks_ = 0;   // TickLoop's, for what runs once a second
   WarningLimiter warnings_{10000};
   // Written by the storage thread: the slowest write over slow_ms since the
   // last check (microseconds), and how many there were.

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "raft/confchange.h"
+#include "kv/state_machine.h"
 #include "raft/status_macros.h"
 #include "storage/codec.h"
 #include "storage/file_util.h"
@@ -15,9 +15,7 @@
 namespace raftkv::kv {
 namespace {
 
-// The state machine keeps the members of the configuration in force as a
-// session record under this id (kv/state_machine.cc).
-constexpr uint64_t kMembersRecord = UINT64_MAX;
+constexpr uint64_t kMembersRecord = StateMachine::kMembersRecord;
 
 // Pulls the backup's stream and hands it on re-encoded, with the members
 // record replaced by the new cluster's.
@@ -103,9 +101,6 @@ absl::StatusOr<NodeIdentity> RestoreBackup(const RestoreOptions& options,
   // The configuration: the new members, all voters.
   raft::ConfState conf;
   for (const auto& [id, address] : options.members) conf.voters.push_back(id);
-  raft::ConfChangeRecord record;
-  record.conf = conf;
-  record.context = EncodeMembers(options.members);
 
   RETURN_IF_ERROR(storage::MakeDirectories(options.data_dir));
   {
@@ -117,8 +112,9 @@ absl::StatusOr<NodeIdentity> RestoreBackup(const RestoreOptions& options,
       if (file != nullptr) fclose(file);
       return absl::UnavailableError(absl::StrCat("cannot read ", options.file));
     }
-    RewrittenStream stream(file, info.stream_bytes, info.index,
-                           raft::EncodeConfChangeRecord(record));
+    RewrittenStream stream(
+        file, info.stream_bytes, info.index,
+        StateMachine::EncodeMembersState(conf, options.members));
     absl::Status restored =
         store->RestoreSnapshot([&] { return stream.Next(); });
     fclose(file);

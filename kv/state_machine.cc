@@ -58,8 +58,6 @@ bool DecodeSession(absl::string_view in, uint64_t* sequence,
 // carries it), so a restarted or snapshot-installed replica expires exactly
 // the sessions the others do.
 constexpr uint64_t kClockRecord = 0;
-// The session record that holds the applied configuration and addresses.
-constexpr uint64_t kMembersRecord = UINT64_MAX;
 // The sequence of a tombstone: the record of a session that expired.
 constexpr uint64_t kExpiredSequence = UINT64_MAX;
 
@@ -116,11 +114,12 @@ absl::Status StateMachine::Load() {
 }
 
 // The members record: the configuration (voters, learners, outgoing voters)
-// and the addresses, so that `member list` on any node reads what it applied.
-std::string StateMachine::EncodeMembersState() const {
+// and the addresses.
+std::string StateMachine::EncodeMembersState(const raft::ConfState& conf,
+                                             const MemberAddresses& members) {
   raft::ConfChangeRecord record;
-  record.conf = conf_;
-  record.context = EncodeMembers(members_);
+  record.conf = conf;
+  record.context = EncodeMembers(members);
   return raft::EncodeConfChangeRecord(record);
 }
 
@@ -192,7 +191,8 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
     members_ = MembersIn(members, record->conf);
     ++members_version_;
     conf_ = record->conf;
-    batch.session_puts.push_back({kMembersRecord, EncodeMembersState()});
+    batch.session_puts.push_back(
+        {kMembersRecord, EncodeMembersState(conf_, members_)});
     return result;
   }
   if (entry.type != raft::EntryType::kNormal || entry.data.empty()) {

@@ -58,6 +58,13 @@ struct StateMachineOptions {
 
 class StateMachine {
  public:
+  // The session record (client id) that holds the applied configuration and
+  // member addresses, and its contents: `member list` on any node reads what
+  // it applied, and a restore (kv/restore.h) writes a new cluster's.
+  static constexpr uint64_t kMembersRecord = UINT64_MAX;
+  static std::string EncodeMembersState(const raft::ConfState& conf,
+                                        const MemberAddresses& members);
+
   StateMachine(storage::KvStore* store, StateMachineOptions options);
 
   // Loads the session table; call once before the first Apply.
@@ -101,7 +108,6 @@ class StateMachine {
     CommandResult result;
   };
 
-  std::string EncodeMembersState() const;
   absl::Status DecodeMembersState(absl::string_view state);
 
   storage::KvStore* store_;

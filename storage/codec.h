@@ -16,6 +16,15 @@
 
 namespace raftkv::storage {
 
+// FNV-1a 64: the checksum of snapshot streams and backup files. Start with
+// kFnv1a64Offset and feed bytes in order, in any number of calls.
+inline constexpr uint64_t kFnv1a64Offset = 14695981039346656037ull;
+inline uint64_t Fnv1a64(uint64_t hash, absl::string_view bytes) {
+  for (char c : bytes)
+    hash = (hash ^ static_cast<uint8_t>(c)) * 1099511628211ull;
+  return hash;
+}
+
 inline void PutBigEndian64(std::string* out, uint64_t value) {
   for (int shift = 56; shift >= 0; shift -= 8) {
     out->push_back(static_cast<char>((value >> shift) & 0xff));

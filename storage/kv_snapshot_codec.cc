@@ -8,15 +8,8 @@ namespace {
 
 constexpr absl::string_view kMagic = "RKVS";
 constexpr uint32_t kVersion = 1;
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
 constexpr size_t kHeaderBytes = 4 + 4 + 8;
 constexpr size_t kTrailerBytes = 1 + 8 + 8;
-
-uint64_t Fnv(uint64_t hash, absl::string_view bytes) {
-  for (char c : bytes) hash = (hash ^ static_cast<uint8_t>(c)) * kFnvPrime;
-  return hash;
-}
 
 void PutBigEndian32(std::string* out, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) {
@@ -38,7 +31,7 @@ absl::Status Corrupt(absl::string_view what) {
 }  // namespace
 
 SnapshotEncoder::SnapshotEncoder(raft::LogIndex applied_index)
-    : hash_(kFnvOffset) {
+    : hash_(kFnv1a64Offset) {
   buffer_.append(kMagic.data(), kMagic.size());
   PutBigEndian32(&buffer_, kVersion);
   PutBigEndian64(&buffer_, applied_index);
@@ -52,7 +45,7 @@ void SnapshotEncoder::AddRecord(char tag, absl::string_view key,
   buffer_.append(key.data(), key.size());
   PutBigEndian32(&buffer_, static_cast<uint32_t>(value.size()));
   buffer_.append(value.data(), value.size());
-  hash_ = Fnv(hash_, absl::string_view(buffer_).substr(start));
+  hash_ = Fnv1a64(hash_, absl::string_view(buffer_).substr(start));
   ++count_;
 }
 
@@ -79,7 +72,7 @@ std::string SnapshotEncoder::TakeChunk() {
   return chunk;
 }
 
-SnapshotDecoder::SnapshotDecoder() : hash_(kFnvOffset) {}
+SnapshotDecoder::SnapshotDecoder() : hash_(kFnv1a64Offset) {}
 
 absl::Status SnapshotDecoder::Feed(
     absl::string_view chunk,
@@ -127,7 +120,7 @@ absl::Status SnapshotDecoder::Feed(
     SnapshotRecord record{static_cast<SnapshotRecord::Kind>(tag),
                           in.substr(5, key_size),
                           in.substr(9 + key_size, value_size)};
-    hash_ = Fnv(hash_, in.substr(0, record_size));
+    hash_ = Fnv1a64(hash_, in.substr(0, record_size));
     ++count_;
     absl::Status status = on_record(record);
     if (!status.ok()) return status;
