@@ -158,5 +158,7 @@ int main(int argc, char** argv) {
         new raftkv::benchmarks::EtcdTarget(leader, linearizable));
   };
   return raftkv::cli::RunBenchCommand(options, targets,
-                                      absl::GetFlag(FLAGS_output) == "json");
+                                      absl::GetFlag(FLAGS_output) == "json"
+                                          ? raftkv::cli::Output::kJson
+                                          : raftkv::cli::Output::kSimple);
 }

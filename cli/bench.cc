@@ -185,26 +185,33 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
   return collect();
 }
 
-std::string BenchJson(const BenchOptions& options, const BenchReport& r) {
+Record BenchRecord(const BenchOptions& options, const BenchReport& r) {
   const double throughput =
       r.duration_s > 0 ? static_cast<double>(r.ops) / r.duration_s : 0;
-  return absl::StrFormat(
-      "{\"ops\":%d,\"errors\":%d,\"duration_s\":%.3f,\"throughput_ops_s\":%.1f,"
-      "\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
-      "\"max\":%.3f,"
-      "\"mean\":%.3f},\"clients\":%d,\"value_size\":%d,\"keys\":%d,\"read_"
-      "ratio\":%.3f,"
-      "\"consistency\":\"%s\"}",
-      r.ops, r.errors, r.duration_s, throughput, Ms(r.latency.Percentile(0.5)),
-      Ms(r.latency.Percentile(0.9)), Ms(r.latency.Percentile(0.99)),
-      Ms(r.latency.Percentile(0.999)), Ms(r.latency.max()),
-      r.latency.mean() / 1000.0, options.clients, options.value_size,
-      options.keys, options.read_ratio,
-      options.linearizable ? "linearizable" : "serializable");
+  Record latency;
+  latency.Real("p50", Ms(r.latency.Percentile(0.5)), 3)
+      .Real("p90", Ms(r.latency.Percentile(0.9)), 3)
+      .Real("p99", Ms(r.latency.Percentile(0.99)), 3)
+      .Real("p999", Ms(r.latency.Percentile(0.999)), 3)
+      .Real("max", Ms(r.latency.max()), 3)
+      .Real("mean", r.latency.mean() / 1000.0, 3);
+  Record record;
+  record.Number("ops", r.ops)
+      .Number("errors", r.errors)
+      .Real("duration_s", r.duration_s, 3)
+      .Real("throughput_ops_s", throughput, 1)
+      .Object("latency_ms", std::move(latency))
+      .Number("clients", options.clients)
+      .Number("value_size", options.value_size)
+      .Number("keys", options.keys)
+      .Real("read_ratio", options.read_ratio, 3)
+      .Bytes("consistency",
+             options.linearizable ? "linearizable" : "serializable");
+  return record;
 }
 
 int RunBenchCommand(const BenchOptions& options,
-                    const BenchTargetFactory& targets, bool json) {
+                    const BenchTargetFactory& targets, Output output) {
   const bool live = isatty(STDERR_FILENO);
   auto report =
       RunBench(options, targets, [&](double elapsed, const BenchReport& r) {
@@ -219,24 +226,22 @@ int RunBenchCommand(const BenchOptions& options,
       });
   if (live) fprintf(stderr, "\n");
   if (!report.ok()) return ReportError(report.status());
-  if (json) {
-    printf("%s\n", BenchJson(options, *report).c_str());
-  } else {
-    const BenchReport& r = *report;
-    printf(
-        "%llu ops in %.2f s: %.1f ops/s, %llu errors (%d clients, %zu-byte "
-        "values, "
-        "read ratio %.2f, %s reads)\n",
-        static_cast<unsigned long long>(r.ops), r.duration_s,
-        r.duration_s > 0 ? static_cast<double>(r.ops) / r.duration_s : 0.0,
-        static_cast<unsigned long long>(r.errors), options.clients,
-        options.value_size, options.read_ratio,
-        options.linearizable ? "linearizable" : "serializable");
-    printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
-           Ms(r.latency.Percentile(0.5)), Ms(r.latency.Percentile(0.9)),
-           Ms(r.latency.Percentile(0.99)), Ms(r.latency.Percentile(0.999)),
-           Ms(r.latency.max()));
-  }
+  const BenchReport& r = *report;
+  Report out;
+  out.record = BenchRecord(options, r);
+  out.simple = absl::StrFormat(
+      "%llu ops in %.2f s: %.1f ops/s, %llu errors (%d clients, %zu-byte "
+      "values, read ratio %.2f, %s reads)\n"
+      "latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+      static_cast<unsigned long long>(r.ops), r.duration_s,
+      r.duration_s > 0 ? static_cast<double>(r.ops) / r.duration_s : 0.0,
+      static_cast<unsigned long long>(r.errors), options.clients,
+      options.value_size, options.read_ratio,
+      options.linearizable ? "linearizable" : "serializable",
+      Ms(r.latency.Percentile(0.5)), Ms(r.latency.Percentile(0.9)),
+      Ms(r.latency.Percentile(0.99)), Ms(r.latency.Percentile(0.999)),
+      Ms(r.latency.max()));
+  Print(out, output);
   if (report->ops == 0) {
     fprintf(stderr, "kvnode: no operation succeeded; first error: %s\n",
             report->first_error.c_str());

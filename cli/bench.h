@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cli/latency_histogram.h"
+#include "cli/printer.h"
 
 namespace raftkv::cli {
 
@@ -68,13 +69,11 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
                                      const BenchProgress& progress);
 
 // Checks the options, runs, prints a live progress line on a terminal and the
-// report (text, or one JSON object on the last line). Returns the exit code.
+// report (text, a table, or one JSON object on the last line: ops, errors,
+// duration_s, throughput_ops_s, latency_ms with p50, p90, p99, p999, max,
+// mean, and the options). Returns the exit code.
 int RunBenchCommand(const BenchOptions& options,
-                    const BenchTargetFactory& targets, bool json);
-
-// The report as one JSON object: ops, errors, duration_s, throughput_ops_s and
-// latency_ms with p50, p90, p99, p999, max.
-std::string BenchJson(const BenchOptions& options, const BenchReport& report);
+                    const BenchTargetFactory& targets, Output output);
 
 }  // namespace raftkv::cli
 

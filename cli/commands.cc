@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/command_table.h"
+#include "cli/printer.h"
 
 namespace raftkv::cli {
 namespace {
@@ -25,91 +26,39 @@ bool Usage(const std::vector<std::string>& args, size_t min, size_t max,
 
 }  // namespace
 
-static bool ValidUtf8(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t extra = 0;
-    uint32_t code = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xe0) == 0xc0) {
-      extra = 1;
-      code = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      extra = 2;
-      code = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      extra = 3;
-      code = c & 0x07;
-    } else {
-      return false;
-    }
-    for (size_t k = 1; k <= extra; ++k) {
-      if (i + k >= s.size()) return false;
-      const unsigned char next = static_cast<unsigned char>(s[i + k]);
-      if ((next & 0xc0) != 0x80) return false;
-      code = (code << 6) | (next & 0x3f);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF.
-    if ((extra == 1 && code < 0x80) || (extra == 2 && code < 0x800) ||
-        (extra == 3 && code < 0x10000) || code > 0x10ffff ||
-        (code >= 0xd800 && code <= 0xdfff))
-      return false;
-    i += extra + 1;
+int ExitCodeFor(kv::Code code) {
+  switch (code) {
+    case kv::Code::kOk:
+      return kExitOk;
+    case kv::Code::kNotFound:
+      return kExitNotFound;
+    case kv::Code::kNotLeader:
+    case kv::Code::kUnavailable:
+      return kExitUnavailable;
+    case kv::Code::kInvalidArgument:
+      return kExitInvalid;
+    case kv::Code::kCompareFailed:
+      return kExitCompareFailed;
+    case kv::Code::kFailedPrecondition:
+      return kExitRefused;
+    case kv::Code::kSessionExpired:
+      return kExitError;
   }
-  return true;
-}
-
-std::string JsonField(const std::string& name, const std::string& bytes) {
-  if (ValidUtf8(bytes))
-    return absl::StrCat("\"", name, "\":", JsonString(bytes));
-  return absl::StrCat("\"", name, "_base64\":\"", absl::Base64Escape(bytes),
-                      "\"");
-}
-
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
+  return kExitError;
 }
 
 int ReportError(const absl::Status& status) {
   fflush(stdout);
   fprintf(stderr, "kvnode: %s\n", std::string(status.message()).c_str());
+  // The cluster's answer decides; the rest are the client's own errors.
+  if (std::optional<kv::Code> code = kv::CodeOf(status))
+    return ExitCodeFor(*code);
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
       return kExitUnavailable;
     case absl::StatusCode::kInvalidArgument:
       return kExitInvalid;
-    case absl::StatusCode::kFailedPrecondition:
-      return kExitRefused;
     default:
       return kExitError;
   }
@@ -139,35 +88,26 @@ absl::StatusOr<std::string> ReadValueFromStdin() {
 }
 
 int RunGet(std::vector<std::string>& args, const CommandContext& ctx) {
-  kv::Client& client = *ctx.client;
-
   if (!Usage(args, 1, 1, "kvnode get KEY")) return kExitUsage;
-  auto value = client.Get(args[1]);
+  auto value = ctx.client->Get(args[1]);
   if (!value.ok()) return ReportError(value.status());
+  Report report;
+  report.record.Bytes("key", args[1]).Bool("found", value->has_value());
   if (!value->has_value()) {
     if (ctx.output == Output::kJson) {
-      printf("{%s,\"found\":false}\n", JsonField("key", args[1]).c_str());
+      Print(report, ctx.output);
     } else {
       fprintf(stderr, "kvnode: key \"%s\" not found\n", args[1].c_str());
     }
     return kExitNotFound;
   }
-  if (ctx.output == Output::kJson) {
-    printf("{%s,\"found\":true,%s}\n", JsonField("key", args[1]).c_str(),
-           JsonField("value", **value).c_str());
-  } else if (ctx.output == Output::kTable) {
-    printf("%-24s %s\n%-24s %s\n", "KEY", "VALUE", args[1].c_str(),
-           (*value)->c_str());
-  } else {
-    fwrite((*value)->data(), 1, (*value)->size(), stdout);
-    printf("\n");
-  }
+  report.record.JsonOnly().Bytes("value", **value);
+  report.simple = **value + "\n";
+  Print(report, ctx.output);
   return kExitOk;
 }
 
 int RunPut(std::vector<std::string>& args, const CommandContext& ctx) {
-  kv::Client& client = *ctx.client;
-
   // Without a value (outside the shell), the value is standard input, as
   // with `etcdctl put`: one argument is capped at 128 KiB by the kernel.
   if (args.size() == 2 && !ctx.in_shell) {
@@ -189,27 +129,24 @@ int RunPut(std::vector<std::string>& args, const CommandContext& ctx) {
                           : "kvnode put KEY [VALUE] (no VALUE: standard "
                             "input)"))
     return kExitUsage;
-  absl::Status status = client.Put(args[1], args[2]);
+  absl::Status status = ctx.client->Put(args[1], args[2]);
   if (!status.ok()) return ReportError(status);
-  if (ctx.output == Output::kJson) {
-    printf("{%s,\"ok\":true}\n", JsonField("key", args[1]).c_str());
-  } else {
-    printf("OK\n");
-  }
+  Report report;
+  report.record.Bytes("key", args[1]).Bool("ok", true);
+  report.simple = "OK\n";
+  Print(report, ctx.output);
   return kExitOk;
 }
 
 int RunDelete(std::vector<std::string>& args, const CommandContext& ctx) {
-  kv::Client& client = *ctx.client;
-
   if (!Usage(args, 1, 1, "kvnode del KEY")) return kExitUsage;
-  auto deleted = client.Delete(args[1]);
+  auto deleted = ctx.client->Delete(args[1]);
   if (!deleted.ok()) return ReportError(deleted.status());
-  if (ctx.output == Output::kJson) {
-    printf("{%s,\"deleted\":%s}\n", JsonField("key", args[1]).c_str(),
-           *deleted ? "true" : "false");
-  } else if (*deleted) {
-    printf("OK\n");
+  Report report;
+  report.record.Bytes("key", args[1]).Bool("deleted", *deleted);
+  report.simple = "OK\n";
+  if (*deleted || ctx.output == Output::kJson) {
+    Print(report, ctx.output);
   } else {
     fprintf(stderr, "kvnode: key \"%s\" not found\n", args[1].c_str());
   }
@@ -217,8 +154,6 @@ int RunDelete(std::vector<std::string>& args, const CommandContext& ctx) {
 }
 
 int RunCas(std::vector<std::string>& args, const CommandContext& ctx) {
-  kv::Client& client = *ctx.client;
-
   if (ctx.expect_absent
           ? !Usage(args, 2, 2, "kvnode cas --expect-absent KEY NEW")
           : !Usage(args, 3, 3, "kvnode cas KEY EXPECTED NEW")) {
@@ -226,17 +161,20 @@ int RunCas(std::vector<std::string>& args, const CommandContext& ctx) {
   }
   std::optional<std::string> expected;
   if (!ctx.expect_absent) expected = args[2];
-  auto cas = client.CompareAndSwap(args[1], expected, args.back());
+  auto cas = ctx.client->CompareAndSwap(args[1], expected, args.back());
   if (!cas.ok()) return ReportError(cas.status());
-  if (ctx.output == Output::kJson) {
-    const std::optional<std::string> current =
-        cas->swapped ? std::optional<std::string>(args.back()) : cas->current;
-    printf(
-        "{%s,\"swapped\":%s,%s}\n", JsonField("key", args[1]).c_str(),
-        cas->swapped ? "true" : "false",
-        current ? JsonField("current", *current).c_str() : "\"current\":null");
-  } else if (cas->swapped) {
-    printf("OK\n");
+  const std::optional<std::string> current =
+      cas->swapped ? std::optional<std::string>(args.back()) : cas->current;
+  Report report;
+  report.record.Bytes("key", args[1]).Bool("swapped", cas->swapped);
+  if (current) {
+    report.record.Bytes("current", *current);
+  } else {
+    report.record.Null("current");
+  }
+  report.simple = "OK\n";
+  if (cas->swapped || ctx.output == Output::kJson) {
+    Print(report, ctx.output);
   } else {
     fprintf(stderr, "kvnode: compare failed: \"%s\" is %s\n", args[1].c_str(),
             cas->current ? absl::StrCat("\"", *cas->current, "\"").c_str()
@@ -246,93 +184,62 @@ int RunCas(std::vector<std::string>& args, const CommandContext& ctx) {
 }
 
 int RunList(std::vector<std::string>& args, const CommandContext& ctx) {
-  kv::Client& client = *ctx.client;
-
   if (!Usage(args, 0, 1, "kvnode list [PREFIX] [--limit=N] [--keys-only]"))
     return kExitUsage;
-  auto list =
-      client.List(args.size() > 1 ? args[1] : "", "", ctx.limit, ctx.keys_only);
+  auto list = ctx.client->List(args.size() > 1 ? args[1] : "", "", ctx.limit,
+                               ctx.keys_only);
   if (!list.ok()) return ReportError(list.status());
-  if (ctx.output == Output::kJson) {
-    std::string items;
-    for (const auto& [k, v] : list->items) {
-      absl::StrAppend(
-          &items, items.empty() ? "" : ",", "{", JsonField("key", k),
-          ctx.keys_only ? "" : absl::StrCat(",", JsonField("value", v)), "}");
-    }
-    printf("{\"items\":[%s],\"more\":%s}\n", items.c_str(),
-           list->more ? "true" : "false");
-  } else {
-    if (ctx.output == Output::kTable)
-      printf("%-24s %s\n", "KEY", ctx.keys_only ? "" : "VALUE");
-    for (const auto& [k, v] : list->items) {
-      if (ctx.keys_only) {
-        printf("%s\n", k.c_str());
-      } else if (ctx.output == Output::kTable) {
-        printf("%-24s %s\n", k.c_str(), v.c_str());
-      } else {
-        printf("%s=%s\n", k.c_str(), v.c_str());
-      }
-    }
-    if (list->more) {
-      fprintf(stderr,
-              "kvnode: more keys follow \"%s\"; raise --limit to see them\n",
-              list->items.back().first.c_str());
-    }
+  Report report;
+  std::vector<Record> items;
+  report.simple = "";
+  for (const auto& [k, v] : list->items) {
+    Record item;
+    item.Bytes("key", k);
+    if (!ctx.keys_only) item.Bytes("value", v);
+    items.push_back(std::move(item));
+    absl::StrAppend(&*report.simple, k, ctx.keys_only ? "" : "=",
+                    ctx.keys_only ? "" : v, "\n");
+  }
+  report.record.List("items", std::move(items))
+      .Bool("more", list->more)
+      .JsonOnly();
+  Print(report, ctx.output);
+  if (list->more && ctx.output != Output::kJson) {
+    fprintf(stderr,
+            "kvnode: more keys follow \"%s\"; raise --limit to see them\n",
+            list->items.back().first.c_str());
   }
   return kExitOk;
 }
 
 int RunStatus(std::vector<std::string>& args, const CommandContext& ctx) {
   kv::Client& client = *ctx.client;
-
   if (!Usage(args, 0, 0, "kvnode status")) return kExitUsage;
-  int unreachable = 0;
-  if (ctx.output == Output::kTable || ctx.output == Output::kSimple) {
-    printf("%-22s %-4s %-10s %-6s %-7s %-8s %-8s%s\n", "ADDRESS", "ID", "ROLE",
-           "TERM", "LEADER", "COMMIT", "APPLIED", ctx.digest ? " DIGEST" : "");
-  }
-  std::string json;
+  size_t unreachable = 0;
+  std::vector<Record> nodes;
   for (const std::string& address : client.addresses()) {
+    Record node;
+    node.Bytes("address", address);
     auto info = client.Status(address, ctx.digest);
+    node.Bool("reachable", info.ok());
     if (!info.ok()) {
       ++unreachable;
-      if (ctx.output == Output::kJson) {
-        absl::StrAppend(&json, json.empty() ? "" : ",",
-                        "{\"address\":", JsonString(address),
-                        ",\"reachable\":false}");
-      } else {
-        printf("%-22s %s\n", address.c_str(), "unreachable");
-      }
+      nodes.push_back(std::move(node));
       continue;
     }
-    if (ctx.output == Output::kJson) {
-      absl::StrAppend(
-          &json, json.empty() ? "" : ",", "{\"address\":", JsonString(address),
-          ",\"reachable\":true,\"id\":", info->id,
-          ",\"role\":", JsonString(info->role), ",\"term\":", info->term,
-          ",\"leader\":", info->leader, ",\"commit\":", info->commit,
-          ",\"applied\":", info->applied,
-          ctx.digest
-              ? absl::StrCat(",\"digest\":\"",
-                             absl::Hex(info->digest, absl::kZeroPad16), "\"")
-              : "",
-          "}");
-    } else {
-      printf("%-22s %-4llu %-10s %-6llu %-7llu %-8llu %-8llu%s\n",
-             address.c_str(), static_cast<unsigned long long>(info->id),
-             info->role.c_str(), static_cast<unsigned long long>(info->term),
-             static_cast<unsigned long long>(info->leader),
-             static_cast<unsigned long long>(info->commit),
-             static_cast<unsigned long long>(info->applied),
-             ctx.digest
-                 ? absl::StrCat(" ", absl::Hex(info->digest, absl::kZeroPad16))
-                       .c_str()
-                 : "");
-    }
+    node.Number("id", info->id)
+        .Bytes("role", info->role)
+        .Number("term", info->term)
+        .Number("leader", info->leader)
+        .Number("commit", info->commit)
+        .Number("applied", info->applied);
+    if (ctx.digest) node.Hex("digest", info->digest);
+    nodes.push_back(std::move(node));
   }
-  if (unreachable == static_cast<int>(client.addresses().size())) {
-    if (ctx.output == Output::kJson) printf("{\"nodes\":[%s]}\n", json.c_str());
+  Report report;
+  report.record.List("nodes", std::move(nodes));
+  if (unreachable == client.addresses().size()) {
+    if (ctx.output == Output::kJson) Print(report, ctx.output);
     fflush(stdout);
     fprintf(stderr, "kvnode: no node of the cluster is reachable\n");
     return kExitUnavailable;
@@ -340,26 +247,13 @@ int RunStatus(std::vector<std::string>& args, const CommandContext& ctx) {
   // The members as the leader sees them: voters, learners, and how far
   // each follower is behind.
   absl::StatusOr<kv::Membership> membership = client.Members();
-  if (ctx.output == Output::kJson) {
-    std::string members = "null";
-    if (membership.ok()) {
-      members.clear();
-      for (const kv::MemberInfo& m : membership->members) {
-        absl::StrAppend(&members, members.empty() ? "[" : ",", "{\"id\":", m.id,
-                        ",\"address\":", JsonString(m.address),
-                        ",\"suffrage\":", JsonString(m.suffrage),
-                        m.has_progress ? absl::StrCat(",\"match\":", m.match,
-                                                      ",\"lag\":", m.lag)
-                                       : "",
-                        "}");
-      }
-      members += members.empty() ? "[]" : "]";
-    }
-    printf("{\"nodes\":[%s],\"members\":%s}\n", json.c_str(), members.c_str());
-  } else if (membership.ok()) {
-    printf("\n");
-    PrintMembership(*membership, ctx.output);
+  if (membership.ok()) {
+    report.record.List("members", MemberRecords(*membership));
   } else {
+    report.record.Null("members");
+  }
+  Print(report, ctx.output);
+  if (!membership.ok() && ctx.output != Output::kJson) {
     printf("\nmembers: %s\n",
            std::string(membership.status().message()).c_str());
   }

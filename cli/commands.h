@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/printer.h"
 #include "kv/client.h"
 
 namespace raftkv::cli {
@@ -25,8 +26,6 @@ enum ExitCode : int {
   kExitRefused = 8,    // refused in the cluster's present state; retry later
   kExitBadBackup = 9,  // a backup file that is damaged, truncated or missing
 };
-
-enum class Output { kSimple, kTable, kJson };
 
 struct CommandContext {
   kv::Client* client = nullptr;
@@ -54,16 +53,13 @@ int RunStatus(std::vector<std::string>& args, const CommandContext& ctx);
 // kvnode member ... and move-leader (member_commands.cc).
 int RunMemberCommand(const std::vector<std::string>& args,
                      const CommandContext& context);
-// The member table (or JSON) of `membership`.
-void PrintMembership(const kv::Membership& membership, Output output);
+// One record per member (id, address, suffrage, leader, match, lag).
+std::vector<Record> MemberRecords(const kv::Membership& membership);
 
+// The exit code of a cluster's answer (one table for every command).
+int ExitCodeFor(kv::Code code);
 // Maps a client error to its exit code and prints "kvnode: <message>".
 int ReportError(const absl::Status& status);
-
-std::string JsonString(const std::string& s);
-// "name":"text" for valid UTF-8, else "name_base64":"..." (as etcd does), so
-// that the output is always valid JSON.
-std::string JsonField(const std::string& name, const std::string& bytes);
 
 // The interactive prompt: reads commands from stdin (a terminal or a pipe)
 // until quit/EOF.

@@ -465,7 +465,7 @@ int Main(int argc, char** argv) {
     bench.linearizable = options.linearizable;
     bench.timeout_ms = options.timeout_ms;
     return RunBenchCommand(bench, KvTargets(bench.cluster, bench.timeout_ms),
-                           context.output == Output::kJson);
+                           context.output);
   }
   SnapshotFlags snapshot;
   snapshot.output = context.output;

@@ -22,46 +22,20 @@ bool ParseId(const std::string& text, raft::NodeId* id) {
   return true;
 }
 
-std::string MemberJson(const kv::MemberInfo& m, raft::NodeId leader) {
-  std::string out =
-      absl::StrCat("{\"id\":", m.id, ",\"address\":", JsonString(m.address),
-                   ",\"suffrage\":", JsonString(m.suffrage),
-                   ",\"leader\":", m.id == leader ? "true" : "false");
-  if (m.has_progress)
-    absl::StrAppend(&out, ",\"match\":", m.match, ",\"lag\":", m.lag);
-  return out + "}";
-}
-
 }  // namespace
 
-void PrintMembership(const kv::Membership& membership, Output output) {
-  if (output == Output::kJson) {
-    std::string members;
-    for (const kv::MemberInfo& m : membership.members) {
-      absl::StrAppend(&members, members.empty() ? "" : ",",
-                      MemberJson(m, membership.leader));
-    }
-    printf(
-        "{\"cluster_id\":%s,\"leader\":%llu,\"joint\":%s,\"members\":[%s]}\n",
-        JsonString(absl::StrFormat("%016x", membership.cluster_id)).c_str(),
-        static_cast<unsigned long long>(membership.leader),
-        membership.joint ? "true" : "false", members.c_str());
-    return;
-  }
-  printf("%-4s %-22s %-9s %-8s %-8s %s\n", "ID", "ADDRESS", "SUFFRAGE", "MATCH",
-         "LAG", "");
+std::vector<Record> MemberRecords(const kv::Membership& membership) {
+  std::vector<Record> members;
   for (const kv::MemberInfo& m : membership.members) {
-    const std::string match = m.has_progress ? absl::StrCat(m.match) : "-";
-    const std::string lag = m.has_progress ? absl::StrCat(m.lag) : "-";
-    printf("%-4llu %-22s %-9s %-8s %-8s %s\n",
-           static_cast<unsigned long long>(m.id), m.address.c_str(),
-           m.suffrage.c_str(), match.c_str(), lag.c_str(),
-           m.id == membership.leader ? "leader" : "");
+    Record member;
+    member.Number("id", m.id)
+        .Bytes("address", m.address)
+        .Bytes("suffrage", m.suffrage)
+        .Bool("leader", m.id == membership.leader);
+    if (m.has_progress) member.Number("match", m.match).Number("lag", m.lag);
+    members.push_back(std::move(member));
   }
-  if (membership.joint) {
-    printf(
-        "(joint configuration: the leader is leaving it for the new voters)\n");
-  }
+  return members;
 }
 
 int RunMemberCommand(const std::vector<std::string>& args,
@@ -76,19 +50,27 @@ int RunMemberCommand(const std::vector<std::string>& args,
     if (!ParseId(args[1], &id)) return kExitUsage;
     absl::Status moved = client.MoveLeader(id);
     if (!moved.ok()) return ReportError(moved);
-    if (ctx.output == Output::kJson) {
-      printf("{\"leader\":%llu}\n", static_cast<unsigned long long>(id));
-    } else {
-      printf("leadership moved to node %llu\n",
-             static_cast<unsigned long long>(id));
-    }
+    Report report;
+    report.record.Number("leader", id);
+    report.simple = absl::StrCat("leadership moved to node ", id, "\n");
+    Print(report, ctx.output);
     return kExitOk;
   }
   const std::string sub = args.size() > 1 ? args[1] : "";
   if (sub == "list" && args.size() == 2) {
     absl::StatusOr<kv::Membership> membership = client.Members();
     if (!membership.ok()) return ReportError(membership.status());
-    PrintMembership(*membership, ctx.output);
+    Report report;
+    report.record.Hex("cluster_id", membership->cluster_id)
+        .Number("leader", membership->leader)
+        .Bool("joint", membership->joint)
+        .List("members", MemberRecords(*membership));
+    Print(report, ctx.output);
+    if (membership->joint && ctx.output != Output::kJson) {
+      printf(
+          "(joint configuration: the leader is leaving it for the new "
+          "voters)\n");
+    }
     return kExitOk;
   }
   kv::MemberStep step;
@@ -111,13 +93,10 @@ int RunMemberCommand(const std::vector<std::string>& args,
   if (!ParseId(args[2], &step.id)) return kExitUsage;
   absl::Status changed = client.ChangeMembership({step});
   if (!changed.ok()) return ReportError(changed);
-  if (ctx.output == Output::kJson) {
-    printf("{\"node\":%llu,\"change\":%s,\"ok\":true}\n",
-           static_cast<unsigned long long>(step.id), JsonString(sub).c_str());
-  } else {
-    printf("node %llu %s\n", static_cast<unsigned long long>(step.id),
-           done.c_str());
-  }
+  Report report;
+  report.record.Number("node", step.id).Bytes("change", sub).Bool("ok", true);
+  report.simple = absl::StrCat("node ", step.id, " ", done, "\n");
+  Print(report, ctx.output);
   return kExitOk;
 }
 

@@ -16,45 +16,43 @@ constexpr char kUsage[] =
     "restore FILE --data-dir=DIR --node-id=N --cluster=ID=HOST:PORT,... "
     "--cluster-token=NEW";
 
-void PrintInfo(const std::string& path, const kv::BackupInfo& info,
-               Output output, const std::string& extra_json = "") {
-  std::vector<std::string> members;
-  for (const auto& [id, address] : info.members)
-    members.push_back(absl::StrCat(id, "=", address));
-  const std::string checksum =
-      absl::StrCat(absl::Hex(info.checksum, absl::kZeroPad16));
-  if (output == Output::kJson) {
-    std::vector<std::string> member_json;
-    for (const auto& [id, address] : info.members) {
-      member_json.push_back(absl::StrCat(
-          "{\"id\":", id, ",\"address\":", JsonString(address), "}"));
-    }
-    printf(
-        "{\"file\":%s,\"cluster_id\":\"%s\",\"index\":%llu,\"term\":%llu,"
-        "\"voters\":[%s],\"members\":[%s],\"keys\":%llu,\"sessions\":%llu,"
-        "\"bytes\":%llu,\"checksum\":\"%s\"%s}\n",
-        JsonString(path).c_str(), kv::ClusterIdText(info.cluster_id).c_str(),
-        static_cast<unsigned long long>(info.index),
-        static_cast<unsigned long long>(info.term),
-        absl::StrJoin(info.voters, ",").c_str(),
-        absl::StrJoin(member_json, ",").c_str(),
-        static_cast<unsigned long long>(info.keys),
-        static_cast<unsigned long long>(info.sessions),
-        static_cast<unsigned long long>(info.bytes), checksum.c_str(),
-        extra_json.c_str());
-    return;
+Report InfoReport(const std::string& path, const kv::BackupInfo& info) {
+  Report report;
+  std::vector<Record> members;
+  std::vector<std::string> member_text;
+  for (const auto& [id, address] : info.members) {
+    members.push_back(Record().Number("id", id).Bytes("address", address));
+    member_text.push_back(absl::StrCat(id, "=", address));
   }
-  printf("%-10s %s\n", "file", path.c_str());
-  printf("%-10s %s\n", "cluster", kv::ClusterIdText(info.cluster_id).c_str());
-  printf("%-10s %llu\n", "index", static_cast<unsigned long long>(info.index));
-  printf("%-10s %llu\n", "term", static_cast<unsigned long long>(info.term));
-  printf("%-10s %s\n", "voters", absl::StrJoin(info.voters, ",").c_str());
-  printf("%-10s %s\n", "members", absl::StrJoin(members, ",").c_str());
-  printf("%-10s %llu\n", "keys", static_cast<unsigned long long>(info.keys));
-  printf("%-10s %llu\n", "sessions",
-         static_cast<unsigned long long>(info.sessions));
-  printf("%-10s %llu\n", "bytes", static_cast<unsigned long long>(info.bytes));
-  printf("%-10s %s (verified)\n", "checksum", checksum.c_str());
+  std::vector<uint64_t> voters(info.voters.begin(), info.voters.end());
+  Record& r = report.record;
+  r.Bytes("file", path)
+      .Hex("cluster_id", info.cluster_id)
+      .Number("index", info.index)
+      .Number("term", info.term)
+      .Numbers("voters", voters)
+      .List("members", std::move(members))
+      .Number("keys", info.keys)
+      .Number("sessions", info.sessions)
+      .Number("bytes", info.bytes)
+      .Hex("checksum", info.checksum);
+  // The simple form: one "name value" line each, the members on one line.
+  Record simple =
+      Record()
+          .Bytes("file", path)
+          .Hex("cluster", info.cluster_id)
+          .Number("index", info.index)
+          .Number("term", info.term)
+          .Numbers("voters", voters)
+          .Bytes("members", absl::StrJoin(member_text, ","))
+          .Number("keys", info.keys)
+          .Number("sessions", info.sessions)
+          .Number("bytes", info.bytes)
+          .Bytes("checksum",
+                 absl::StrCat(absl::Hex(info.checksum, absl::kZeroPad16),
+                              " (verified)"));
+  report.simple = simple.Vertical();
+  return report;
 }
 
 int BadBackup(const absl::Status& status) {
@@ -78,13 +76,13 @@ int RunSnapshotCommand(const std::vector<std::string>& words,
       if (absl::IsDataLoss(info.status())) return BadBackup(info.status());
       return ReportError(info.status());
     }
-    PrintInfo(path, *info, flags.output);
+    Print(InfoReport(path, *info), flags.output);
     return kExitOk;
   }
   if (verb == "status") {
     absl::StatusOr<kv::BackupInfo> info = kv::ReadBackup(path);
     if (!info.ok()) return BadBackup(info.status());
-    PrintInfo(path, *info, flags.output);
+    Print(InfoReport(path, *info), flags.output);
     return kExitOk;
   }
   if (verb == "restore") {
@@ -120,22 +118,17 @@ int RunSnapshotCommand(const std::vector<std::string>& words,
       return absl::IsInvalidArgument(identity.status()) ? kExitUsage
                                                         : kExitError;
     }
-    if (flags.output == Output::kJson) {
-      PrintInfo(path, info, flags.output,
-                absl::StrCat(",\"restored_into\":", JsonString(flags.data_dir),
-                             ",\"new_cluster_id\":\"",
-                             kv::ClusterIdText(identity->cluster_id), "\""));
-    } else {
-      PrintInfo(path, info, flags.output);
-      printf(
-          "restored into %s as node %llu of new cluster %s; start it with\n"
-          "  kvnode serve --node-id=%llu --data-dir=%s --bind=%s\n",
-          flags.data_dir.c_str(),
-          static_cast<unsigned long long>(flags.node_id),
-          kv::ClusterIdText(identity->cluster_id).c_str(),
-          static_cast<unsigned long long>(flags.node_id),
-          flags.data_dir.c_str(), members->at(flags.node_id).c_str());
-    }
+    Report report = InfoReport(path, info);
+    report.record.Bytes("restored_into", flags.data_dir)
+        .Hex("new_cluster_id", identity->cluster_id);
+    absl::StrAppend(&*report.simple, "restored into ", flags.data_dir,
+                    " as node ", flags.node_id, " of new cluster ",
+                    kv::ClusterIdText(identity->cluster_id),
+                    "; start it with\n",
+                    "  kvnode serve --node-id=", flags.node_id,
+                    " --data-dir=", flags.data_dir,
+                    " --bind=", members->at(flags.node_id), "\n");
+    Print(report, flags.output);
     return kExitOk;
   }
   fprintf(stderr, "kvnode: %s\n", kUsage);

@@ -7,26 +7,48 @@ namespace raftkv::kv {
 using client_internal::CallAt;
 using client_internal::ToStatus;
 
+namespace {
+// Where an error status carries its kv::Code (by name).
+constexpr char kCodePayload[] = "type.raftkv/kv.Code";
+}  // namespace
+
 namespace client_internal {
 
-absl::Status ToStatus(const Reply& reply) {
+absl::Status ToStatus(const Outcome& reply) {
+  absl::Status status;
   switch (reply.code) {
-    case Code::OK:
-    case Code::NOT_FOUND:
-    case Code::COMPARE_FAILED:
+    case Code::kOk:
+    case Code::kNotFound:
+    case Code::kCompareFailed:
       return absl::OkStatus();
-    case Code::INVALID_ARGUMENT:
-      return absl::InvalidArgumentError(reply.message);
-    case Code::SESSION_EXPIRED:
-      return absl::AbortedError(reply.message);
-    case Code::FAILED_PRECONDITION:
-      return absl::FailedPreconditionError(reply.message);
-    default:
-      return absl::UnavailableError(reply.message);
+    case Code::kInvalidArgument:
+      status = absl::InvalidArgumentError(reply.message);
+      break;
+    case Code::kSessionExpired:
+      status = absl::AbortedError(reply.message);
+      break;
+    case Code::kFailedPrecondition:
+      status = absl::FailedPreconditionError(reply.message);
+      break;
+    case Code::kNotLeader:
+    case Code::kUnavailable:
+      status = absl::UnavailableError(reply.message);
+      break;
   }
+  status.SetPayload(kCodePayload, absl::Cord(CodeName(reply.code)));
+  return status;
 }
 
 }  // namespace client_internal
+
+std::optional<Code> CodeOf(const absl::Status& status) {
+  auto name = status.GetPayload(kCodePayload);
+  if (!name) return std::nullopt;
+  for (int i = 0; i < kCodeCount; ++i) {
+    if (*name == CodeName(static_cast<Code>(i))) return static_cast<Code>(i);
+  }
+  return std::nullopt;
+}
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::~Client() = default;
@@ -74,7 +96,7 @@ absl::StatusOr<std::optional<std::string>> Client::Get(const std::string& key) {
     return request.send().then([&](auto response) {
       auto result = response.getResult();
       if (result.getHasValue()) value = ToString(result.getValue());
-      return ReplyOf(result);
+      return Decode(result);
     });
   });
   if (!reply.ok()) return reply.status();
@@ -85,8 +107,8 @@ absl::StatusOr<std::optional<std::string>> Client::Get(const std::string& key) {
 namespace {
 
 template <typename Fill>
-absl::StatusOr<Reply> SendWrite(Client::Impl& impl, Fill fill,
-                                std::optional<std::string>* value) {
+absl::StatusOr<Outcome> SendWrite(Client::Impl& impl, Fill fill,
+                                  std::optional<std::string>* value) {
   const uint64_t sequence =
       impl.NextSequence();  // the same for every retry: exactly once
   return impl.Call([&](KvService::Client& kv) {
@@ -99,7 +121,7 @@ absl::StatusOr<Reply> SendWrite(Client::Impl& impl, Fill fill,
       auto result = response.getResult();
       if (value != nullptr && result.getHasValue())
         *value = ToString(result.getValue());
-      return ReplyOf(result);
+      return Decode(result);
     });
   });
 }
@@ -127,7 +149,7 @@ absl::StatusOr<bool> Client::Delete(const std::string& key) {
       nullptr);
   if (!reply.ok()) return reply.status();
   if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
-  return reply->code == Code::OK;
+  return reply->code == Code::kOk;
 }
 
 absl::StatusOr<CasResult> Client::CompareAndSwap(
@@ -146,7 +168,7 @@ absl::StatusOr<CasResult> Client::CompareAndSwap(
       &cas.current);
   if (!reply.ok()) return reply.status();
   if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
-  cas.swapped = reply->code == Code::OK;
+  cas.swapped = reply->code == Code::kOk;
   return cas;
 }
 
@@ -169,7 +191,7 @@ absl::StatusOr<ListResult> Client::List(const std::string& prefix,
       }
       list.more = response.getMore();
       list.next_start = ToString(response.getNextStart());
-      return ReplyOf(response.getResult());
+      return Decode(response.getResult());
     });
   });
   if (!reply.ok()) return reply.status();
@@ -179,10 +201,10 @@ absl::StatusOr<ListResult> Client::List(const std::string& prefix,
 
 namespace client_internal {
 
-absl::StatusOr<Reply> CallAt(
+absl::StatusOr<Outcome> CallAt(
     Client::Impl& impl, const std::string& address,
-    const std::function<kj::Promise<Reply>(KvService::Client&)>& attempt) {
-  Reply reply;
+    const std::function<kj::Promise<Outcome>(KvService::Client&)>& attempt) {
+  Outcome reply;
   KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
                  auto& timer = impl.io_.provider->getTimer();
                  const kj::Duration timeout =
@@ -193,7 +215,7 @@ absl::StatusOr<Reply> CallAt(
                              .exclusiveJoin(
                                  timer.afterDelay(timeout).then([&answered] {
                                    answered = false;
-                                   return Reply{};
+                                   return Outcome{};
                                  }))
                              .wait(impl.io_.waitScope);
                  KJ_REQUIRE(answered, "timed out");
@@ -226,7 +248,7 @@ absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
       }
       list.more = response.getMore();
       list.next_start = ToString(response.getNextStart());
-      return ReplyOf(response.getResult());
+      return Decode(response.getResult());
     });
   });
   if (!reply.ok()) return reply.status();
@@ -251,7 +273,7 @@ absl::StatusOr<NodeInfo> Client::Status(const std::string& address,
       info.applied = s.getAppliedIndex();
       info.digest = s.getDigest();
       for (auto m : s.getMembers()) info.members[m.getId()] = m.getAddress();
-      return Reply{};
+      return Outcome{};
     });
   });
   if (!reply.ok()) return reply.status();

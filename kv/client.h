@@ -20,10 +20,15 @@
 
 #include "absl/status/statusor.h"
 #include "kv/backup_file.h"
+#include "kv/outcome.h"
 #include "raft/confchange.h"
 #include "raft/types.h"
 
 namespace raftkv::kv {
+
+// The cluster's code behind an error a Client returned (kv/outcome.h), or
+// nullopt for an error of the client's own (no node reachable, bad flags).
+std::optional<Code> CodeOf(const absl::Status& status);
 
 struct ClientOptions {
   // "HOST:PORT,HOST:PORT" or the servers' "ID=HOST:PORT,..." form.

@@ -49,7 +49,7 @@ absl::StatusOr<BackupInfo> Client::SaveSnapshot(const std::string& path) {
     auto request = kv.saveSnapshotRequest();
     request.setSink(sink);
     return request.send().then(
-        [](auto response) { return ReplyOf(response.getResult()); });
+        [](auto response) { return Decode(response.getResult()); });
   });
   if (!local_error.ok()) return local_error;
   if (!reply.ok()) return reply.status();

@@ -16,6 +16,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "kv/client.h"
+#include "kv/outcome.h"
+#include "kv/outcome_wire.h"
 #include "net/buffered_stream.h"
 #include "net/bytes.h"
 #include "net/kv.capnp.h"
@@ -24,21 +26,7 @@
 namespace raftkv::kv {
 namespace client_internal {
 
-using net::wire::Code;
 using net::wire::KvService;
-
-// What every answer says about where to go next.
-struct Reply {
-  Code code = Code::OK;
-  std::string message;
-  raft::NodeId leader_id = 0;
-  std::string leader_address;
-};
-
-inline Reply ReplyOf(net::wire::Result::Reader result) {
-  return Reply{result.getCode(), result.getMessage(), result.getLeaderId(),
-               result.getLeaderAddress()};
-}
 
 struct Connection {
   kj::Own<kj::AsyncIoStream> stream;
@@ -50,11 +38,8 @@ struct Connection {
 }  // namespace client_internal
 
 using client_internal::Connection;
-using client_internal::Reply;
-using client_internal::ReplyOf;
 using net::AsData;
 using net::ToString;
-using net::wire::Code;
 using net::wire::KvService;
 
 class Client::Impl {
@@ -76,8 +61,8 @@ class Client::Impl {
   // change), a request a node may have accepted is never sent again: one
   // attempt gets the whole deadline, and its "unavailable" or silence is the
   // answer.
-  absl::StatusOr<Reply> Call(
-      const std::function<kj::Promise<Reply>(KvService::Client&)>& attempt,
+  absl::StatusOr<Outcome> Call(
+      const std::function<kj::Promise<Outcome>(KvService::Client&)>& attempt,
       bool not_idempotent = false) {
     auto& timer = io_.provider->getTimer();
     const kj::TimePoint deadline =
@@ -93,13 +78,13 @@ class Client::Impl {
               : std::min(left, std::max<kj::Duration>(
                                    1000 * kj::MILLISECONDS,
                                    options_.timeout_ms * kj::MILLISECONDS / 3));
-      Reply reply;
+      Outcome reply;
       bool answered = false;
       KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
                      KvService::Client& kv = Connect(address, per_attempt);
                      auto timeout =
-                         timer.afterDelay(per_attempt).then([]() -> Reply {
-                           return Reply{Code::UNAVAILABLE, "timed out", 0, ""};
+                         timer.afterDelay(per_attempt).then([]() -> Outcome {
+                           return Unavailable("timed out");
                          });
                      reply = attempt(kv)
                                  .exclusiveJoin(kj::mv(timeout))
@@ -109,8 +94,8 @@ class Client::Impl {
         last_problem =
             absl::StrCat(address, ": ", exception->getDescription().cStr());
       }
-      if (answered && reply.code != Code::NOT_LEADER &&
-          (reply.code != Code::UNAVAILABLE || not_idempotent)) {
+      if (answered && reply.code != Code::kNotLeader &&
+          (reply.code != Code::kUnavailable || not_idempotent)) {
         if (not_idempotent && reply.message == "timed out") {
           return absl::UnavailableError(absl::StrCat(
               address, " did not answer within ", options_.timeout_ms,
@@ -123,7 +108,7 @@ class Client::Impl {
             address);  // a dead or paused node: drop it and move on
       }
       if (answered) last_problem = absl::StrCat(address, ": ", reply.message);
-      if (answered && reply.code == Code::NOT_LEADER && reply.leader_id != 0) {
+      if (answered && reply.code == Code::kNotLeader && reply.leader_id != 0) {
         // Prefer our own address for that node id: it may differ from the
         // node's view.
         auto it = ids_.find(reply.leader_id);
@@ -202,14 +187,17 @@ class Client::Impl {
 
 namespace client_internal {
 
-// The status a reply stands for (OK for ok, not found, compare failed).
-absl::Status ToStatus(const Reply& reply);
+// The status an outcome stands for: OK for ok, not found and compare failed
+// (the caller reads those from the outcome), else the error, its kv::Code
+// attached (CodeOf in kv/client.h reads it back).
+absl::Status ToStatus(const Outcome& reply);
 
 // Asks one node directly (no redirection): `attempt` sends on `kv` and yields
-// its Reply; an unreachable or silent node is an "unavailable" error naming it.
-absl::StatusOr<Reply> CallAt(
+// its Outcome; an unreachable or silent node is an "unavailable" error naming
+// it.
+absl::StatusOr<Outcome> CallAt(
     Client::Impl& impl, const std::string& address,
-    const std::function<kj::Promise<Reply>(KvService::Client&)>& attempt);
+    const std::function<kj::Promise<Outcome>(KvService::Client&)>& attempt);
 
 }  // namespace client_internal
 }  // namespace raftkv::kv

@@ -36,7 +36,7 @@ absl::StatusOr<Membership> AskMembers(Client::Impl& impl,
     request.setAnyNode(address != nullptr);
     return request.send().then([&](auto response) {
       membership = FromWire(response.getMembership());
-      return ReplyOf(response.getResult());
+      return Decode(response.getResult());
     });
   };
   auto reply =
@@ -68,7 +68,7 @@ absl::Status Client::ChangeMembership(const std::vector<MemberStep>& steps) {
           step.setAddress(steps[i].address);
         }
         return request.send().then(
-            [](auto response) { return ReplyOf(response.getResult()); });
+            [](auto response) { return Decode(response.getResult()); });
       },
       /*not_idempotent=*/true);
   if (!reply.ok()) return reply.status();
@@ -80,7 +80,7 @@ absl::Status Client::MoveLeader(raft::NodeId id) {
     auto request = kv.moveLeaderRequest();
     request.setNodeId(id);
     return request.send().then(
-        [](auto response) { return ReplyOf(response.getResult()); });
+        [](auto response) { return Decode(response.getResult()); });
   });
   if (!reply.ok()) return reply.status();
   return ToStatus(*reply);

@@ -10,10 +10,6 @@
 
 namespace raftkv::kv {
 
-CommandResult Unavailable(std::string message) {
-  return CommandResult{Code::kUnavailable, std::move(message), std::nullopt};
-}
-
 namespace {
 
 // Runs off the loop: touches only the stores, which are synchronized.
@@ -72,18 +68,27 @@ absl::Status NodeDriver::Open(const raft::Config& config) {
   return absl::OkStatus();
 }
 
-CommandResult NodeDriver::NotLeader() const {
-  CommandResult result;
+Outcome NodeDriver::NotLeader(std::string message) const {
+  Outcome result;
   result.code = Code::kNotLeader;
-  if (leader_ == raft::kNoNode) {
+  result.leader_id = leader_;
+  result.leader_address = AddressOf(leader_);
+  if (!message.empty()) {
+    result.message = std::move(message);
+  } else if (leader_ == raft::kNoNode) {
     result.message = "no leader is known yet; retry shortly";
   } else {
-    const std::string address = AddressOf(leader_);
-    result.message =
-        absl::StrCat("node ", leader_, address.empty() ? "" : " at ", address,
-                     " is the leader");
+    result.message = absl::StrCat("node ", leader_,
+                                  result.leader_address.empty() ? "" : " at ",
+                                  result.leader_address, " is the leader");
   }
   return result;
+}
+
+void NodeDriver::Observe(Timed what, uint64_t started_us) {
+  if (!options_.observe) return;
+  const uint64_t now = clock_->MonotonicMicros();
+  options_.observe(what, now > started_us ? (now - started_us) / 1e6 : 0.0);
 }
 
 void NodeDriver::Tick() {
@@ -111,14 +116,6 @@ void NodeDriver::Write(net::wire::Command::Reader command, Reply reply) {
     return reply(Unavailable("node is shutting down"));
   if (role_ != raft::Role::kLeader) return reply(NotLeader());
   std::string data = SerializeCommand(command, clock_->NowMs());
-  if (data.size() > options_.max_request_bytes) {
-    return reply(CommandResult{
-        Code::kInvalidArgument,
-        absl::StrCat("request of ", data.size(), " bytes exceeds the limit of ",
-                     options_.max_request_bytes,
-                     " bytes (--max-request-bytes)"),
-        std::nullopt});
-  }
   absl::StatusOr<raft::LogIndex> index = core_->Propose(std::move(data));
   if (!index.ok()) {
     if (raft::IsNotLeader(index.status())) return reply(NotLeader());
@@ -136,7 +133,7 @@ void NodeDriver::ReadBarrier(Reply reply) {
 #ifdef RAFTKV_MUTATION_READ_WITHOUT_READ_INDEX
   // Mutant: a leader serves a read from its own state at once, without
   // confirming that it still leads (no ReadIndex round).
-  return reply(CommandResult{});
+  return reply(Outcome{});
 #endif
   std::string context = absl::StrCat("read-", next_read_++);
   if (!core_->ReadIndex(context).ok()) return reply(NotLeader());
@@ -190,7 +187,7 @@ void NodeDriver::AcknowledgeEarly(absl::Span<const raft::Entry> entries) {
     if (it == pending_writes_.end() || it->second.term != e.term) continue;
     Reply reply = std::move(it->second.reply);
     pending_writes_.erase(it);
-    reply(CommandResult{});
+    reply(Outcome{});
   }
 }
 #endif
@@ -238,8 +235,9 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::Entry>& committed) {
   // reply cannot carry the command's real outcome.
   AcknowledgeEarly(fresh);
 #endif
-  absl::StatusOr<std::vector<CommandResult>> results =
-      machine_->ApplyEntries(fresh);
+  const uint64_t started_us = clock_->MonotonicMicros();
+  absl::StatusOr<std::vector<Outcome>> results = machine_->ApplyEntries(fresh);
+  Observe(Timed::kApply, started_us);
   stats_.entries_applied += fresh.size();
   if (!results.ok()) {
     return Fail(absl::Status(
@@ -247,7 +245,7 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::Entry>& committed) {
         absl::StrCat("applying entries ", fresh.front().index, "..",
                      fresh.back().index, ": ", results.status().message())));
   }
-  std::vector<std::pair<Reply, CommandResult>> replies;
+  std::vector<std::pair<Reply, Outcome>> replies;
   for (size_t i = 0; i < fresh.size(); ++i) {
     auto it = pending_writes_.find(fresh[i].index);
     if (it == pending_writes_.end()) continue;
@@ -283,11 +281,11 @@ void NodeDriver::ServeReads() {
       ++it;
     }
   }
-  for (Reply& reply : ready) reply(CommandResult{});
+  for (Reply& reply : ready) reply(Outcome{});
 }
 
 void NodeDriver::ExpireRequests() {
-  std::vector<std::pair<Reply, CommandResult>> expired;
+  std::vector<std::pair<Reply, Outcome>> expired;
   for (auto it = pending_writes_.begin(); it != pending_writes_.end();) {
     if (it->second.deadline > ticks_) {
       ++it;
@@ -339,7 +337,7 @@ void NodeDriver::OnRoleChange(raft::Role role, raft::NodeId leader) {
   }
 }
 
-void NodeDriver::FailAllPending(const CommandResult& result) {
+void NodeDriver::FailAllPending(const Outcome& result) {
   std::vector<Reply> replies;
   for (auto& [index, write] : pending_writes_)
     replies.push_back(std::move(write.reply));
@@ -347,7 +345,7 @@ void NodeDriver::FailAllPending(const CommandResult& result) {
   for (auto& [context, read] : pending_reads_)
     replies.push_back(std::move(read.reply));
   pending_reads_.clear();
-  for (Reply& reply : replies) reply(CommandResult(result));
+  for (Reply& reply : replies) reply(Outcome(result));
 }
 
 void NodeDriver::Fail(const absl::Status& status) {

@@ -104,12 +104,19 @@ class OffLoopExecutor {
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual uint64_t NowMs() = 0;
+  virtual uint64_t NowMs() = 0;  // wall clock: stamped into commands
+  // A monotonic clock for durations (metrics only).
+  virtual uint64_t MonotonicMicros() = 0;
 };
+
+// What the driver times for its observer (DriverOptions::observe).
+enum class Timed { kApply, kSnapshotSend, kSnapshotReceive };
 
 struct DriverOptions {
   raft::NodeId id = raft::kNoNode;
-  uint64_t max_request_bytes = 3 << 19;
+  // Called on the loop with how long an apply batch, or a whole snapshot
+  // stream sent or received, took (seconds); may be empty.
+  std::function<void(Timed, double)> observe;
   // A waiting write or read fails with kUnavailable after this many ticks.
   uint64_t request_timeout_ticks = 100;
   uint64_t compact_after_entries = 10000;
@@ -145,9 +152,6 @@ struct DriverSeams {
   Clock* clock = nullptr;
 };
 
-// kUnavailable with `message`: the client should retry.
-CommandResult Unavailable(std::string message);
-
 // A snapshot's data, as the core carries it from the last chunk to the
 // Ready, is a tag naming the staged transfer.
 std::string TransferTagOf(uint64_t transfer);
@@ -155,7 +159,7 @@ uint64_t TransferOfTagIn(const std::string& tag);  // 0 if malformed
 
 class NodeDriver {
  public:
-  using Reply = std::function<void(CommandResult)>;
+  using Reply = std::function<void(Outcome)>;
 
   NodeDriver(DriverOptions options, const DriverSeams& seams);
   ~NodeDriver();
@@ -177,6 +181,13 @@ class NodeDriver {
   // Leader only: replies OK once a linearizable read may be served from the
   // state machine (ReadIndex, thesis §6.4), or with why not.
   void ReadBarrier(Reply reply);
+  // Reads `key` from the state machine: a linearizable read after
+  // ReadBarrier (leader only), a serializable one at once on any node.
+  // Replies kOk with the value, kNotFound, or why not (driver_reads.cc).
+  void Get(std::string key, bool linearizable, Reply reply);
+  using ScanReply = std::function<void(Outcome, storage::ScanPage)>;
+  // A page of keys in order, as Get.
+  void Scan(storage::ScanOptions options, bool linearizable, ScanReply reply);
 
   // Starts an election now (bootstrapping a lone node, or an operator's
   // choice).
@@ -218,7 +229,9 @@ class NodeDriver {
   // OK, or the storage error that stopped the node.
   const absl::Status& failure() const { return failure_; }
 
-  CommandResult NotLeader() const;
+  // "Not the leader", naming the leader this node knows (the one place that
+  // builds it); `message` replaces the default text.
+  Outcome NotLeader(std::string message = "") const;
   raft::Role role() const { return role_; }
   raft::NodeId leader() const { return leader_; }
   const raft::Core& core() const { return *core_; }
@@ -254,7 +267,7 @@ class NodeDriver {
   // abandons stalled transfers.
   void TickSnapshots();
   void OnRoleChange(raft::Role role, raft::NodeId leader);
-  void FailAllPending(const CommandResult& result);
+  void FailAllPending(const Outcome& result);
   void Fail(const absl::Status& status);
   void ServeReads();
   void ExpireRequests();
@@ -308,6 +321,7 @@ class NodeDriver {
     bool last_sent = false;
     bool waiting_for_budget = false;  // the next chunk waits for a tick
     uint64_t deadline = 0;
+    uint64_t started_us = 0;
   };
   std::map<raft::NodeId, Outgoing> outgoing_;
   int64_t snapshot_budget_ = 0;  // bytes the streams may still send now
@@ -318,8 +332,10 @@ class NodeDriver {
     uint64_t offset = 0;   // bytes staged
     bool staging = false;  // a chunk is being written
     uint64_t deadline = 0;
+    uint64_t started_us = 0;
   };
   std::optional<Incoming> incoming_;
+  void Observe(Timed what, uint64_t started_us);
   uint64_t next_transfer_ = 0;
   int snapshot_jobs_in_flight_ = 0;
 };

@@ -30,19 +30,17 @@ void NodeDriver::ChangeMembership(std::vector<raft::ConfChangeStep> steps,
       // Refused before anything was proposed, for a moment (leadership is
       // moving, or this leader is new): "go elsewhere or come back" lets the
       // client retry a request it must otherwise never repeat.
-      return reply(CommandResult{Code::kNotLeader,
-                                 std::string(status.message()), std::nullopt});
+      return reply(NotLeader(std::string(status.message())));
     }
     const Code code = absl::IsInvalidArgument(status) ? Code::kInvalidArgument
                       : absl::IsFailedPrecondition(status)
                           ? Code::kFailedPrecondition
                           : Code::kUnavailable;
-    return reply(
-        CommandResult{code, std::string(status.message()), std::nullopt});
+    return reply(Outcome{code, std::string(status.message()), std::nullopt});
   }
   // Accepted: from here on "not the leader" would make a client send the
   // change again, which must not happen; it may still take effect.
-  Reply once = [reply = std::move(reply)](CommandResult result) {
+  Reply once = [reply = std::move(reply)](Outcome result) {
     if (result.code == Code::kNotLeader) {
       result = Unavailable(
           "leadership changed before the change committed; it may still take "

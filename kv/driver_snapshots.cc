@@ -47,6 +47,7 @@ void NodeDriver::StartSnapshot(raft::Message message) {
   out.reader = std::move(*reader);
   out.message = std::move(message);
   out.deadline = ticks_ + options_.snapshot_timeout_ticks;
+  out.started_us = clock_->MonotonicMicros();
   const raft::NodeId to = out.message.to;
   Log(absl::StrCat("node ", options_.id, ": streaming snapshot at index ",
                    index, " to node ", to, " (transfer ", out.transfer, ")"));
@@ -126,6 +127,7 @@ void NodeDriver::DeliverSnapshotAck(const raft::SnapshotAck& ack) {
     Log(absl::StrCat("node ", options_.id, ": snapshot at index ",
                      out.message.snapshot.index, " streamed to node ", ack.from,
                      " (", out.offset, " bytes)"));
+    Observe(Timed::kSnapshotSend, out.started_us);
     outgoing_.erase(it);
     return;
   }
@@ -150,7 +152,8 @@ void NodeDriver::DeliverSnapshotChunk(raft::SnapshotChunk chunk) {
       return AckChunk(chunk.from, chunk.transfer, 0, false);
     }
     if (incoming_.has_value() && incoming_->staging) return;  // retried later
-    incoming_ = Incoming{chunk.from, chunk.transfer, 0, false, 0};
+    incoming_ = Incoming{chunk.from, chunk.transfer,           0, false,
+                         0,          clock_->MonotonicMicros()};
   }
   Incoming& in = *incoming_;
   if (in.staging) return;  // a duplicate while the chunk is written
@@ -164,6 +167,7 @@ void NodeDriver::DeliverSnapshotChunk(raft::SnapshotChunk chunk) {
     raft::Message message = std::move(chunk.message);
     message.snapshot_data = TransferTagOf(chunk.transfer);
     AckChunk(chunk.from, chunk.transfer, in.offset, true);
+    Observe(Timed::kSnapshotReceive, in.started_us);
     incoming_.reset();
     (void)core_->Step(message);
     Process();

@@ -30,6 +30,13 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return buckets;
 }
 
+// Snapshot streams: 10 ms to about 20 minutes.
+prometheus::Histogram::BucketBoundaries SnapshotBuckets() {
+  prometheus::Histogram::BucketBoundaries buckets;
+  for (double b = 0.01; b < 1500; b *= 4) buckets.push_back(b);
+  return buckets;
+}
+
 }  // namespace
 
 NodeMetrics::NodeMetrics()
@@ -50,6 +57,33 @@ NodeMetrics::NodeMetrics()
                     "compaction), off the loop.")
               .Register(*registry_)
               .Add({}, LatencyBuckets())),
+      apply_seconds_(
+          BuildHistogram()
+              .Name("raftkv_storage_apply_duration_seconds")
+              .Help("Applying a batch of committed entries to the state "
+                    "machine (one store write), on the loop.")
+              .Register(*registry_)
+              .Add({}, LatencyBuckets())),
+      snapshot_seconds_(
+          BuildHistogram()
+              .Name("raftkv_snapshot_duration_seconds")
+              .Help("A whole snapshot stream, from its first chunk to its "
+                    "last acknowledgement, by direction.")
+              .Register(*registry_)),
+      snapshot_send_seconds_(
+          snapshot_seconds_.Add({{"direction", "sent"}}, SnapshotBuckets())),
+      snapshot_receive_seconds_(snapshot_seconds_.Add(
+          {{"direction", "received"}}, SnapshotBuckets())),
+      store_bytes_(BuildGauge()
+                       .Name("raftkv_kv_store_size_bytes")
+                       .Help("The KV store's files on disk.")
+                       .Register(*registry_)
+                       .Add({})),
+      log_bytes_(BuildGauge()
+                     .Name("raftkv_log_size_bytes")
+                     .Help("The Raft log's files on disk.")
+                     .Register(*registry_)
+                     .Add({})),
       received_(BuildCounter()
                     .Name("raftkv_peer_messages_received_total")
                     .Help("Raft messages received, by sending peer.")
@@ -205,6 +239,17 @@ void NodeMetrics::ObserveRequest(const std::string& op,
   histogram->Observe(seconds);
 }
 
+void NodeMetrics::ObserveDuration(Timed what, double seconds) {
+  switch (what) {
+    case Timed::kApply:
+      return apply_seconds_.Observe(seconds);
+    case Timed::kSnapshotSend:
+      return snapshot_send_seconds_.Observe(seconds);
+    case Timed::kSnapshotReceive:
+      return snapshot_receive_seconds_.Observe(seconds);
+  }
+}
+
 void NodeMetrics::ObservePersist(double seconds) {
   persist_seconds_.Observe(seconds);
 }
@@ -233,6 +278,8 @@ std::string NodeMetrics::Render(const NodeSample& s) {
   term_.Set(static_cast<double>(s.term));
   commit_.Set(static_cast<double>(s.commit));
   applied_.Set(static_cast<double>(s.applied));
+  store_bytes_.Set(static_cast<double>(s.store_bytes));
+  log_bytes_.Set(static_cast<double>(s.log_bytes));
   log_entries_.Set(s.last_index >= s.first_index
                        ? static_cast<double>(s.last_index - s.first_index + 1)
                        : 0);

@@ -4,7 +4,8 @@
 //
 // Two kinds of input. Events are counted as they happen: client requests by
 // operation and result with their latency, storage jobs (each one Ready
-// written, with its fsync) with their duration, messages received per peer.
+// written, with its fsync) with their duration, apply batches and snapshot
+// streams with theirs, messages received per peer.
 // State is sampled at scrape time from a NodeSample the runtime fills in
 // (role, term, indexes, the driver's and the peer links' running counts,
 // process CPU, memory and file descriptors).
@@ -49,6 +50,8 @@ struct NodeSample {
   DriverStats driver;
   std::vector<net::PeerLinkStats> peers;
   uint64_t messages_dropped = 0;
+  uint64_t store_bytes = 0;  // the KV store's files on disk
+  uint64_t log_bytes = 0;    // the Raft log's files on disk
 };
 
 class NodeMetrics {
@@ -60,6 +63,8 @@ class NodeMetrics {
   void ObserveRequest(const std::string& op, const std::string& result,
                       double seconds);
   void ObservePersist(double seconds);
+  // An apply batch, or a whole snapshot stream sent or received.
+  void ObserveDuration(Timed what, double seconds);
   void ObserveReceived(raft::NodeId from, size_t messages);
 
   // Samples `sample` and the process, and returns the text exposition.
@@ -81,6 +86,12 @@ class NodeMetrics {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& request_seconds_;
   prometheus::Histogram& persist_seconds_;
+  prometheus::Histogram& apply_seconds_;
+  prometheus::Family<prometheus::Histogram>& snapshot_seconds_;
+  prometheus::Histogram& snapshot_send_seconds_;
+  prometheus::Histogram& snapshot_receive_seconds_;
+  prometheus::Gauge& store_bytes_;
+  prometheus::Gauge& log_bytes_;
   prometheus::Family<prometheus::Counter>& received_;
   prometheus::Family<prometheus::Gauge>& role_;
   prometheus::Gauge& is_leader_;

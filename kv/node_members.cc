@@ -5,15 +5,6 @@
 #include "absl/strings/str_cat.h"
 
 namespace raftkv::kv {
-namespace {
-
-CommandResult Invalid(std::string message) {
-  return CommandResult{Code::kInvalidArgument, std::move(message),
-                       std::nullopt};
-}
-
-}  // namespace
-
 void FillMembership(const NodeRuntime& runtime,
                     net::wire::Membership::Builder out) {
   const raft::Core& core = runtime.core();
@@ -45,7 +36,7 @@ void FillMembership(const NodeRuntime& runtime,
   }
 }
 
-std::optional<CommandResult> ParseMemberChange(
+std::optional<Outcome> ParseMemberChange(
     const NodeRuntime& runtime,
     capnp::List<net::wire::MemberStep>::Reader steps, MemberChange* out) {
   if (steps.size() == 0) return Invalid("a membership change needs a step");

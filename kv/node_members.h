@@ -26,7 +26,7 @@ struct MemberChange {
   std::vector<raft::ConfChangeStep> steps;
   MemberAddresses added;
 };
-std::optional<CommandResult> ParseMemberChange(
+std::optional<Outcome> ParseMemberChange(
     const NodeRuntime& runtime,
     capnp::List<net::wire::MemberStep>::Reader steps, MemberChange* out);
 

@@ -42,15 +42,14 @@ struct ServerConnection {
 
 // Turns a driver reply callback into a kj promise.
 struct ReplyPromise {
-  kj::Promise<CommandResult> promise = nullptr;
+  kj::Promise<Outcome> promise = nullptr;
   NodeDriver::Reply reply;
 };
 ReplyPromise MakeReplyPromise() {
-  auto paf = kj::newPromiseAndFulfiller<CommandResult>();
-  auto fulfiller =
-      std::make_shared<kj::Own<kj::PromiseFulfiller<CommandResult>>>(
-          kj::mv(paf.fulfiller));
-  return {kj::mv(paf.promise), [fulfiller](CommandResult result) {
+  auto paf = kj::newPromiseAndFulfiller<Outcome>();
+  auto fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<Outcome>>>(
+      kj::mv(paf.fulfiller));
+  return {kj::mv(paf.promise), [fulfiller](Outcome result) {
             (*fulfiller)->fulfill(kj::mv(result));
           }};
 }
@@ -77,6 +76,12 @@ class NodeRuntime::Transport final : public PeerSender {
 class NodeRuntime::SystemClock final : public Clock {
  public:
   uint64_t NowMs() override { return SystemNowMs(); }
+  uint64_t MonotonicMicros() override {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+  }
 };
 
 NodeRuntime::NodeRuntime(const NodeOptions& options,
@@ -149,8 +154,10 @@ absl::Status NodeRuntime::Open() {
   snapshot_worker_ = std::make_unique<StorageWorker>();
 
   DriverOptions driver_options;
+  driver_options.observe = [this](Timed what, double seconds) {
+    metrics_->ObserveDuration(what, seconds);
+  };
   driver_options.id = options_.id;
-  driver_options.max_request_bytes = options_.max_request_bytes;
   driver_options.request_timeout_ticks =
       std::max<uint64_t>(1, options_.request_timeout_ms / options_.tick_ms);
   driver_options.compact_after_entries = options_.compact_after_entries;
@@ -271,6 +278,8 @@ std::string NodeRuntime::RenderMetrics() {
   sample.snapshots_sending = driver_->snapshots_sending();
   sample.members = driver_->members().size();
   sample.driver = driver_->stats();
+  sample.store_bytes = storage::DirectoryBytes(options_.data_dir + "/kv");
+  sample.log_bytes = storage::DirectoryBytes(options_.data_dir + "/raft");
   sample.peers = peer_transport_->Stats();
   sample.messages_dropped = peer_transport_->messages_dropped();
   return metrics_->Render(sample);
@@ -301,49 +310,66 @@ std::string NodeRuntime::ReadyProblem() const {
                       " entries committed when the node started");
 }
 
-kj::Promise<CommandResult> NodeRuntime::Write(
-    net::wire::Command::Reader command) {
+kj::Promise<Outcome> NodeRuntime::Write(net::wire::Command::Reader command) {
   ReplyPromise reply = MakeReplyPromise();
   driver_->Write(command, std::move(reply.reply));
   return kj::mv(reply.promise);
 }
 
-kj::Promise<CommandResult> NodeRuntime::ReadBarrier() {
+kj::Promise<Outcome> NodeRuntime::Get(std::string key, bool linearizable) {
+  ReplyPromise reply = MakeReplyPromise();
+  driver_->Get(std::move(key), linearizable, std::move(reply.reply));
+  return kj::mv(reply.promise);
+}
+
+kj::Promise<ScanResult> NodeRuntime::Scan(storage::ScanOptions options,
+                                          bool linearizable) {
+  auto paf = kj::newPromiseAndFulfiller<ScanResult>();
+  auto fulfiller = std::make_shared<kj::Own<kj::PromiseFulfiller<ScanResult>>>(
+      kj::mv(paf.fulfiller));
+  driver_->Scan(
+      std::move(options), linearizable,
+      [fulfiller](Outcome outcome, storage::ScanPage page) {
+        (*fulfiller)->fulfill(ScanResult{std::move(outcome), std::move(page)});
+      });
+  return kj::mv(paf.promise);
+}
+
+kj::Promise<Outcome> NodeRuntime::ReadBarrier() {
   ReplyPromise reply = MakeReplyPromise();
   driver_->ReadBarrier(std::move(reply.reply));
   return kj::mv(reply.promise);
 }
 
-kj::Promise<CommandResult> NodeRuntime::ChangeMembership(
+kj::Promise<Outcome> NodeRuntime::ChangeMembership(
     std::vector<raft::ConfChangeStep> steps, const MemberAddresses& added) {
   ReplyPromise reply = MakeReplyPromise();
   driver_->ChangeMembership(std::move(steps), added, std::move(reply.reply));
   return kj::mv(reply.promise);
 }
 
-kj::Promise<CommandResult> NodeRuntime::MoveLeader(raft::NodeId to) {
+kj::Promise<Outcome> NodeRuntime::MoveLeader(raft::NodeId to) {
   if (driver_->role() != raft::Role::kLeader) return driver_->NotLeader();
-  if (to == options_.id) return CommandResult{};
+  if (to == options_.id) return Outcome{};
   absl::Status status = driver_->TransferLeader(to);
   if (!status.ok()) {
-    return CommandResult{absl::IsInvalidArgument(status)
-                             ? Code::kInvalidArgument
-                             : Code::kUnavailable,
-                         std::string(status.message()), std::nullopt};
+    return Outcome{absl::IsInvalidArgument(status) ? Code::kInvalidArgument
+                                                   : Code::kUnavailable,
+                   std::string(status.message()), std::nullopt};
   }
   // The transfer either completes or is abandoned within an election timeout
   // (thesis §3.10); wait a little longer than that.
   return WaitForLeader(to, static_cast<int>(3 * options_.election_ticks));
 }
 
-kj::Promise<CommandResult> NodeRuntime::WaitForLeader(raft::NodeId to,
-                                                      int ticks_left) {
+kj::Promise<Outcome> NodeRuntime::WaitForLeader(raft::NodeId to,
+                                                int ticks_left) {
   return io_.provider->getTimer()
       .afterDelay(options_.tick_ms * kj::MILLISECONDS)
-      .then([this, to, ticks_left]() -> kj::Promise<CommandResult> {
-        if (driver_->leader() == to) return CommandResult{};
+      .then([this, to, ticks_left]() -> kj::Promise<Outcome> {
+        if (driver_->leader() == to) return Outcome{};
         if (ticks_left <= 0) {
-          return CommandResult{
+          return Outcome{
               Code::kUnavailable,
               absl::StrCat("leadership did not move to node ", to,
                            " in time; is it a caught-up voter that this node "

@@ -33,6 +33,11 @@
 
 namespace raftkv::kv {
 
+struct ScanResult {
+  Outcome outcome;
+  storage::ScanPage page;  // with an ok outcome
+};
+
 class NodeRuntime {
  public:
   NodeRuntime(const NodeOptions& options, const NodeIdentity& identity,
@@ -54,15 +59,18 @@ class NodeRuntime {
   void DeliverSnapshotAck(const raft::SnapshotAck& ack) {
     driver_->DeliverSnapshotAck(ack);
   }
-  kj::Promise<CommandResult> Write(net::wire::Command::Reader command);
+  kj::Promise<Outcome> Write(net::wire::Command::Reader command);
+  // A key, or a page of keys, read through the driver (kv/driver.h).
+  kj::Promise<Outcome> Get(std::string key, bool linearizable);
+  kj::Promise<ScanResult> Scan(storage::ScanOptions options, bool linearizable);
   // Resolves once a linearizable read may be served (or with the reason it may
   // not).
-  kj::Promise<CommandResult> ReadBarrier();
+  kj::Promise<Outcome> ReadBarrier();
   // Resolves once the change is applied (or with why not).
-  kj::Promise<CommandResult> ChangeMembership(
-      std::vector<raft::ConfChangeStep> steps, const MemberAddresses& added);
+  kj::Promise<Outcome> ChangeMembership(std::vector<raft::ConfChangeStep> steps,
+                                        const MemberAddresses& added);
   // Resolves once leadership has moved to `to` (or with why not).
-  kj::Promise<CommandResult> MoveLeader(raft::NodeId to);
+  kj::Promise<Outcome> MoveLeader(raft::NodeId to);
   const NodeDriver& driver() const { return *driver_; }
   const raft::Core& core() const { return driver_->core(); }
   StateMachine& machine() { return driver_->machine(); }
@@ -96,7 +104,7 @@ class NodeRuntime {
   kj::Promise<void> Shutdown();
   kj::Promise<void> WaitForLeadershipHandoff(int ticks_left);
   kj::Promise<void> WaitUntilIdle();
-  kj::Promise<CommandResult> WaitForLeader(raft::NodeId to, int ticks_left);
+  kj::Promise<Outcome> WaitForLeader(raft::NodeId to, int ticks_left);
 
   const NodeOptions options_;
   const NodeIdentity identity_;

@@ -5,8 +5,10 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "kv/admission.h"
 #include "kv/node_members.h"
 #include "kv/node_runtime.h"
+#include "kv/outcome_wire.h"
 #include "net/bytes.h"
 #include "net/raft_codec.h"
 
@@ -19,30 +21,15 @@ namespace {
 using net::wire::KvService;
 using net::wire::RaftPeer;
 
-net::wire::Code ToWire(Code code) { return static_cast<net::wire::Code>(code); }
-
-void Fill(const NodeRuntime& runtime, const CommandResult& result,
-          net::wire::Result::Builder out) {
-  out.setCode(ToWire(result.code));
-  out.setMessage(result.message);
-  if (result.value.has_value()) {
-    out.setHasValue(true);
-    out.setValue(AsData(*result.value));
-  }
-  if (result.code == Code::kNotLeader) {
-    out.setLeaderAddress(runtime.LeaderAddress());
-    out.setLeaderId(runtime.core().leader());
-  }
-}
-
-CommandResult Invalid(std::string message) {
-  return CommandResult{Code::kInvalidArgument, std::move(message),
-                       std::nullopt};
+// Every answer leaves through here: the outcome, leader hint included.
+void Fill(const Outcome& outcome, net::wire::Result::Builder out) {
+  Encode(outcome, out);
 }
 
 class NodeService final : public net::wire::Node::Server {
  public:
-  explicit NodeService(NodeRuntime& runtime) : runtime_(runtime) {}
+  explicit NodeService(NodeRuntime& runtime)
+      : runtime_(runtime), admission_(LimitsOf(runtime.options())) {}
 
  protected:
   kj::Promise<void> deliver(DeliverContext context) override {
@@ -110,28 +97,6 @@ class NodeService final : public net::wire::Node::Server {
     return Timed("list", context, List(context));
   }
 
-  static const char* CodeName(net::wire::Code code) {
-    switch (code) {
-      case net::wire::Code::OK:
-        return "ok";
-      case net::wire::Code::NOT_FOUND:
-        return "not_found";
-      case net::wire::Code::NOT_LEADER:
-        return "not_leader";
-      case net::wire::Code::INVALID_ARGUMENT:
-        return "invalid_argument";
-      case net::wire::Code::UNAVAILABLE:
-        return "unavailable";
-      case net::wire::Code::COMPARE_FAILED:
-        return "compare_failed";
-      case net::wire::Code::SESSION_EXPIRED:
-        return "session_expired";
-      case net::wire::Code::FAILED_PRECONDITION:
-        return "failed_precondition";
-    }
-    return "other";
-  }
-
   template <typename Context>
   kj::Promise<void> Timed(const char* op, Context context,
                           kj::Promise<void> work) {
@@ -145,7 +110,9 @@ class NodeService final : public net::wire::Node::Server {
         [this, op, context, seconds]() mutable {
           const double took = seconds();
           runtime_.metrics().ObserveRequest(
-              op, CodeName(context.getResults().getResult().getCode()), took);
+              op,
+              CodeName(FromWire(context.getResults().getResult().getCode())),
+              took);
           runtime_.ObserveRequestTime(op, took);
         },
         [this, op, seconds](kj::Exception&& e) {
@@ -154,120 +121,70 @@ class NodeService final : public net::wire::Node::Server {
         });
   }
 
+  // Decode, admit, ask the runtime, encode.
   kj::Promise<void> Get(GetContext context) {
-    const std::string key = ToString(context.getParams().getKey());
-    if (auto error = CheckKey(key)) {
-      Fill(runtime_, *error, context.getResults().initResult());
+    auto params = context.getParams();
+    std::string key = ToString(params.getKey());
+    if (auto refused = admission_.Key(key)) {
+      Fill(*refused, context.getResults().initResult());
       return kj::READY_NOW;
     }
-    auto read = [this, key, context]() mutable {
-      auto out = context.getResults().initResult();
-      absl::StatusOr<std::optional<std::string>> value =
-          runtime_.machine().store().Get(key);
-      if (!value.ok()) {
-        Fill(runtime_,
-             {Code::kUnavailable, std::string(value.status().message()),
-              std::nullopt},
-             out);
-      } else if (!value->has_value()) {
-        out.setCode(net::wire::Code::NOT_FOUND);
-      } else {
-        out.setCode(net::wire::Code::OK);
-        out.setHasValue(true);
-        out.setValue(AsData(**value));
-      }
-    };
-    if (context.getParams().getConsistency() ==
-        net::wire::Consistency::SERIALIZABLE) {
-      read();
-      return kj::READY_NOW;
-    }
-    return runtime_.ReadBarrier().then(
-        [this, read, context](CommandResult barrier) mutable {
-          if (barrier.code != Code::kOk)
-            return Fill(runtime_, barrier, context.getResults().initResult());
-          read();
+    return runtime_.Get(std::move(key), Linearizable(params.getConsistency()))
+        .then([context](Outcome outcome) mutable {
+          Fill(outcome, context.getResults().initResult());
         });
   }
 
   kj::Promise<void> Write(WriteContext context) {
     auto command = context.getParams().getCommand();
-    std::optional<CommandResult> error;
-    switch (command.which()) {
-      case net::wire::Command::PUT:
-        error = CheckKeyValue(command.getPut().getKey(),
-                              command.getPut().getValue());
-        break;
-      case net::wire::Command::DELETE:
-        error = CheckKey(ToString(command.getDelete().getKey()));
-        break;
-      case net::wire::Command::CAS:
-        error = CheckKeyValue(command.getCas().getKey(),
-                              command.getCas().getValue());
-        if (!error && command.getCas().getExpected().size() >
-                          runtime_.options().max_value_bytes) {
-          error = Invalid("expected value exceeds the value limit");
-        }
-        break;
-      case net::wire::Command::NOOP:
-        break;
-    }
-    if (error) {
-      Fill(runtime_, *error, context.getResults().initResult());
+    if (auto refused = admission_.Command(command)) {
+      Fill(*refused, context.getResults().initResult());
       return kj::READY_NOW;
     }
-    return runtime_.Write(command).then(
-        [this, context](CommandResult result) mutable {
-          Fill(runtime_, result, context.getResults().initResult());
-        });
+    return runtime_.Write(command).then([context](Outcome outcome) mutable {
+      Fill(outcome, context.getResults().initResult());
+    });
   }
 
   kj::Promise<void> List(ListContext context) {
     auto params = context.getParams();
+    if (auto refused = admission_.ListPage(params.getLimit())) {
+      Fill(*refused, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     storage::ScanOptions options;
     options.prefix = ToString(params.getPrefix());
     options.start = ToString(params.getStart());
     options.end = ToString(params.getEnd());
     options.keys_only = params.getKeysOnly();
     options.limit = params.getLimit() == 0 ? 100 : params.getLimit();
-    if (options.limit > 10000) {
-      Fill(runtime_,
-           Invalid(absl::StrCat("list limit ", options.limit,
-                                " exceeds the maximum of 10000 per page")),
-           context.getResults().initResult());
-      return kj::READY_NOW;
-    }
-    auto scan = [this, options, context]() mutable {
-      absl::StatusOr<storage::ScanPage> page =
-          runtime_.machine().store().Scan(options);
-      auto results = context.getResults();
-      if (!page.ok()) {
-        const Code code = absl::IsInvalidArgument(page.status())
-                              ? Code::kInvalidArgument
-                              : Code::kUnavailable;
-        return Fill(runtime_,
-                    {code, std::string(page.status().message()), std::nullopt},
-                    results.initResult());
-      }
-      results.initResult().setCode(net::wire::Code::OK);
-      auto items = results.initItems(static_cast<unsigned>(page->items.size()));
-      for (size_t i = 0; i < page->items.size(); ++i) {
-        items[static_cast<unsigned>(i)].setKey(AsData(page->items[i].key));
-        items[static_cast<unsigned>(i)].setValue(AsData(page->items[i].value));
-      }
-      results.setMore(page->more);
-      results.setNextStart(AsData(page->next_start));
-    };
-    if (params.getConsistency() == net::wire::Consistency::SERIALIZABLE) {
-      scan();
-      return kj::READY_NOW;
-    }
-    return runtime_.ReadBarrier().then(
-        [this, scan, context](CommandResult barrier) mutable {
-          if (barrier.code != Code::kOk)
-            return Fill(runtime_, barrier, context.getResults().initResult());
-          scan();
+    return runtime_
+        .Scan(std::move(options), Linearizable(params.getConsistency()))
+        .then([context](ScanResult scan) mutable {
+          auto results = context.getResults();
+          Fill(scan.outcome, results.initResult());
+          if (!scan.outcome.ok()) return;
+          const auto& page = scan.page.items;
+          auto items = results.initItems(static_cast<unsigned>(page.size()));
+          for (size_t i = 0; i < page.size(); ++i) {
+            items[static_cast<unsigned>(i)].setKey(AsData(page[i].key));
+            items[static_cast<unsigned>(i)].setValue(AsData(page[i].value));
+          }
+          results.setMore(scan.page.more);
+          results.setNextStart(AsData(scan.page.next_start));
         });
+  }
+
+  static bool Linearizable(net::wire::Consistency consistency) {
+    return consistency != net::wire::Consistency::SERIALIZABLE;
+  }
+
+  static Limits LimitsOf(const NodeOptions& options) {
+    Limits limits;
+    limits.max_key_bytes = options.max_key_bytes;
+    limits.max_value_bytes = options.max_value_bytes;
+    limits.max_request_bytes = options.max_request_bytes;
+    return limits;
   }
 
   kj::Promise<void> status(StatusContext context) override {
@@ -330,51 +247,50 @@ class NodeService final : public net::wire::Node::Server {
 
   kj::Promise<void> saveSnapshot(SaveSnapshotContext context) override {
     if (runtime_.core().role() != raft::Role::kLeader) {
-      Fill(runtime_, runtime_.driver().NotLeader(),
-           context.getResults().initResult());
+      Fill(runtime_.driver().NotLeader(), context.getResults().initResult());
       return kj::READY_NOW;
     }
     auto sink = context.getParams().getSink();
-    return runtime_.ReadBarrier().then([this, context,
-                                        sink](CommandResult barrier) mutable
-                                       -> kj::Promise<void> {
-      if (barrier.code != Code::kOk) {
-        Fill(runtime_, barrier, context.getResults().initResult());
-        return kj::READY_NOW;
-      }
-      auto reader = runtime_.machine().store().ReadSnapshot();
-      if (!reader.ok()) {
-        Fill(runtime_,
-             {Code::kUnavailable, std::string(reader.status().message()),
-              std::nullopt},
-             context.getResults().initResult());
-        return kj::READY_NOW;
-      }
-      const raft::LogIndex index = (*reader)->applied_index();
-      auto begin = sink.beginRequest();
-      auto info = begin.initInfo();
-      info.setClusterId(runtime_.cluster_id());
-      info.setIndex(index);
-      info.setTerm(runtime_.core().log().TermOrZero(index));
-      const raft::ConfState conf = runtime_.core().ConfStateAt(index);
-      auto voters = info.initVoters(static_cast<unsigned>(conf.voters.size()));
-      for (unsigned i = 0; i < conf.voters.size(); ++i)
-        voters.set(i, conf.voters[i]);
-      const MemberAddresses& known = runtime_.driver().members();
-      auto members = info.initMembers(static_cast<unsigned>(known.size()));
-      unsigned i = 0;
-      for (const auto& [id, address] : known) {
-        members[i].setId(id);
-        members[i].setAddress(address);
-        ++i;
-      }
-      std::shared_ptr<storage::KvSnapshotReader> shared(std::move(*reader));
-      return begin.send()
-          .then([sink, shared](auto&&) mutable { return Stream(sink, shared); })
-          .then([context]() mutable {
-            context.getResults().initResult().setCode(net::wire::Code::OK);
-          });
-    });
+    return runtime_.ReadBarrier().then(
+        [this, context, sink](Outcome barrier) mutable -> kj::Promise<void> {
+          if (barrier.code != Code::kOk) {
+            Fill(barrier, context.getResults().initResult());
+            return kj::READY_NOW;
+          }
+          auto reader = runtime_.machine().store().ReadSnapshot();
+          if (!reader.ok()) {
+            Fill(Unavailable(std::string(reader.status().message())),
+                 context.getResults().initResult());
+            return kj::READY_NOW;
+          }
+          const raft::LogIndex index = (*reader)->applied_index();
+          auto begin = sink.beginRequest();
+          auto info = begin.initInfo();
+          info.setClusterId(runtime_.cluster_id());
+          info.setIndex(index);
+          info.setTerm(runtime_.core().log().TermOrZero(index));
+          const raft::ConfState conf = runtime_.core().ConfStateAt(index);
+          auto voters =
+              info.initVoters(static_cast<unsigned>(conf.voters.size()));
+          for (unsigned i = 0; i < conf.voters.size(); ++i)
+            voters.set(i, conf.voters[i]);
+          const MemberAddresses& known = runtime_.driver().members();
+          auto members = info.initMembers(static_cast<unsigned>(known.size()));
+          unsigned i = 0;
+          for (const auto& [id, address] : known) {
+            members[i].setId(id);
+            members[i].setAddress(address);
+            ++i;
+          }
+          std::shared_ptr<storage::KvSnapshotReader> shared(std::move(*reader));
+          return begin.send()
+              .then([sink, shared](auto&&) mutable {
+                return Stream(sink, shared);
+              })
+              .then([context]() mutable {
+                context.getResults().initResult().setCode(net::wire::Code::OK);
+              });
+        });
   }
 
   // One chunk per call, each after the previous one was taken (the client
@@ -400,7 +316,7 @@ class NodeService final : public net::wire::Node::Server {
     auto results = context.getResults();
     if (!context.getParams().getAnyNode() &&
         runtime_.core().role() != raft::Role::kLeader) {
-      Fill(runtime_, runtime_.driver().NotLeader(), results.initResult());
+      Fill(runtime_.driver().NotLeader(), results.initResult());
       return kj::READY_NOW;
     }
     if (context.getParams().getAnyNode()) {
@@ -411,10 +327,10 @@ class NodeService final : public net::wire::Node::Server {
     // The leader's view is a linearizable read: confirm leadership first
     // (a leader that was just removed must not answer with its old view).
     return runtime_.ReadBarrier().then(
-        [this, context](CommandResult barrier) mutable {
+        [this, context](Outcome barrier) mutable {
           auto results = context.getResults();
           if (barrier.code != Code::kOk) {
-            return Fill(runtime_, barrier, results.initResult());
+            return Fill(barrier, results.initResult());
           }
           results.initResult().setCode(net::wire::Code::OK);
           FillMembership(runtime_, results.initMembership());
@@ -425,44 +341,25 @@ class NodeService final : public net::wire::Node::Server {
     MemberChange change;
     if (auto error = ParseMemberChange(runtime_, context.getParams().getSteps(),
                                        &change)) {
-      Fill(runtime_, *error, context.getResults().initResult());
+      Fill(*error, context.getResults().initResult());
       return kj::READY_NOW;
     }
     return runtime_.ChangeMembership(std::move(change.steps), change.added)
-        .then([this, context](CommandResult result) mutable {
-          Fill(runtime_, result, context.getResults().initResult());
+        .then([this, context](Outcome result) mutable {
+          Fill(result, context.getResults().initResult());
         });
   }
 
   kj::Promise<void> moveLeader(MoveLeaderContext context) override {
     return runtime_.MoveLeader(context.getParams().getNodeId())
-        .then([this, context](CommandResult result) mutable {
-          Fill(runtime_, result, context.getResults().initResult());
+        .then([this, context](Outcome result) mutable {
+          Fill(result, context.getResults().initResult());
         });
   }
 
  private:
-  std::optional<CommandResult> CheckKey(const std::string& key) const {
-    if (key.empty()) return Invalid("key must not be empty");
-    if (key.size() > runtime_.options().max_key_bytes) {
-      return Invalid(absl::StrCat("key of ", key.size(),
-                                  " bytes exceeds the limit of ",
-                                  runtime_.options().max_key_bytes, " bytes"));
-    }
-    return std::nullopt;
-  }
-  std::optional<CommandResult> CheckKeyValue(capnp::Data::Reader key,
-                                             capnp::Data::Reader value) const {
-    if (auto error = CheckKey(ToString(key))) return error;
-    if (value.size() > runtime_.options().max_value_bytes) {
-      return Invalid(absl::StrCat(
-          "value of ", value.size(), " bytes exceeds the limit of ",
-          runtime_.options().max_value_bytes, " bytes"));
-    }
-    return std::nullopt;
-  }
-
   NodeRuntime& runtime_;
+  const Admission admission_;
 };
 
 }  // namespace

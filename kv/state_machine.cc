@@ -22,7 +22,7 @@ namespace {
 using net::wire::Command;
 
 std::string EncodeSession(uint64_t sequence, uint64_t last_active_ms,
-                          const CommandResult& result) {
+                          const Outcome& result) {
   std::string out;
   storage::PutBigEndian64(&out, sequence);
   storage::PutBigEndian64(&out, last_active_ms);
@@ -35,7 +35,7 @@ std::string EncodeSession(uint64_t sequence, uint64_t last_active_ms,
 }
 
 bool DecodeSession(absl::string_view in, uint64_t* sequence,
-                   uint64_t* last_active_ms, CommandResult* result) {
+                   uint64_t* last_active_ms, Outcome* result) {
   std::optional<uint64_t> seq = storage::GetBigEndian64(&in);
   std::optional<uint64_t> last = storage::GetBigEndian64(&in);
   if (!last.has_value() || in.size() < 2) return false;
@@ -138,22 +138,21 @@ absl::StatusOr<std::optional<std::string>> StateMachine::Read(
   return store_->Get(key);
 }
 
-absl::StatusOr<CommandResult> StateMachine::Apply(const raft::Entry& entry) {
-  ASSIGN_OR_RETURN(std::vector<CommandResult> results,
-                   ApplyEntries({&entry, 1}));
+absl::StatusOr<Outcome> StateMachine::Apply(const raft::Entry& entry) {
+  ASSIGN_OR_RETURN(std::vector<Outcome> results, ApplyEntries({&entry, 1}));
   return results.front();
 }
 
-absl::StatusOr<std::vector<CommandResult>> StateMachine::ApplyEntries(
+absl::StatusOr<std::vector<Outcome>> StateMachine::ApplyEntries(
     absl::Span<const raft::Entry> entries) {
   std::vector<storage::KvBatch> batches(entries.size());
-  std::vector<CommandResult> results;
+  std::vector<Outcome> results;
   results.reserve(entries.size());
   overlay_.clear();
   const uint64_t clock_before = clock_ms_;
   for (size_t i = 0; i < entries.size(); ++i) {
     batches[i].applied_index = entries[i].index;
-    absl::StatusOr<CommandResult> result = Prepare(entries[i], &batches[i]);
+    absl::StatusOr<Outcome> result = Prepare(entries[i], &batches[i]);
     if (!result.ok()) {
       overlay_.clear();
       return result.status();
@@ -178,10 +177,10 @@ absl::StatusOr<std::vector<CommandResult>> StateMachine::ApplyEntries(
   return results;
 }
 
-absl::StatusOr<CommandResult> StateMachine::Prepare(
-    const raft::Entry& entry, storage::KvBatch* batch_out) {
+absl::StatusOr<Outcome> StateMachine::Prepare(const raft::Entry& entry,
+                                              storage::KvBatch* batch_out) {
   storage::KvBatch& batch = *batch_out;
-  CommandResult result;
+  Outcome result;
   if (entry.type == raft::EntryType::kConfChange) {
     // The member addresses of the configuration this record puts in force.
     absl::StatusOr<raft::ConfChangeRecord> record =
@@ -202,8 +201,7 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
   // Decode into aligned words; a command that does not parse fails alike
   // everywhere.
   if (entry.data.size() % sizeof(capnp::word) != 0) {
-    return CommandResult{Code::kInvalidArgument, "malformed command",
-                         std::nullopt};
+    return Outcome{Code::kInvalidArgument, "malformed command", std::nullopt};
   }
   kj::Array<capnp::word> words =
       kj::heapArray<capnp::word>(entry.data.size() / sizeof(capnp::word));
@@ -216,9 +214,9 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
     Command::Reader command = reader.getRoot<Command>();
     client_id = command.getSession().getClientId();
     if (client_id == kMembersRecord) {
-      return CommandResult{Code::kInvalidArgument,
-                           "client id 18446744073709551615 is reserved",
-                           std::nullopt};
+      return Outcome{Code::kInvalidArgument,
+                     "client id 18446744073709551615 is reserved",
+                     std::nullopt};
     }
     sequence = command.getSession().getSequence();
     clock_ms_ = std::max(clock_ms_, command.getTimestampMs());
@@ -247,10 +245,10 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
       // Any command of an expired session, a retry of its first included:
       // it may have been applied before the session expired, so it must not
       // be applied again.
-      return CommandResult{Code::kSessionExpired,
-                           absl::StrCat("session of client ", client_id,
-                                        " expired; start a new session"),
-                           std::nullopt};
+      return Outcome{Code::kSessionExpired,
+                     absl::StrCat("session of client ", client_id,
+                                  " expired; start a new session"),
+                     std::nullopt};
     }
 
     auto session = sessions_.find(client_id);
@@ -270,7 +268,7 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
       return result;
     }
     if (client_id != 0 && session == sessions_.end() && sequence > 1) {
-      return CommandResult{
+      return Outcome{
           Code::kSessionExpired,
           absl::StrCat("session of client ", client_id,
                        " expired or is unknown; start a new session"),
@@ -315,8 +313,7 @@ absl::StatusOr<CommandResult> StateMachine::Prepare(
         break;
     }
   } catch (const kj::Exception& e) {
-    return CommandResult{Code::kInvalidArgument, "malformed command",
-                         std::nullopt};
+    return Outcome{Code::kInvalidArgument, "malformed command", std::nullopt};
   }
 
   if (client_id != 0) {

@@ -27,30 +27,11 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "kv/members.h"
+#include "kv/outcome.h"
 #include "raft/types.h"
 #include "storage/kv_store.h"
 
 namespace raftkv::kv {
-
-enum class Code : uint8_t {
-  kOk = 0,
-  kNotFound = 1,
-  kNotLeader = 2,
-  kInvalidArgument = 3,
-  kUnavailable = 4,
-  kCompareFailed = 5,
-  kSessionExpired = 6,
-  // Refused in the cluster's present state (a membership change in flight, a
-  // learner too far behind); the message says when to retry.
-  kFailedPrecondition = 7,
-};
-
-struct CommandResult {
-  Code code = Code::kOk;
-  std::string message;
-  std::optional<std::string>
-      value;  // cas: the current value when the compare failed
-};
 
 struct StateMachineOptions {
   uint64_t session_ttl_ms = 30 * 60 * 1000;
@@ -74,10 +55,10 @@ class StateMachine {
   // configuration change only advances the applied index. A malformed command
   // is applied as a failed command (kInvalidArgument) so every replica stays in
   // step.
-  absl::StatusOr<CommandResult> Apply(const raft::Entry& entry);
+  absl::StatusOr<Outcome> Apply(const raft::Entry& entry);
   // Applies consecutive committed entries with one store write (same results as
   // applying them one by one: later commands see earlier ones' writes).
-  absl::StatusOr<std::vector<CommandResult>> ApplyEntries(
+  absl::StatusOr<std::vector<Outcome>> ApplyEntries(
       absl::Span<const raft::Entry> entries);
 
   storage::KvStore& store() { return *store_; }
@@ -97,15 +78,15 @@ class StateMachine {
  private:
   // Decides `entry`'s effect into `batch` (mutations and session changes),
   // updating the in-memory session table; nothing reaches the store.
-  absl::StatusOr<CommandResult> Prepare(const raft::Entry& entry,
-                                        storage::KvBatch* batch);
+  absl::StatusOr<Outcome> Prepare(const raft::Entry& entry,
+                                  storage::KvBatch* batch);
   // A key's value as of the commands prepared so far.
   absl::StatusOr<std::optional<std::string>> Read(const std::string& key);
 
   struct Session {
     uint64_t sequence = 0;
     uint64_t last_active_ms = 0;
-    CommandResult result;
+    Outcome result;
   };
 
   absl::Status DecodeMembersState(absl::string_view state);

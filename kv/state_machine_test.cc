@@ -15,11 +15,11 @@ class StateMachineTest : public ::testing::Test {
   StateMachineTest() : machine_(&store_, {.session_ttl_ms = 1000}) {
     EXPECT_TRUE(machine_.Load().ok());
   }
-  CommandResult Apply(const std::string& data) {
+  Outcome Apply(const std::string& data) {
     raft::Entry entry{1, ++index_, raft::EntryType::kNormal, data};
-    absl::StatusOr<CommandResult> result = machine_.Apply(entry);
+    absl::StatusOr<Outcome> result = machine_.Apply(entry);
     EXPECT_TRUE(result.ok()) << result.status();
-    return result.ok() ? *result : CommandResult{};
+    return result.ok() ? *result : Outcome{};
   }
   std::optional<std::string> Get(const std::string& key) {
     return *store_.Get(key);
@@ -46,7 +46,7 @@ TEST_F(StateMachineTest,
   // "ok" comes back, although deleting again would now say "not found".
   EXPECT_EQ(Apply(DeleteCommand(7, 2, "k", 102)).code, Code::kOk);
   // A stale duplicate of request 1 must not resurrect the key.
-  CommandResult stale = Apply(PutCommand(7, 1, "k", "first", 103));
+  Outcome stale = Apply(PutCommand(7, 1, "k", "first", 103));
   EXPECT_EQ(stale.code, Code::kInvalidArgument);
   EXPECT_EQ(Get("k"), std::nullopt);
   EXPECT_EQ(Apply(DeleteCommand(7, 3, "k", 104)).code, Code::kNotFound);
@@ -57,7 +57,7 @@ TEST_F(StateMachineTest, Sessions_SurviveRestart) {
   ASSERT_EQ(Apply(PutCommand(7, 2, "k", "v2", 100)).code, Code::kOk);
   StateMachine restarted(&store_, {.session_ttl_ms = 1000});
   ASSERT_TRUE(restarted.Load().ok());
-  absl::StatusOr<CommandResult> retry =
+  absl::StatusOr<Outcome> retry =
       restarted.Apply({1, ++index_, raft::EntryType::kNormal,
                        PutCommand(7, 1, "k", "v1", 101)});
   ASSERT_TRUE(retry.ok());
@@ -74,7 +74,7 @@ TEST_F(StateMachineTest, IdleSessions_ExpireOnTheLogClock) {
   // is not.
   ASSERT_EQ(Apply(PutCommand(9, 1, "c", "1", 2100)).code, Code::kOk);
   EXPECT_EQ(machine_.session_count(), 2u);
-  CommandResult expired = Apply(PutCommand(7, 2, "a", "2", 2200));
+  Outcome expired = Apply(PutCommand(7, 2, "a", "2", 2200));
   EXPECT_EQ(expired.code, Code::kSessionExpired);
   EXPECT_EQ(Get("a"), "1");
   EXPECT_TRUE(store_.LoadSessions().ok());
@@ -101,7 +101,7 @@ TEST_F(StateMachineTest, CompareAndSwap_ChecksExpectedOrAbsent) {
   };
   EXPECT_EQ(cas(1, true, "", "v1").code, Code::kOk);
   EXPECT_EQ(Get("k"), "v1");
-  CommandResult failed = cas(2, true, "", "v2");
+  Outcome failed = cas(2, true, "", "v2");
   EXPECT_EQ(failed.code, Code::kCompareFailed);
   EXPECT_EQ(failed.value, "v1");
   EXPECT_EQ(cas(3, false, "v1", "v3").code, Code::kOk);
@@ -125,11 +125,10 @@ TEST_F(StateMachineTest, ApplyEntries_GroupSeesItsOwnWritesLikeOneByOne) {
       {1, 6, raft::EntryType::kNormal,
        DeleteCommand(5, 2, "k", 14)},  // a retry
   };
-  absl::StatusOr<std::vector<CommandResult>> results =
-      machine_.ApplyEntries(group);
+  absl::StatusOr<std::vector<Outcome>> results = machine_.ApplyEntries(group);
   ASSERT_TRUE(results.ok()) << results.status();
   std::vector<Code> codes;
-  for (const CommandResult& r : *results) codes.push_back(r.code);
+  for (const Outcome& r : *results) codes.push_back(r.code);
   EXPECT_EQ(codes,
             (std::vector<Code>{Code::kOk, Code::kOk, Code::kNotFound, Code::kOk,
                                Code::kOk, Code::kInvalidArgument}));
@@ -142,7 +141,7 @@ TEST_F(StateMachineTest, ApplyEntries_GroupSeesItsOwnWritesLikeOneByOne) {
   StateMachine other(&other_store, {.session_ttl_ms = 1000});
   ASSERT_TRUE(other.Load().ok());
   for (size_t i = 0; i < group.size(); ++i) {
-    absl::StatusOr<CommandResult> one = other.Apply(group[i]);
+    absl::StatusOr<Outcome> one = other.Apply(group[i]);
     ASSERT_TRUE(one.ok());
     EXPECT_EQ(one->code, codes[i]) << "entry " << i + 1;
   }
@@ -165,7 +164,7 @@ TEST_F(StateMachineTest,
   ASSERT_TRUE(restarted.Load().ok());
   raft::Entry next{1, ++index_, raft::EntryType::kNormal,
                    PutCommand(9, 1, "c", "1", 0)};
-  absl::StatusOr<CommandResult> on_restarted = restarted.Apply(next);
+  absl::StatusOr<Outcome> on_restarted = restarted.Apply(next);
   ASSERT_TRUE(on_restarted.ok());
   EXPECT_EQ(restarted.session_count(), 1u);  // 9 only; 8 expired
 }
@@ -178,7 +177,7 @@ TEST_F(StateMachineTest, FirstCommandRetriedAfterExpiry_IsNotAppliedAgain) {
   EXPECT_EQ(Apply(PutCommand(8, 1, "b", "1", 5000)).code, Code::kOk);
   EXPECT_EQ(machine_.session_count(), 1u);  // 7 expired
   EXPECT_EQ(Apply(PutCommand(9, 1, "a", "other", 5000)).code, Code::kOk);
-  CommandResult retry = Apply(PutCommand(7, 1, "a", "1", 5001));
+  Outcome retry = Apply(PutCommand(7, 1, "a", "1", 5001));
   EXPECT_EQ(retry.code, Code::kSessionExpired);
   EXPECT_EQ(Get("a"), "other");
   // Tombstones survive a restart.
@@ -187,7 +186,7 @@ TEST_F(StateMachineTest, FirstCommandRetriedAfterExpiry_IsNotAppliedAgain) {
   EXPECT_EQ(restarted.tombstone_count(), 1u);
   raft::Entry again{1, ++index_, raft::EntryType::kNormal,
                     PutCommand(7, 1, "a", "1", 5002)};
-  absl::StatusOr<CommandResult> on_restarted = restarted.Apply(again);
+  absl::StatusOr<Outcome> on_restarted = restarted.Apply(again);
   ASSERT_TRUE(on_restarted.ok());
   EXPECT_EQ(on_restarted->code, Code::kSessionExpired);
 }
@@ -231,7 +230,7 @@ TEST(StateMachineMembersTest, ReservedClientId_IsRefused) {
   storage::MemoryKvStore store;
   StateMachine machine(&store, {});
   ASSERT_TRUE(machine.Load().ok());
-  absl::StatusOr<CommandResult> result = machine.Apply(
+  absl::StatusOr<Outcome> result = machine.Apply(
       {1, 1, raft::EntryType::kNormal, PutCommand(UINT64_MAX, 1, "k", "v", 1)});
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->code, Code::kInvalidArgument);

@@ -150,4 +150,17 @@ DirectoryLock::~DirectoryLock() {
   if (fd_ >= 0) close(fd_);
 }
 
+uint64_t DirectoryBytes(const std::string& path) {
+  std::error_code error;
+  uint64_t total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path, error)) {
+    std::error_code size_error;
+    if (entry.is_regular_file(size_error)) {
+      const uintmax_t size = entry.file_size(size_error);
+      if (!size_error) total += size;
+    }
+  }
+  return total;
+}
+
 }  // namespace raftkv::storage

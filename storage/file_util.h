@@ -47,6 +47,9 @@ absl::Status WriteFileAtomically(const std::string& path,
 // The whole file; kNotFound if it does not exist.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 
+// The bytes of the regular files directly in `path` (0 if it cannot be read).
+uint64_t DirectoryBytes(const std::string& path);
+
 // An exclusive advisory lock on `dir`/LOCK, held for the object's lifetime.
 class DirectoryLock {
  public:

@@ -73,6 +73,7 @@ std::string KeyOf(const std::string& data) {
 class FixedClock final : public kv::Clock {
  public:
   uint64_t NowMs() override { return 1000; }
+  uint64_t MonotonicMicros() override { return 1000000; }
 };
 
 struct Node {
@@ -208,18 +209,16 @@ class Harness {
     }
     kv::NodeDriver& driver = Driver(args[1]);
     auto answered = std::make_shared<bool>(false);
-    driver.ChangeMembership(
-        steps, {}, [this, answered](kv::CommandResult result) {
-          if (*answered) {  // later: the change was applied, or failed
-            out_ << (result.code == kv::Code::kOk
-                         ? std::string("change applied")
-                         : "error: " + result.message)
-                 << "\n";
-            return;
-          }
-          *answered = true;
-          out_ << "error: " << result.message << "\n";
-        });
+    driver.ChangeMembership(steps, {}, [this, answered](kv::Outcome result) {
+      if (*answered) {  // later: the change was applied, or failed
+        out_ << (result.code == kv::Code::kOk ? std::string("change applied")
+                                              : "error: " + result.message)
+             << "\n";
+        return;
+      }
+      *answered = true;
+      out_ << "error: " << result.message << "\n";
+    });
     if (!*answered) {
       *answered = true;
       out_ << "index " << driver.core().log().LastIndex() << "\n";
@@ -276,7 +275,7 @@ class Harness {
     // it happens.
     auto answered = std::make_shared<bool>(false);
     node.parts->driver->Write(command.asReader(),
-                              [this, answered](kv::CommandResult result) {
+                              [this, answered](kv::Outcome result) {
                                 *answered = true;
                                 if (result.code != kv::Code::kOk)
                                   out_ << "error: " << result.message << "\n";
@@ -288,7 +287,7 @@ class Harness {
   void Read(const std::string& id, const std::string& context) {
     const std::string who = id;
     kv::NodeDriver& driver = Driver(id);
-    driver.ReadBarrier([this, who, context, &driver](kv::CommandResult result) {
+    driver.ReadBarrier([this, who, context, &driver](kv::Outcome result) {
       if (result.code != kv::Code::kOk) {
         out_ << "error: " << result.message << "\n";
       } else {

@@ -25,14 +25,16 @@ TEST(ClusterBadInputTest, EveryMistakeHasItsMessageAndExitCode) {
   CommandOutput big_key = h.Run({cluster, "put", std::string(5000, 'k'), "v"});
   EXPECT_EQ(big_key.exit_code, 4);
   EXPECT_EQ(big_key.err,
-            "kvnode: key of 5000 bytes exceeds the limit of 4096 bytes\n");
+            "kvnode: key of 5000 bytes exceeds the limit of 4096 bytes "
+            "(--max-key-bytes)\n");
 
   // (A 1.1 MB value cannot travel as a command-line argument; the library sends
   // it.)
   absl::Status big_value = h.client().Put("k", std::string(1100000, 'v'));
   EXPECT_EQ(big_value.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(big_value.message(),
-            "value of 1100000 bytes exceeds the limit of 1048576 bytes");
+            "value of 1100000 bytes exceeds the limit of 1048576 bytes "
+            "(--max-value-bytes)");
 
   CommandOutput unknown = h.Run({cluster, "frobnicate"});
   EXPECT_EQ(unknown.exit_code, 2);

@@ -6,13 +6,15 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "testing/cluster/harness.h"
+#include "testing/cluster/scrape.h"
 
 namespace raftkv::testing {
 namespace {
 
 TEST(ClusterSnapshotTest, FollowerBehindCompaction_CatchesUpFromSnapshot) {
   auto harness = ClusterHarness::Start(
-      {.extra_flags = {"--tick-ms=20", "--compact-after-entries=40"}});
+      {.extra_flags = {"--tick-ms=20", "--compact-after-entries=40"},
+       .metrics = true});
   ASSERT_TRUE(harness.ok()) << harness.status();
   ClusterHarness& h = **harness;
   auto leader = h.WaitForLeader();
@@ -38,6 +40,15 @@ TEST(ClusterSnapshotTest, FollowerBehindCompaction_CatchesUpFromSnapshot) {
       << "the follower caught up without a snapshot; the test no longer covers "
          "snapshots\n"
       << h.Logs();
+  // Both ends timed the whole stream (raftkv_snapshot_duration_seconds).
+  const std::string series = "raftkv_snapshot_duration_seconds_count";
+  const std::string sent =
+      "\n" + HttpGet(h.cluster().metrics_port(*leader), "/metrics").body;
+  const std::string received =
+      "\n" + HttpGet(h.cluster().metrics_port(follower), "/metrics").body;
+  EXPECT_GE(Sample(sent, series + "{direction=\"sent\"}"), 1) << sent;
+  EXPECT_GE(Sample(received, series + "{direction=\"received\"}"), 1)
+      << received;
   // The restored follower can lead: kill the others' leader and keep writing.
   h.Kill(*leader);
   auto next = h.WaitForLeader(10000, {*leader});

@@ -121,38 +121,45 @@ void SimClients::Attempt(Client& client, size_t index) {
   const uint64_t attempt = ++client.attempt;
   const Kind kind = client.kind;
   const std::string key = client.op.key;
-  auto reply = [this, index, attempt, kind, key,
-                &node](kv::CommandResult result) {
-    if (node.storage_failed && result.code == kv::Code::kOk) {
+  // What production's RPC service would send back: the driver's outcome,
+  // the leader hint in it, a get's value, a list's page.
+  auto deliver = [this, index, attempt, kind, &node](
+                     kv::Outcome result, const storage::ScanPage* page) {
+    if (node.storage_failed &&
+        (result.code == kv::Code::kOk || result.code == kv::Code::kNotFound)) {
       fail_(absl::StrCat("node ", node.id,
                          " acknowledged a request after its storage failed"));
     }
-    Reply r{index, attempt, std::move(result), node.driver->leader(), {}, {}};
-    if (r.result.code == kv::Code::kOk && kind == Kind::kGet) {
-      absl::StatusOr<std::optional<std::string>> value = node.kv.Get(key);
-      if (!value.ok()) {
-        r.result.code = kv::Code::kUnavailable;
-      } else {
-        r.value = *value;
-      }
-    } else if (r.result.code == kv::Code::kOk && kind == Kind::kList) {
-      storage::ScanOptions scan;
-      scan.prefix = "k";
-      scan.limit = 1000;
-      absl::StatusOr<storage::ScanPage> page = node.kv.Scan(scan);
-      if (!page.ok()) {
-        r.result.code = kv::Code::kUnavailable;
-      } else {
-        for (storage::KeyValue& item : page->items)
-          r.listing[item.key] = std::move(item.value);
-      }
+    Reply r{index, attempt, result, result.leader_id, {}, {}};
+    if (kind == Kind::kGet && result.code == kv::Code::kNotFound) {
+      r.result.code = kv::Code::kOk;  // a read of an absent key
+    } else if (kind == Kind::kGet && result.ok()) {
+      r.value = result.value;
+    } else if (kind == Kind::kList && result.ok()) {
+      for (const storage::KeyValue& item : page->items)
+        r.listing[item.key] = item.value;
     }
     mailbox_.push_back(std::move(r));
   };
-  if (kind == Kind::kGet || kind == Kind::kList) {
-    node.driver->ReadBarrier(std::move(reply));
+  if (kind == Kind::kGet) {
+    node.driver->Get(key, true, [deliver](kv::Outcome result) {
+      deliver(std::move(result), nullptr);
+    });
     return;
   }
+  if (kind == Kind::kList) {
+    storage::ScanOptions scan;
+    scan.prefix = "k";
+    scan.limit = 1000;
+    node.driver->Scan(scan, true,
+                      [deliver](kv::Outcome result, storage::ScanPage page) {
+                        deliver(std::move(result), &page);
+                      });
+    return;
+  }
+  auto reply = [deliver](kv::Outcome result) {
+    deliver(std::move(result), nullptr);
+  };
   capnp::MallocMessageBuilder message;
   auto command = message.initRoot<net::wire::Command>();
   command.getSession().setClientId(client.id);

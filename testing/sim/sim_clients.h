@@ -82,7 +82,7 @@ class SimClients {
   struct Reply {
     size_t client;
     uint64_t attempt;
-    kv::CommandResult result;
+    kv::Outcome result;
     NodeId leader;
     std::optional<std::string> value;            // get
     std::map<std::string, std::string> listing;  // list

@@ -114,7 +114,7 @@ void SimMembership::Propose(SimNode& leader) {
   kv::MemberAddresses added;
   if (fresh != 0) added[fresh] = absl::StrCat("sim:", fresh);
   leader.driver->ChangeMembership(
-      steps, added, [this, answered, removing, what](kv::CommandResult result) {
+      steps, added, [this, answered, removing, what](kv::Outcome result) {
         *answered = true;
         if (result.code != kv::Code::kOk) {
           hooks_.trace(absl::StrCat("membership ", what, ": ", result.message));

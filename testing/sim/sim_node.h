@@ -222,6 +222,9 @@ class SimClock final : public kv::Clock {
     return offset_ms_ +
            static_cast<uint64_t>(static_cast<double>(*now_) * rate_);
   }
+  uint64_t MonotonicMicros() override {
+    return static_cast<uint64_t>(static_cast<double>(*now_) * rate_ * 1000);
+  }
 
  private:
   const uint64_t* now_;
