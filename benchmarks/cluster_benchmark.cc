@@ -37,8 +37,8 @@ cli::LocalCluster* Cluster() {
       absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-bench.XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) return nullptr;
   dir = pattern;
-  auto created =
-      cli::LocalCluster::Create({kvnode, dir, 3, {"--quiet"}, false, nullptr});
+  auto created = cli::LocalCluster::Create(
+      {.binary = kvnode, .dir = dir, .nodes = 3, .extra_flags = {"--quiet"}});
   if (!created.ok() || !(*created)->StartAll().ok()) return nullptr;
   cluster = std::move(*created);
   // Wait for a leader by writing once.

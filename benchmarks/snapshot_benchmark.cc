@@ -73,13 +73,11 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
       absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-snap.XXXXXX");
   if (mkdtemp(dir.data()) == nullptr) return state.SkipWithError("mkdtemp");
   auto created = cli::LocalCluster::Create(
-      {kvnode,
-       dir,
-       3,
-       {"--quiet", "--compact-after-entries=64",
-        absl::StrCat("--snapshot-rate-mib=", rate_mib)},
-       false,
-       nullptr});
+      {.binary = kvnode,
+       .dir = dir,
+       .nodes = 3,
+       .extra_flags = {"--quiet", "--compact-after-entries=64",
+                       absl::StrCat("--snapshot-rate-mib=", rate_mib)}});
   if (!created.ok() || !(*created)->StartAll().ok())
     return state.SkipWithError("could not start a 3-node cluster");
   cli::LocalCluster& cluster = **created;

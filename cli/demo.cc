@@ -80,8 +80,8 @@ class Demo {
   }
 
   int Tour() {
-    auto cluster =
-        LocalCluster::Create({self_, dir_, 3, {"--quiet"}, false, nullptr});
+    auto cluster = LocalCluster::Create(
+        {.binary = self_, .dir = dir_, .nodes = 3, .extra_flags = {"--quiet"}});
     if (!cluster.ok()) return Fail(std::string(cluster.status().message()));
     cluster_ = std::move(*cluster);
 

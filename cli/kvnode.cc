@@ -45,6 +45,14 @@ ABSL_FLAG(std::string, cluster_token, "raftkv",
           "with the same --cluster differ");
 ABSL_FLAG(std::string, data_dir, "",
           "serve: directory for this node's log and state");
+ABSL_FLAG(std::string, client_bind, "",
+          "serve: HOST:PORT for clients alone (then --bind serves peers "
+          "alone, each port with its own message size limit)");
+ABSL_FLAG(uint64_t, max_connections, 1024,
+          "serve: per listener, connections past this are closed at once");
+ABSL_FLAG(uint64_t, idle_timeout_ms, 10 * 60 * 1000,
+          "serve: close a connection that sent nothing for this long (0: "
+          "never)");
 ABSL_FLAG(std::string, metrics_bind, "",
           "serve: HOST:PORT for /metrics, /health and /ready over HTTP");
 ABSL_FLAG(uint64_t, tick_ms, 50, "serve: Raft tick length in milliseconds");
@@ -102,6 +110,7 @@ Usage:
   kvnode serve --node-id=N --cluster=ID=HOST:PORT,... --data-dir=DIR [--bind=HOST:PORT]
   kvnode serve --node-id=N --join=HOST:PORT,... --bind=HOST:PORT --data-dir=EMPTY_DIR
         serve also takes --metrics-bind=HOST:PORT: /metrics (Prometheus), /health, /ready
+        and --client-bind=HOST:PORT: clients on a port of their own (--bind: peers)
   kvnode [--cluster=HOST:PORT,...] COMMAND
   kvnode help COMMAND                  the usage of one command
 
@@ -120,6 +129,7 @@ Flags may also come from a file: --flagfile=PATH (one --flag=value per line).
 Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-ticks
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
   --compact-after-entries  --snapshot-rate-mib  --quiet
+  --max-connections=1024  --idle-timeout-ms=600000
   --log-format=text|json  --log-level=debug|info|warning|error  --slow-ms=500
 
 Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
@@ -143,6 +153,9 @@ const std::set<std::string> kFlags = {"node_id",
                                       "data_dir",
                                       "tick_ms",
                                       "metrics_bind",
+                                      "client_bind",
+                                      "max_connections",
+                                      "idle_timeout_ms",
                                       "election_ticks",
                                       "max_key_bytes",
                                       "max_value_bytes",
@@ -310,6 +323,9 @@ int Serve(bool cluster_given) {
   }
   options.tick_ms = absl::GetFlag(FLAGS_tick_ms);
   options.metrics_bind = absl::GetFlag(FLAGS_metrics_bind);
+  options.client_bind = absl::GetFlag(FLAGS_client_bind);
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  options.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout_ms);
   options.election_ticks = absl::GetFlag(FLAGS_election_ticks);
   options.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);

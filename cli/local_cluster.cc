@@ -53,6 +53,11 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Create(
       if (!metrics.ok()) return metrics.status();
       cluster->metrics_ports_[static_cast<raft::NodeId>(i)] = *metrics;
     }
+    if (cluster->options_.client_ports) {
+      absl::StatusOr<int> client = PickFreePort();
+      if (!client.ok()) return client.status();
+      cluster->client_ports_[static_cast<raft::NodeId>(i)] = *client;
+    }
   }
   std::error_code error;
   std::filesystem::create_directories(cluster->options_.dir, error);
@@ -81,10 +86,14 @@ std::string LocalCluster::address(raft::NodeId id) const {
   return absl::StrCat("127.0.0.1:", ports_.at(id));
 }
 
+std::string LocalCluster::client_address(raft::NodeId id) const {
+  return absl::StrCat("127.0.0.1:", client_port(id));
+}
+
 std::string LocalCluster::client_cluster() const {
   std::vector<std::string> parts;
   for (const auto& [id, port] : ports_)
-    parts.push_back(absl::StrCat(id, "=", address(id)));
+    parts.push_back(absl::StrCat(id, "=", client_address(id)));
   return absl::StrJoin(parts, ",");
 }
 
@@ -131,7 +140,7 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
   if (joiners_.count(id) > 0 || rejoining_.count(id) > 0) {
     std::vector<std::string> others;
     for (const auto& [other, port] : ports_) {
-      if (other != id) others.push_back(address(other));
+      if (other != id) others.push_back(client_address(other));
     }
     args.push_back(absl::StrCat("--join=", absl::StrJoin(others, ",")));
   } else {
@@ -140,6 +149,8 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
   if (metrics_port(id) != 0) {
     args.push_back(absl::StrCat("--metrics-bind=127.0.0.1:", metrics_port(id)));
   }
+  if (client_ports_.count(id) > 0)
+    args.push_back(absl::StrCat("--client-bind=", client_address(id)));
   for (const std::string& flag : options_.extra_flags) args.push_back(flag);
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());

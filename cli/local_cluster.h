@@ -35,6 +35,9 @@ struct LocalClusterOptions {
   // Each node also serves /metrics, /health and /ready (--metrics-bind) on
   // a port of its own.
   bool metrics = false;
+  // Each node serves clients on a port of its own (--client-bind); --bind
+  // then serves peers alone.
+  bool client_ports = false;
   // When set: the address node `from` dials to reach node `to`.
   std::function<std::string(raft::NodeId from, raft::NodeId to)> peer_address;
 };
@@ -87,7 +90,13 @@ class LocalCluster {
     return it == metrics_ports_.end() ? 0 : it->second;
   }
   std::string address(raft::NodeId id) const;
-  // "1=127.0.0.1:P1,2=..." with the nodes' own (client) addresses.
+  // Where clients reach the node: its client port, or its one port.
+  std::string client_address(raft::NodeId id) const;
+  int client_port(raft::NodeId id) const {
+    auto it = client_ports_.find(id);
+    return it == client_ports_.end() ? port(id) : it->second;
+  }
+  // "1=127.0.0.1:P1,2=..." with the nodes' client addresses.
   std::string client_cluster() const;
   std::string log_path(raft::NodeId id) const;
   std::string data_dir(raft::NodeId id) const;
@@ -107,7 +116,8 @@ class LocalCluster {
   LocalClusterOptions options_;
   std::map<raft::NodeId, int> ports_;
   std::map<raft::NodeId, int> metrics_ports_;
-  std::set<raft::NodeId> joiners_;  // added by AddNode: not in --cluster
+  std::map<raft::NodeId, int> client_ports_;
+  std::set<raft::NodeId> joiners_;    // added by AddNode: not in --cluster
   std::set<raft::NodeId> rejoining_;  // founders reset by ResetToJoin
   std::map<raft::NodeId, pid_t> pids_;
   std::map<raft::NodeId, std::vector<std::string>> environment_;

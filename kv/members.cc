@@ -38,10 +38,16 @@ absl::StatusOr<MemberAddresses> DecodeMembers(absl::string_view in) {
   std::optional<uint64_t> count = storage::GetBigEndian64(&in);
   if (!count.has_value() || *count > in.size() / 16) return bad();
   MemberAddresses members;
+  raft::NodeId last = raft::kNoNode;
   for (uint64_t i = 0; i < *count; ++i) {
     std::optional<uint64_t> id = storage::GetBigEndian64(&in);
     std::optional<uint64_t> size = storage::GetBigEndian64(&in);
     if (!size.has_value() || *size > in.size()) return bad();
+    // EncodeMembers writes ids in increasing order, each once: anything else
+    // is damage, and a repeated id would silently replace an address (found
+    // by //fuzz:parsers_fuzzer).
+    if (*id <= last) return bad();
+    last = *id;
     members[*id] = std::string(in.substr(0, *size));
     in.remove_prefix(*size);
   }

@@ -3,6 +3,8 @@
 #include <kj/async-unix.h>
 #include <signal.h>
 
+#include <tuple>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -11,6 +13,26 @@
 #include "raft/status_macros.h"
 
 namespace raftkv::kv {
+namespace {
+
+absl::StatusOr<kj::Own<kj::ConnectionReceiver>> Listen(
+    kj::AsyncIoContext& io, const char* flag, const std::string& address) {
+  kj::Own<kj::ConnectionReceiver> receiver;
+  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
+                 receiver = io.provider->getNetwork()
+                                .parseAddress(address)
+                                .wait(io.waitScope)
+                                ->listen();
+               })) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", flag, "=", address, ": ",
+                     exception->getDescription().cStr(),
+                     "; is another process using that port?"));
+  }
+  return receiver;
+}
+
+}  // namespace
 
 absl::Status RunNode(const NodeOptions& options) {
   // Before this thread's event loop: joining asks the cluster through a
@@ -22,45 +44,38 @@ absl::Status RunNode(const NodeOptions& options) {
   NodeRuntime runtime(options, identity, io);
   RETURN_IF_ERROR(runtime.Open());
 
-  kj::Own<kj::ConnectionReceiver> listener;
-  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
-                 auto address = io.provider->getNetwork()
-                                    .parseAddress(options.bind)
-                                    .wait(io.waitScope);
-                 listener = address->listen();
-               })) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.bind, ": ",
-                     exception->getDescription().cStr(),
-                     "; is another process using that port?"));
+  std::vector<Listener> listeners;
+  const bool split = !options.client_bind.empty();
+  for (const auto& [flag, address, face] :
+       {std::tuple{"--bind", options.bind, split ? Face::kPeers : Face::kBoth},
+        std::tuple{"--client-bind", options.client_bind, Face::kClients}}) {
+    if (address.empty()) continue;
+    absl::StatusOr<kj::Own<kj::ConnectionReceiver>> receiver =
+        Listen(io, flag, address);
+    if (!receiver.ok()) return receiver.status();
+    listeners.push_back(Listener{kj::mv(*receiver), face});
   }
-  runtime.Log(absl::StrCat("node ", options.id, ": serving on ", options.bind,
-                           ", data in ", options.data_dir));
+  runtime.Log(absl::StrCat(
+      "node ", options.id, ": serving ", split ? "peers" : "peers and clients",
+      " on ", options.bind,
+      split ? absl::StrCat(", clients on ", options.client_bind) : "",
+      ", data in ", options.data_dir));
   kj::Promise<void> stop = io.unixEventPort.onSignal(SIGTERM)
                                .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
                                .ignoreResult();
   if (!options.metrics_bind.empty()) {
-    kj::Own<kj::ConnectionReceiver> http;
-    KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
-                   http = io.provider->getNetwork()
-                              .parseAddress(options.metrics_bind)
-                              .wait(io.waitScope)
-                              ->listen();
-                 })) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on --metrics-bind=", options.metrics_bind,
-                       ": ", exception->getDescription().cStr(),
-                       "; is another process using that port?"));
-    }
+    absl::StatusOr<kj::Own<kj::ConnectionReceiver>> http =
+        Listen(io, "--metrics-bind", options.metrics_bind);
+    if (!http.ok()) return http.status();
     runtime.Log(absl::StrCat("node ", options.id,
                              ": metrics, health on http://",
                              options.metrics_bind));
     // The HTTP server never resolves: it runs until the node stops.
     stop = stop.exclusiveJoin(
-        ServeHttp(runtime, io.provider->getTimer(), kj::mv(http)));
+        ServeHttp(runtime, io.provider->getTimer(), kj::mv(*http)));
   }
   absl::Status served =
-      runtime.Serve(kj::mv(listener), kj::mv(stop)).wait(io.waitScope);
+      runtime.Serve(kj::mv(listeners), kj::mv(stop)).wait(io.waitScope);
   if (!served.ok()) {
     return absl::DataLossError(absl::StrCat(
         "storage failed, node stopped to protect its data: ", served.message(),

@@ -34,7 +34,14 @@ namespace raftkv::kv {
 
 struct NodeOptions {
   raft::NodeId id = raft::kNoNode;
-  std::string bind;  // host:port to listen on
+  std::string bind;  // host:port to listen on (peers; clients too without
+                     // client_bind)
+  // host:port for clients alone; the bind port then serves peers alone.
+  std::string client_bind;
+  // Per listener: connections beyond this are closed at once.
+  uint64_t max_connections = 1024;
+  // A connection that sends nothing for this long is closed (0: never).
+  uint64_t idle_timeout_ms = 10 * 60 * 1000;
   // host:port for /metrics, /health and /ready over HTTP; "" for none.
   std::string metrics_bind;
   // Bootstrap only: every first member's client/peer address (--cluster).

@@ -25,6 +25,7 @@
 #include "kv/metrics.h"
 #include "kv/node.h"
 #include "kv/storage_worker.h"
+#include "net/buffered_stream.h"
 #include "net/kv.capnp.h"
 #include "net/peer_transport.h"
 #include "storage/leveldb_kv_store.h"
@@ -32,6 +33,15 @@
 #include "storage/snapshot_staging.h"
 
 namespace raftkv::kv {
+
+// What one listener serves: both faces (a single --bind), or peers or clients
+// alone (--client-bind).
+enum class Face { kBoth, kPeers, kClients };
+
+struct Listener {
+  kj::Own<kj::ConnectionReceiver> receiver;
+  Face face = Face::kBoth;
+};
 
 struct ScanResult {
   Outcome outcome;
@@ -48,7 +58,7 @@ class NodeRuntime {
   absl::Status Open();
   // Serves until `stop` resolves, then shuts down gracefully. Resolves with
   // OK, or with the storage error that stopped the node.
-  kj::Promise<absl::Status> Serve(kj::Own<kj::ConnectionReceiver> listener,
+  kj::Promise<absl::Status> Serve(std::vector<Listener> listeners,
                                   kj::Promise<void> stop);
 
   // Used by the RPC service.
@@ -100,7 +110,10 @@ class NodeRuntime {
   // Once a second: slow storage writes seen by the worker, peers that stay
   // unreachable.
   void CheckWarnings();
-  kj::Promise<void> AcceptLoop(kj::ConnectionReceiver& listener);
+  struct Accepting;
+  kj::Promise<void> AcceptLoop(Accepting& listener);
+  kj::Promise<void> CloseWhenIdle(net::BufferedStream& stream,
+                                  uint64_t last_bytes);
   kj::Promise<void> Shutdown();
   kj::Promise<void> WaitForLeadershipHandoff(int ticks_left);
   kj::Promise<void> WaitUntilIdle();
@@ -138,13 +151,13 @@ class NodeRuntime {
   std::unique_ptr<StorageWorker> worker_;
   std::unique_ptr<StorageWorker> snapshot_worker_;
   std::unique_ptr<NodeDriver> driver_;
-  capnp::Capability::Client bootstrap_ = nullptr;
+  std::vector<kj::Own<Accepting>> accepting_;
   kj::Own<kj::PromiseFulfiller<void>> failed_;  // fulfilled on storage failure
   kj::Own<kj::TaskSet> tasks_;
 };
 
-// The RPC face of a runtime: raft peers and clients (node_service.cc).
-capnp::Capability::Client MakeNodeService(NodeRuntime& runtime);
+// The RPC faces of a runtime (node_service.cc): what one listener serves.
+capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face);
 
 }  // namespace raftkv::kv
 

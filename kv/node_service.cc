@@ -1,5 +1,6 @@
-// The RPC face of a kvnode: Raft peer delivery and the client API
-// (net/kv.capnp).
+// The RPC faces of a kvnode (net/kv.capnp): PeerService (Raft peer delivery),
+// ClientService (the client API), and NodeService, both on one port. Each
+// method decodes, asks the runtime, and encodes.
 #include <capnp/message.h>
 
 #include <chrono>
@@ -26,10 +27,9 @@ void Fill(const Outcome& outcome, net::wire::Result::Builder out) {
   Encode(outcome, out);
 }
 
-class NodeService final : public net::wire::Node::Server {
+class PeerService : public virtual RaftPeer::Server {
  public:
-  explicit NodeService(NodeRuntime& runtime)
-      : runtime_(runtime), admission_(LimitsOf(runtime.options())) {}
+  explicit PeerService(NodeRuntime& runtime) : runtime_(runtime) {}
 
  protected:
   kj::Promise<void> deliver(DeliverContext context) override {
@@ -70,6 +70,16 @@ class NodeService final : public net::wire::Node::Server {
     return kj::READY_NOW;
   }
 
+ private:
+  NodeRuntime& runtime_;
+};
+
+class ClientService : public virtual KvService::Server {
+ public:
+  explicit ClientService(NodeRuntime& runtime)
+      : runtime_(runtime), admission_(LimitsOf(runtime.options())) {}
+
+ protected:
   // Client requests, counted and timed by operation and result (the code
   // of the reply; "error" for a request that failed with an exception).
   kj::Promise<void> get(GetContext context) override {
@@ -362,9 +372,26 @@ class NodeService final : public net::wire::Node::Server {
   const Admission admission_;
 };
 
+// Both faces on one port (no --client-bind).
+class NodeService final : public net::wire::Node::Server,
+                          public PeerService,
+                          public ClientService {
+ public:
+  explicit NodeService(NodeRuntime& runtime)
+      : PeerService(runtime), ClientService(runtime) {}
+};
+
 }  // namespace
 
-capnp::Capability::Client MakeNodeService(NodeRuntime& runtime) {
+capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face) {
+  switch (face) {
+    case Face::kPeers:
+      return kj::heap<PeerService>(runtime);
+    case Face::kClients:
+      return kj::heap<ClientService>(runtime);
+    case Face::kBoth:
+      break;
+  }
   return kj::heap<NodeService>(runtime);
 }
 

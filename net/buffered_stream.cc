@@ -34,12 +34,16 @@ kj::Promise<size_t> BufferedStream::ReadMore(kj::byte* out, size_t min_bytes,
   // memory.
   if (max_bytes - done >= kBufferBytes) {
     return inner_->tryRead(out + done, min_bytes - done, max_bytes - done)
-        .then([done](size_t n) { return done + n; });
+        .then([this, done](size_t n) {
+          bytes_read_ += n;
+          return done + n;
+        });
   }
   return inner_->tryRead(buffer_.begin(), 1, buffer_.size())
       .then([this, out, min_bytes, max_bytes,
              done](size_t n) -> kj::Promise<size_t> {
         if (n == 0) return done;  // end of stream
+        bytes_read_ += n;
         end_ = n;
         const size_t total = done + Drain(out + done, max_bytes - done);
         if (total >= min_bytes) return total;

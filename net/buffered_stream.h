@@ -48,6 +48,10 @@ class BufferedStream final : public kj::AsyncIoStream {
     inner_->getpeername(addr, length);
   }
 
+  // Bytes read from the underlying stream so far (an idle connection's
+  // count stands still).
+  uint64_t bytes_read() const { return bytes_read_; }
+
  private:
   // Copies buffered bytes into `out`; returns how many.
   size_t Drain(kj::byte* out, size_t max_bytes);
@@ -58,6 +62,7 @@ class BufferedStream final : public kj::AsyncIoStream {
   kj::Array<kj::byte> buffer_;
   size_t begin_ = 0;
   size_t end_ = 0;
+  uint64_t bytes_read_ = 0;
 };
 
 }  // namespace raftkv::net

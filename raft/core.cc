@@ -272,6 +272,21 @@ absl::Status Core::Step(const Message& m) {
     return absl::InvalidArgumentError(
         absl::StrCat(MessageTypeName(m.type), " from node 0 dropped"));
   }
+  // A node never sends to itself: such a message is forged or looped back,
+  // and a leader's message "from" this node would make it a follower that
+  // names itself leader (found by //fuzz:core_fuzzer).
+  if (m.from == config_.id) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        MessageTypeName(m.type), " claiming to come from this node dropped"));
+  }
+  // No honest node reaches such a term; adopting it would let the next
+  // election's term + 1 wrap around to 0 (found by //fuzz:core_fuzzer: a
+  // TimeoutNow at term 2^64-1 made a leader a candidate at term 0).
+  if (m.term > kMaxTerm) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(MessageTypeName(m.type), " from node ", m.from,
+                     " at term ", m.term, " dropped: terms end at ", kMaxTerm));
+  }
   bool handled = false;
   absl::Status status = StepByTerm(m, &handled);
   if (handled) return status;

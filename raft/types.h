@@ -26,6 +26,9 @@ using LogIndex = uint64_t;
 
 inline constexpr NodeId kNoNode = 0;
 inline constexpr Term kNoTerm = 0;
+// The highest term a message may carry: an election adds one to the term (a
+// pre-vote asks for one more), which must not wrap around.
+inline constexpr Term kMaxTerm = (uint64_t{1} << 62);
 inline constexpr LogIndex kNoIndex = 0;
 
 enum class EntryType : uint8_t {

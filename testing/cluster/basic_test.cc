@@ -61,7 +61,7 @@ TEST(ClusterBasicTest, StateDigest_SameOnEveryNode_ChangesWithAWrite) {
   auto digests = [&]() {
     std::set<uint64_t> seen;
     for (raft::NodeId id : h.ids()) {
-      auto info = h.client().Status(h.cluster().address(id), true);
+      auto info = h.client().Status(h.cluster().client_address(id), true);
       EXPECT_TRUE(info.ok()) << info.status();
       if (info.ok()) seen.insert(info->digest);
     }

@@ -62,6 +62,7 @@ absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
   cluster_options.nodes = options.nodes;
   cluster_options.extra_flags = options.extra_flags;
   cluster_options.metrics = options.metrics;
+  cluster_options.client_ports = options.client_ports;
   auto cluster = cli::LocalCluster::Create(cluster_options);
   if (!cluster.ok()) return cluster.status();
   // One proxy per directed peer link: node `from` reaches node `to` through it.
@@ -73,6 +74,7 @@ absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
   for (raft::NodeId id : (*cluster)->ids()) {
     node_ports.insert((*cluster)->port(id));
     node_ports.insert((*cluster)->metrics_port(id));
+    node_ports.insert((*cluster)->client_port(id));
   }
   std::vector<std::unique_ptr<TcpProxy>> rejected;
   for (raft::NodeId from : (*cluster)->ids()) {
@@ -113,7 +115,7 @@ ClusterHarness::~ClusterHarness() {
 absl::StatusOr<kv::NodeInfo> ClusterHarness::Status(raft::NodeId id) {
   if (!cluster_->running(id))
     return absl::UnavailableError(absl::StrCat("node ", id, " is down"));
-  return client_->Status(cluster_->address(id));
+  return client_->Status(cluster_->client_address(id));
 }
 
 absl::StatusOr<raft::NodeId> ClusterHarness::WaitForLeader(
@@ -137,7 +139,7 @@ absl::StatusOr<std::map<std::string, std::string>> ClusterHarness::Contents(
   std::map<std::string, std::string> contents;
   std::string start;
   while (true) {
-    auto list = client_->ListAt(cluster_->address(id), "", 16, start);
+    auto list = client_->ListAt(cluster_->client_address(id), "", 16, start);
     if (!list.ok()) return list.status();
     for (auto& [key, value] : list->items)
       contents.emplace(std::move(key), std::move(value));
@@ -189,7 +191,7 @@ absl::Status ClusterHarness::WaitForConvergence(
           states;
       for (const auto& [id, a] : applied) {
         if (!same) break;
-        auto info = client_->Status(cluster_->address(id), true);
+        auto info = client_->Status(cluster_->client_address(id), true);
         if (!info.ok()) {
           same = false;
           last = absl::StrCat("node ", id, ": ", info.status().message());

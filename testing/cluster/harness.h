@@ -32,6 +32,8 @@ struct HarnessOptions {
   uint64_t client_timeout_ms = 10000;
   // Every node serves /metrics, /health and /ready (cluster().metrics_port).
   bool metrics = false;
+  // Clients on ports of their own (--client-bind); client() uses them.
+  bool client_ports = false;
 };
 
 // How a cut link fails: the proxy resets its connections and refuses new

@@ -31,7 +31,7 @@ TEST(ClusterPartitionTest, MinorityCannotCommit_MajorityContinues_AllConverge) {
   // The old leader alone cannot commit: a client that can only reach it gets
   // "unavailable".
   CommandOutput minority_write =
-      h.Run({absl::StrCat("--cluster=", h.cluster().address(*leader)),
+      h.Run({absl::StrCat("--cluster=", h.cluster().client_address(*leader)),
              "--timeout=1500ms", "put", "minority", "lost"});
   EXPECT_EQ(minority_write.exit_code, 3) << minority_write.err;
 
@@ -40,7 +40,7 @@ TEST(ClusterPartitionTest, MinorityCannotCommit_MajorityContinues_AllConverge) {
   std::string majority_cluster;
   for (raft::NodeId id : majority) {
     absl::StrAppend(&majority_cluster, majority_cluster.empty() ? "" : ",",
-                    h.cluster().address(id));
+                    h.cluster().client_address(id));
   }
   CommandOutput majority_write =
       h.Run({absl::StrCat("--cluster=", majority_cluster), "put", "majority",

@@ -115,7 +115,7 @@ void Run::StaleLeader(raft::NodeId node) {
     if (id == node || removed_.count(id) > 0) continue;
     rest.insert(id);
     absl::StrAppend(&majority, majority.empty() ? "" : ",",
-                    h_->cluster().address(id));
+                    h_->cluster().client_address(id));
   }
   std::string how;
   h_->Partition({{node}, rest}, PickLinkFault(&how));
@@ -129,7 +129,7 @@ void Run::StaleLeader(raft::NodeId node) {
                  done, recorder_);
   });
   std::thread reader([&] {
-    PinnedClient(h_->cluster().address(node), 3000 + result_.faults,
+    PinnedClient(h_->cluster().client_address(node), 3000 + result_.faults,
                  options_.keys, false, stop, done, recorder_);
   });
   Sleep(1500 + rng_() % 1000);

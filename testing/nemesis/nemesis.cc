@@ -139,7 +139,7 @@ void Run::MeasureRejoin(const std::set<raft::NodeId>& nodes,
 // just woke up from a pause may not know it was deposed, and must not
 // answer from its own state (thesis §6.4). Recorded like any client's.
 void Run::ProbeReads(raft::NodeId id) {
-  const std::string address = h_->cluster().address(id);
+  const std::string address = h_->cluster().client_address(id);
   const uint64_t client_id = 1000 + result_.faults;
   std::string seen;
   std::thread probe([this, address, client_id, &seen] {
