@@ -47,11 +47,17 @@ class KvTarget final : public BenchTarget {
   std::unique_ptr<kv::Client> client_;
 };
 
-BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms) {
+BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms,
+                             const net::TlsFiles& tls) {
   return
-      [cluster, timeout_ms](
-          bool linearizable) -> absl::StatusOr<std::unique_ptr<BenchTarget>> {
-        auto client = kv::Client::Create({cluster, timeout_ms, linearizable});
+      [cluster, timeout_ms,
+       tls](bool linearizable) -> absl::StatusOr<std::unique_ptr<BenchTarget>> {
+        kv::ClientOptions options;
+        options.cluster = cluster;
+        options.timeout_ms = timeout_ms;
+        options.linearizable = linearizable;
+        options.tls = tls;
+        auto client = kv::Client::Create(options);
         if (!client.ok()) return client.status();
         return std::unique_ptr<BenchTarget>(new KvTarget(std::move(*client)));
       };

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "cli/latency_histogram.h"
 #include "cli/printer.h"
+#include "net/tls.h"
 
 namespace raftkv::cli {
 
@@ -62,7 +63,9 @@ using BenchTargetFactory =
         bool linearizable)>;
 
 // raftkv through kv::Client, following the leader.
-BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms);
+// With `tls` configured, every client connects with mutual TLS.
+BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms,
+                             const net::TlsFiles& tls = {});
 
 absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
                                      const BenchTargetFactory& targets,

@@ -41,6 +41,8 @@ int ExitCodeFor(kv::Code code) {
       return kExitCompareFailed;
     case kv::Code::kFailedPrecondition:
       return kExitRefused;
+    case kv::Code::kPermissionDenied:
+      return kExitPermissionDenied;
     case kv::Code::kSessionExpired:
       return kExitError;
   }
@@ -59,6 +61,8 @@ int ReportError(const absl::Status& status) {
       return kExitUnavailable;
     case absl::StatusCode::kInvalidArgument:
       return kExitInvalid;
+    case absl::StatusCode::kUnauthenticated:
+      return kExitTlsRefused;
     default:
       return kExitError;
   }

@@ -25,6 +25,8 @@ enum ExitCode : int {
   kExitStorageFailed = 7,  // serve: the disk failed; the node stopped
   kExitRefused = 8,    // refused in the cluster's present state; retry later
   kExitBadBackup = 9,  // a backup file that is damaged, truncated or missing
+  kExitPermissionDenied = 10,  // the client's certificate does not grant it
+  kExitTlsRefused = 11,        // TLS: a certificate was refused, either way
 };
 
 struct CommandContext {

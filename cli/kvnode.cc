@@ -53,6 +53,22 @@ ABSL_FLAG(uint64_t, max_connections, 1024,
 ABSL_FLAG(uint64_t, idle_timeout_ms, 10 * 60 * 1000,
           "serve: close a connection that sent nothing for this long (0: "
           "never)");
+ABSL_FLAG(std::string, cert_file, "",
+          "TLS: this side's PEM certificate (serve: the client port's; "
+          "clients: the client's)");
+ABSL_FLAG(std::string, key_file, "", "TLS: the PEM key of --cert-file");
+ABSL_FLAG(std::string, trusted_ca_file, "",
+          "serve, TLS: the CA whose client certificates are let in");
+ABSL_FLAG(std::string, ca_file, "",
+          "clients, TLS: the CA that signed the nodes' certificates");
+ABSL_FLAG(std::string, peer_cert_file, "",
+          "serve, TLS: this node's peer certificate (CN and DNS name node-N)");
+ABSL_FLAG(std::string, peer_key_file, "", "serve, TLS: its PEM key");
+ABSL_FLAG(std::string, peer_trusted_ca_file, "",
+          "serve, TLS: the CA of the members' peer certificates");
+ABSL_FLAG(std::string, auth_file, "",
+          "serve, TLS: client certificate names and their roles, one "
+          "\"NAME read-only|read-write|admin\" per line");
 ABSL_FLAG(std::string, metrics_bind, "",
           "serve: HOST:PORT for /metrics, /health and /ready over HTTP");
 ABSL_FLAG(uint64_t, tick_ms, 50, "serve: Raft tick length in milliseconds");
@@ -130,6 +146,9 @@ Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-tic
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
   --compact-after-entries  --snapshot-rate-mib  --quiet
   --max-connections=1024  --idle-timeout-ms=600000
+  TLS (serve, with --client-bind): --cert-file --key-file --trusted-ca-file
+    --peer-cert-file --peer-key-file --peer-trusted-ca-file [--auth-file]
+    (SIGHUP reloads them); clients: --cert-file --key-file --ca-file
   --log-format=text|json  --log-level=debug|info|warning|error  --slow-ms=500
 
 Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
@@ -137,7 +156,9 @@ Exit codes: 0 ok, 1 not found, 2 usage error, 3 cluster unavailable,
             7 serve stopped because its storage failed (disk full, I/O error),
             8 refused in the cluster's present state (a membership change in
               flight, a learner too far behind): retry later,
-            9 a backup file that is damaged, truncated or missing.
+            9 a backup file that is damaged, truncated or missing,
+           10 permission denied (the client certificate's role, --auth-file),
+           11 TLS refused (a certificate not trusted, expired, or missing).
 )";
 
 std::string Usage() {
@@ -154,6 +175,14 @@ const std::set<std::string> kFlags = {"node_id",
                                       "tick_ms",
                                       "metrics_bind",
                                       "client_bind",
+                                      "cert_file",
+                                      "key_file",
+                                      "trusted_ca_file",
+                                      "ca_file",
+                                      "peer_cert_file",
+                                      "peer_key_file",
+                                      "peer_trusted_ca_file",
+                                      "auth_file",
                                       "max_connections",
                                       "idle_timeout_ms",
                                       "election_ticks",
@@ -324,6 +353,13 @@ int Serve(bool cluster_given) {
   options.tick_ms = absl::GetFlag(FLAGS_tick_ms);
   options.metrics_bind = absl::GetFlag(FLAGS_metrics_bind);
   options.client_bind = absl::GetFlag(FLAGS_client_bind);
+  options.client_tls = {absl::GetFlag(FLAGS_cert_file),
+                        absl::GetFlag(FLAGS_key_file),
+                        absl::GetFlag(FLAGS_trusted_ca_file)};
+  options.peer_tls = {absl::GetFlag(FLAGS_peer_cert_file),
+                      absl::GetFlag(FLAGS_peer_key_file),
+                      absl::GetFlag(FLAGS_peer_trusted_ca_file), "--peer-"};
+  options.auth_file = absl::GetFlag(FLAGS_auth_file);
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout_ms);
   options.election_ticks = absl::GetFlag(FLAGS_election_ticks);
@@ -454,6 +490,8 @@ int Main(int argc, char** argv) {
   options.timeout_ms = static_cast<uint64_t>(
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_timeout)));
   options.linearizable = consistency == "linearizable";
+  options.tls = {absl::GetFlag(FLAGS_cert_file), absl::GetFlag(FLAGS_key_file),
+                 absl::GetFlag(FLAGS_ca_file)};
   if (options.timeout_ms == 0) {
     fprintf(stderr, "kvnode: --timeout must be positive, like 5s or 500ms\n");
     return kExitUsage;
@@ -480,8 +518,9 @@ int Main(int argc, char** argv) {
     bench.read_ratio = absl::GetFlag(FLAGS_read_ratio);
     bench.linearizable = options.linearizable;
     bench.timeout_ms = options.timeout_ms;
-    return RunBenchCommand(bench, KvTargets(bench.cluster, bench.timeout_ms),
-                           context.output);
+    return RunBenchCommand(
+        bench, KvTargets(bench.cluster, bench.timeout_ms, options.tls),
+        context.output);
   }
   SnapshotFlags snapshot;
   snapshot.output = context.output;

@@ -152,6 +152,8 @@ absl::Status LocalCluster::StartNode(raft::NodeId id) {
   if (client_ports_.count(id) > 0)
     args.push_back(absl::StrCat("--client-bind=", client_address(id)));
   for (const std::string& flag : options_.extra_flags) args.push_back(flag);
+  if (auto own = options_.node_flags.find(id); own != options_.node_flags.end())
+    args.insert(args.end(), own->second.begin(), own->second.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);

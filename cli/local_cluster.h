@@ -32,6 +32,8 @@ struct LocalClusterOptions {
   std::string dir;     // data directories and logs go here
   int nodes = 3;
   std::vector<std::string> extra_flags;  // passed to every `kvnode serve`
+  // Passed to one node's `kvnode serve` (after extra_flags).
+  std::map<raft::NodeId, std::vector<std::string>> node_flags;
   // Each node also serves /metrics, /health and /ready (--metrics-bind) on
   // a port of its own.
   bool metrics = false;
@@ -63,6 +65,10 @@ class LocalCluster {
   // member with the same id and address: its data directory is emptied and
   // its next start joins (--join) instead of naming --cluster.
   absl::Status ResetToJoin(raft::NodeId id);
+  // The node's own flags for its next starts (options().node_flags).
+  void set_node_flags(raft::NodeId id, std::vector<std::string> flags) {
+    options_.node_flags[id] = std::move(flags);
+  }
   // Extra environment ("NAME=value") for the node's next starts, on top of
   // this process's own (for example LD_PRELOAD of a library to run it with).
   void set_environment(raft::NodeId id, std::vector<std::string> environment);

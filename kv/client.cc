@@ -30,6 +30,9 @@ absl::Status ToStatus(const Outcome& reply) {
     case Code::kFailedPrecondition:
       status = absl::FailedPreconditionError(reply.message);
       break;
+    case Code::kPermissionDenied:
+      status = absl::PermissionDeniedError(reply.message);
+      break;
     case Code::kNotLeader:
     case Code::kUnavailable:
       status = absl::UnavailableError(reply.message);
@@ -78,8 +81,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(
     return absl::InvalidArgumentError(
         "--cluster is empty: give at least one HOST:PORT");
   }
-  return std::unique_ptr<Client>(new Client(
-      std::make_unique<Impl>(options, std::move(addresses), std::move(ids))));
+  auto impl =
+      std::make_unique<Impl>(options, std::move(addresses), std::move(ids));
+  if (absl::Status tls = impl->LoadTls(); !tls.ok()) return tls;
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
 }
 
 const std::vector<std::string>& Client::addresses() const {

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "kv/backup_file.h"
 #include "kv/outcome.h"
+#include "net/tls.h"
 #include "raft/confchange.h"
 #include "raft/types.h"
 
@@ -35,6 +36,9 @@ struct ClientOptions {
   std::string cluster = "127.0.0.1:7001";
   uint64_t timeout_ms = 5000;
   bool linearizable = true;
+  // Mutual TLS (--cert-file, --key-file, --ca-file): the node must present a
+  // certificate from the CA that names the host of its address.
+  net::TlsFiles tls;
 };
 
 struct CasResult {

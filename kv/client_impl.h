@@ -11,6 +11,7 @@
 #include <functional>
 #include <random>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -69,6 +70,7 @@ class Client::Impl {
         timer.now() + options_.timeout_ms * kj::MILLISECONDS;
     uint64_t backoff_ms = 20;
     std::string last_problem = "no node answered";
+    bool hung_up = false;  // a node closed the connection on us
     while (timer.now() < deadline) {
       const std::string address = addresses_[current_];
       const kj::Duration left = deadline - timer.now();
@@ -93,6 +95,7 @@ class Client::Impl {
                    })) {
         last_problem =
             absl::StrCat(address, ": ", exception->getDescription().cStr());
+        hung_up = hung_up || LooksLikeHangUp(last_problem);
       }
       if (answered && reply.code != Code::kNotLeader &&
           (reply.code != Code::kUnavailable || not_idempotent)) {
@@ -131,10 +134,7 @@ class Client::Impl {
           .wait(io_.waitScope);
       backoff_ms = std::min<uint64_t>(backoff_ms * 2, 200);
     }
-    return absl::UnavailableError(absl::StrCat(
-        "cluster unavailable: no leader answered within ", options_.timeout_ms,
-        " ms (tried ", absl::StrJoin(addresses_, ", "),
-        "; last: ", last_problem, ")"));
+    return Unreachable(last_problem, hung_up);
   }
 
   KvService::Client& Connect(const std::string& address, kj::Duration timeout) {
@@ -151,6 +151,16 @@ class Client::Impl {
                             KJ_FAIL_REQUIRE("connect timed out");
                           }))
                       .wait(io_.waitScope);
+    if (tls_ != nullptr) {
+      // The node must prove it is the host we dialled (its certificate's
+      // subjectAltName), and we present ours.
+      stream = tls_->WrapClient(kj::mv(stream), net::HostOf(address))
+                   .exclusiveJoin(timer.afterDelay(timeout).then(
+                       []() -> kj::Own<kj::AsyncIoStream> {
+                         KJ_FAIL_REQUIRE("TLS handshake timed out");
+                       }))
+                   .wait(io_.waitScope);
+    }
     Connection connection;
     net::SetNoDelay(*stream);
     connection.stream = kj::heap<net::BufferedStream>(kj::mv(stream));
@@ -174,7 +184,53 @@ class Client::Impl {
   }
   uint64_t NextSequence() { return next_sequence_++; }
 
+  // Reads the TLS files once, if any (Client::Create).
+  absl::Status LoadTls() {
+    if (!options_.tls.configured()) return absl::OkStatus();
+    absl::StatusOr<std::shared_ptr<net::Tls>> tls =
+        net::Tls::Load(options_.tls, io_.provider->getTimer());
+    if (!tls.ok()) return tls.status();
+    tls_ = *tls;
+    return absl::OkStatus();
+  }
+
+  // The error after no node answered: a certificate problem is named as one
+  // (kUnauthenticated), and a node that hangs up on a plain-TCP client may
+  // want TLS.
+  static bool LooksLikeHangUp(const std::string& problem) {
+    return absl::StrContains(problem, "isconnected") ||
+           absl::StrContains(problem, "EOF") ||
+           absl::StrContains(problem, "segments");
+  }
+
+  absl::Status Unreachable(const std::string& last_problem,
+                           bool hung_up) const {
+    const bool tls_problem = absl::StrContains(last_problem, "SSL") ||
+                             absl::StrContains(last_problem, "TLS") ||
+                             absl::StrContains(last_problem, "tls") ||
+                             absl::StrContains(last_problem, "ssl") ||
+                             absl::StrContains(last_problem, "certificate");
+    if (tls_problem) {
+      return absl::UnauthenticatedError(absl::StrCat(
+          "TLS refused: ", last_problem,
+          tls_ == nullptr ? "; the node requires TLS: give --ca-file, "
+                            "--cert-file and --key-file"
+                          : "; check that --cert-file is signed by the CA "
+                            "the node trusts, not expired, and that "
+                            "--ca-file signed the node's certificate"));
+    }
+    return absl::UnavailableError(absl::StrCat(
+        "cluster unavailable: no leader answered within ", options_.timeout_ms,
+        " ms (tried ", absl::StrJoin(addresses_, ", "),
+        "; last: ", last_problem, ")",
+        tls_ == nullptr && hung_up
+            ? "; if the cluster requires TLS, give --ca-file, --cert-file "
+              "and --key-file"
+            : ""));
+  }
+
   ClientOptions options_;
+  std::shared_ptr<net::Tls> tls_;
   kj::AsyncIoContext io_;
   std::vector<std::string> addresses_;
   std::map<raft::NodeId, std::string> ids_;

@@ -72,7 +72,7 @@ Outcome NodeDriver::NotLeader(std::string message) const {
   Outcome result;
   result.code = Code::kNotLeader;
   result.leader_id = leader_;
-  result.leader_address = AddressOf(leader_);
+  result.leader_address = ClientAddressOf(leader_);
   if (!message.empty()) {
     result.message = std::move(message);
   } else if (leader_ == raft::kNoNode) {

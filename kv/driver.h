@@ -209,6 +209,12 @@ class NodeDriver {
   const MemberAddresses& members() const { return members_; }
   // The address of `id`, or "" if it is not known.
   std::string AddressOf(raft::NodeId id) const;
+  // Where clients reach node `id`: the address it told its peers it serves
+  // clients on, else its member address. "Not the leader" names this one.
+  std::string ClientAddressOf(raft::NodeId id) const;
+  void SetClientAddress(raft::NodeId id, std::string address) {
+    client_addresses_[id] = std::move(address);
+  }
 
   // Graceful shutdown, step one: a leader hands leadership to its most
   // up-to-date follower (thesis §3.10). Returns whether a transfer started.
@@ -335,6 +341,7 @@ class NodeDriver {
     uint64_t started_us = 0;
   };
   std::optional<Incoming> incoming_;
+  std::map<raft::NodeId, std::string> client_addresses_;
   void Observe(Timed what, uint64_t started_us);
   uint64_t next_transfer_ = 0;
   int snapshot_jobs_in_flight_ = 0;

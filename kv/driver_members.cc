@@ -53,6 +53,11 @@ void NodeDriver::ChangeMembership(std::vector<raft::ConfChangeStep> steps,
   Process();
 }
 
+std::string NodeDriver::ClientAddressOf(raft::NodeId id) const {
+  auto it = client_addresses_.find(id);
+  return it != client_addresses_.end() ? it->second : AddressOf(id);
+}
+
 std::string NodeDriver::AddressOf(raft::NodeId id) const {
   auto it = members_.find(id);
   return it == members_.end() ? "" : it->second;

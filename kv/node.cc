@@ -32,6 +32,16 @@ absl::StatusOr<kj::Own<kj::ConnectionReceiver>> Listen(
   return receiver;
 }
 
+// SIGHUP: new certificates and permissions for new connections. Never
+// resolves.
+kj::Promise<void> ReloadOnHangup(NodeRuntime& runtime,
+                                 kj::UnixEventPort& port) {
+  return port.onSignal(SIGHUP).then([&runtime, &port](siginfo_t) {
+    runtime.ReloadSecurity();
+    return ReloadOnHangup(runtime, port);
+  });
+}
+
 }  // namespace
 
 absl::Status RunNode(const NodeOptions& options) {
@@ -40,6 +50,7 @@ absl::Status RunNode(const NodeOptions& options) {
   ASSIGN_OR_RETURN(NodeIdentity identity, ResolveIdentity(options));
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
+  kj::UnixEventPort::captureSignal(SIGHUP);
   kj::AsyncIoContext io = kj::setupAsyncIo();
   NodeRuntime runtime(options, identity, io);
   RETURN_IF_ERROR(runtime.Open());
@@ -60,9 +71,11 @@ absl::Status RunNode(const NodeOptions& options) {
       " on ", options.bind,
       split ? absl::StrCat(", clients on ", options.client_bind) : "",
       ", data in ", options.data_dir));
-  kj::Promise<void> stop = io.unixEventPort.onSignal(SIGTERM)
-                               .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
-                               .ignoreResult();
+  kj::Promise<void> stop =
+      io.unixEventPort.onSignal(SIGTERM)
+          .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
+          .ignoreResult()
+          .exclusiveJoin(ReloadOnHangup(runtime, io.unixEventPort));
   if (!options.metrics_bind.empty()) {
     absl::StatusOr<kj::Own<kj::ConnectionReceiver>> http =
         Listen(io, "--metrics-bind", options.metrics_bind);

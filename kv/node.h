@@ -28,6 +28,7 @@
 #include "kv/identity.h"
 #include "kv/log.h"
 #include "kv/members.h"
+#include "net/tls.h"
 #include "raft/types.h"
 
 namespace raftkv::kv {
@@ -42,6 +43,13 @@ struct NodeOptions {
   uint64_t max_connections = 1024;
   // A connection that sends nothing for this long is closed (0: never).
   uint64_t idle_timeout_ms = 10 * 60 * 1000;
+  // Mutual TLS on the client port and on the peer port (and for dialled
+  // peers); both or neither, and only with client_bind.
+  net::TlsFiles client_tls;
+  net::TlsFiles peer_tls;
+  // Client certificate names and their roles (kv/permissions.h); "" for
+  // every client an admin.
+  std::string auth_file;
   // host:port for /metrics, /health and /ready over HTTP; "" for none.
   std::string metrics_bind;
   // Bootstrap only: every first member's client/peer address (--cluster).

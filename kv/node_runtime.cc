@@ -28,34 +28,6 @@ uint64_t SystemNowMs() {
           .count());
 }
 
-struct ServerConnection {
-  ServerConnection(kj::Own<net::BufferedStream> stream_in,
-                   capnp::Capability::Client bootstrap,
-                   capnp::ReaderOptions limits)
-      : stream(kj::mv(stream_in)),
-        network(*stream, capnp::rpc::twoparty::Side::SERVER, limits),
-        rpc(capnp::makeRpcServer(network, kj::mv(bootstrap))) {}
-  kj::Own<net::BufferedStream> stream;
-  capnp::TwoPartyVatNetwork network;
-  capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
-};
-
-// The largest message each face reads, checked against the frame's segment
-// table before anything is allocated (capnp's traversal limit): a client
-// request is at most --max-request-bytes plus RPC framing; a peer's deliver
-// batch stops growing past 4 MiB (net::PeerTransport) and a snapshot chunk
-// is at most 4 MiB, with entries up to a request each.
-capnp::ReaderOptions LimitsFor(Face face, uint64_t max_request_bytes) {
-  capnp::ReaderOptions limits;
-  limits.nestingLimit = 64;
-  const uint64_t bytes =
-      face == Face::kClients
-          ? max_request_bytes + (64 << 10)
-          : std::max<uint64_t>(64 << 20, 8 * max_request_bytes);
-  limits.traversalLimitInWords = bytes / sizeof(capnp::word);
-  return limits;
-}
-
 // Turns a driver reply callback into a kj promise.
 struct ReplyPromise {
   kj::Promise<Outcome> promise = nullptr;
@@ -156,6 +128,8 @@ absl::Status NodeRuntime::Open() {
   peer_transport_ = std::make_unique<net::PeerTransport>(io_, cluster_id_,
                                                          peers, config.seed);
   transport_ = std::make_unique<Transport>(peer_transport_.get());
+  RETURN_IF_ERROR(LoadSecurity());
+  peer_transport_->set_client_address(options_.client_bind);
   clock_ = std::make_unique<SystemClock>();
   worker_ = std::make_unique<StorageWorker>([this](double seconds) {
     metrics_->ObservePersist(seconds);
@@ -418,71 +392,6 @@ kj::Promise<void> NodeRuntime::TickLoop() {
           CheckWarnings();
         return TickLoop();
       });
-}
-
-struct NodeRuntime::Accepting {
-  kj::Own<kj::ConnectionReceiver> receiver;
-  Face face;
-  capnp::Capability::Client bootstrap;
-  capnp::ReaderOptions limits;
-  uint64_t open = 0;  // connections being served
-};
-
-kj::Promise<void> NodeRuntime::AcceptLoop(Accepting& listener) {
-  return listener.receiver->accept().then(
-      [this, &listener](kj::Own<kj::AsyncIoStream> accepted) {
-        if (listener.open >= options_.max_connections) {
-          // Dropped at once: a flood costs a file descriptor for a moment.
-          Warn(absl::StrCat("connections-", static_cast<int>(listener.face)),
-               absl::StrCat("refusing connections: ", listener.open,
-                            " are open, the limit is ",
-                            options_.max_connections, " (--max-connections)"));
-          return AcceptLoop(listener);
-        }
-        net::SetNoDelay(*accepted);
-        auto stream = kj::heap<net::BufferedStream>(kj::mv(accepted));
-        net::BufferedStream& watched = *stream;
-        auto connection = kj::heap<ServerConnection>(
-            kj::mv(stream), listener.bootstrap, listener.limits);
-        ++listener.open;
-        kj::Promise<void> ends = connection->network.onDisconnect();
-        if (options_.idle_timeout_ms > 0)
-          ends = ends.exclusiveJoin(CloseWhenIdle(watched, ~uint64_t{0}));
-        tasks_->add(ends.attach(kj::mv(connection),
-                                kj::defer([&listener] { --listener.open; })));
-        return AcceptLoop(listener);
-      });
-}
-
-// Resolves (and so drops the connection) once a whole idle timeout passes
-// without a byte read from it.
-kj::Promise<void> NodeRuntime::CloseWhenIdle(net::BufferedStream& stream,
-                                             uint64_t last_bytes) {
-  return io_.provider->getTimer()
-      .afterDelay(options_.idle_timeout_ms * kj::MILLISECONDS)
-      .then([this, &stream, last_bytes]() -> kj::Promise<void> {
-        if (stream.bytes_read() == last_bytes) return kj::READY_NOW;
-        return CloseWhenIdle(stream, stream.bytes_read());
-      });
-}
-
-kj::Promise<absl::Status> NodeRuntime::Serve(std::vector<Listener> listeners,
-                                             kj::Promise<void> stop) {
-  auto failed = kj::newPromiseAndFulfiller<void>();
-  failed_ = kj::mv(failed.fulfiller);
-  kj::Promise<void> serving = TickLoop();
-  for (Listener& listener : listeners) {
-    auto accepting = kj::heap<Accepting>(
-        Accepting{kj::mv(listener.receiver), listener.face,
-                  MakeService(*this, listener.face),
-                  LimitsFor(listener.face, options_.max_request_bytes)});
-    serving = serving.exclusiveJoin(AcceptLoop(*accepting));
-    accepting_.push_back(kj::mv(accepting));
-  }
-  return serving.exclusiveJoin(kj::mv(stop))
-      .exclusiveJoin(kj::mv(failed.promise))
-      .then([this] { return Shutdown(); })
-      .then([this] { return driver_->failure(); });
 }
 
 kj::Promise<void> NodeRuntime::WaitForLeadershipHandoff(int ticks_left) {

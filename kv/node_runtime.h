@@ -24,10 +24,12 @@
 #include "kv/log.h"
 #include "kv/metrics.h"
 #include "kv/node.h"
+#include "kv/permissions.h"
 #include "kv/storage_worker.h"
 #include "net/buffered_stream.h"
 #include "net/kv.capnp.h"
 #include "net/peer_transport.h"
+#include "net/tls.h"
 #include "storage/leveldb_kv_store.h"
 #include "storage/leveldb_log_storage.h"
 #include "storage/snapshot_staging.h"
@@ -37,6 +39,13 @@ namespace raftkv::kv {
 // What one listener serves: both faces (a single --bind), or peers or clients
 // alone (--client-bind).
 enum class Face { kBoth, kPeers, kClients };
+
+// Who is at the other end of a connection: with TLS, the common name of the
+// certificate it presented (a peer's is "node-N").
+struct Identity {
+  bool authenticated = false;
+  std::string name;
+};
 
 struct Listener {
   kj::Own<kj::ConnectionReceiver> receiver;
@@ -56,6 +65,11 @@ class NodeRuntime {
 
   // Opens storage, bootstraps a new cluster member, creates the driver.
   absl::Status Open();
+  // SIGHUP: reads the certificates and the permissions again; on a problem
+  // keeps the ones in use and logs why (node_listeners.cc).
+  void ReloadSecurity();
+  // What a client with this identity may do (kv/permissions.h).
+  Role RoleOf(const Identity& identity) const;
   // Serves until `stop` resolves, then shuts down gracefully. Resolves with
   // OK, or with the storage error that stopped the node.
   kj::Promise<absl::Status> Serve(std::vector<Listener> listeners,
@@ -86,7 +100,14 @@ class NodeRuntime {
   StateMachine& machine() { return driver_->machine(); }
   const NodeOptions& options() const { return options_; }
   std::string AddressOf(raft::NodeId id) const;
-  std::string LeaderAddress() const { return AddressOf(driver_->leader()); }
+  // Where clients reach the leader (its --client-bind when it told us).
+  std::string LeaderAddress() const {
+    return driver_->ClientAddressOf(driver_->leader());
+  }
+  // A peer serves clients at `address` (node_service.cc, from deliver).
+  void NoteClientAddress(raft::NodeId id, const std::string& address) {
+    driver_->SetClientAddress(id, address);
+  }
   uint64_t cluster_id() const { return cluster_id_; }
   void Log(const std::string& line) const { Emit(LogLevel::kInfo, line); }
   void Emit(LogLevel level, const std::string& line) const;
@@ -110,8 +131,17 @@ class NodeRuntime {
   // Once a second: slow storage writes seen by the worker, peers that stay
   // unreachable.
   void CheckWarnings();
-  struct Accepting;
+  // One listener being served (node_listeners.cc).
+  struct Accepting {
+    kj::Own<kj::ConnectionReceiver> receiver;
+    Face face;
+    capnp::ReaderOptions limits;
+    uint64_t open = 0;  // connections being served (or in their handshake)
+  };
   kj::Promise<void> AcceptLoop(Accepting& listener);
+  kj::Promise<void> ServeConnection(Accepting& listener,
+                                    kj::Own<kj::AsyncIoStream> stream,
+                                    Identity identity);
   kj::Promise<void> CloseWhenIdle(net::BufferedStream& stream,
                                   uint64_t last_bytes);
   kj::Promise<void> Shutdown();
@@ -152,12 +182,18 @@ class NodeRuntime {
   std::unique_ptr<StorageWorker> snapshot_worker_;
   std::unique_ptr<NodeDriver> driver_;
   std::vector<kj::Own<Accepting>> accepting_;
+  // TLS for each face (nullptr: plain TCP), and the clients' roles.
+  std::shared_ptr<net::Tls> client_tls_;
+  std::shared_ptr<net::Tls> peer_tls_;
+  Permissions permissions_;
+  absl::Status LoadSecurity();
   kj::Own<kj::PromiseFulfiller<void>> failed_;  // fulfilled on storage failure
   kj::Own<kj::TaskSet> tasks_;
 };
 
 // The RPC faces of a runtime (node_service.cc): what one listener serves.
-capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face);
+capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face,
+                                      const Identity& identity);
 
 }  // namespace raftkv::kv
 

@@ -29,7 +29,12 @@ void Fill(const Outcome& outcome, net::wire::Result::Builder out) {
 
 class PeerService : public virtual RaftPeer::Server {
  public:
-  explicit PeerService(NodeRuntime& runtime) : runtime_(runtime) {}
+  // With TLS, `identity` is the peer certificate's name, "node-N": what it
+  // sends must come from node N.
+  PeerService(NodeRuntime& runtime, const Identity& identity)
+      : runtime_(runtime), identity_(identity) {
+    if (identity.authenticated) proven_ = net::NodeIdOfName(identity.name);
+  }
 
  protected:
   kj::Promise<void> deliver(DeliverContext context) override {
@@ -43,8 +48,13 @@ class PeerService : public virtual RaftPeer::Server {
     std::vector<raft::Message> messages;
     for (auto wire : params.getMessages()) {
       absl::StatusOr<raft::Message> m = net::FromWire(wire);
-      if (m.ok())
-        messages.push_back(std::move(*m));  // malformed ones are dropped
+      if (!m.ok()) continue;  // malformed ones are dropped
+      if (auto refused = Impersonation(m->from)) return kj::mv(*refused);
+      messages.push_back(std::move(*m));
+    }
+    if (params.hasClientAddress() && !messages.empty()) {
+      runtime_.NoteClientAddress(messages.front().from,
+                                 params.getClientAddress());
     }
     runtime_.Deliver(std::move(messages));
     return kj::READY_NOW;
@@ -57,7 +67,9 @@ class PeerService : public virtual RaftPeer::Server {
     }
     absl::StatusOr<raft::SnapshotChunk> chunk =
         net::FromWire(params.getChunk());
-    if (chunk.ok()) runtime_.DeliverSnapshotChunk(std::move(*chunk));
+    if (!chunk.ok()) return kj::READY_NOW;
+    if (auto refused = Impersonation(chunk->from)) return kj::mv(*refused);
+    runtime_.DeliverSnapshotChunk(std::move(*chunk));
     return kj::READY_NOW;
   }
 
@@ -66,18 +78,38 @@ class PeerService : public virtual RaftPeer::Server {
     if (params.getClusterId() != runtime_.cluster_id()) {
       return KJ_EXCEPTION(FAILED, "snapshot ack from another cluster");
     }
-    runtime_.DeliverSnapshotAck(net::FromWire(params.getAck()));
+    const raft::SnapshotAck ack = net::FromWire(params.getAck());
+    if (auto refused = Impersonation(ack.from)) return kj::mv(*refused);
+    runtime_.DeliverSnapshotAck(ack);
     return kj::READY_NOW;
   }
 
  private:
+  // With TLS: an exception (the call fails, nothing is delivered) unless the
+  // certificate names node `from`.
+  std::optional<kj::Exception> Impersonation(raft::NodeId from) {
+    if (!identity_.authenticated || proven_ == from) return std::nullopt;
+    const std::string why =
+        absl::StrCat("peer certificate \"", identity_.name, "\" ",
+                     proven_ ? "" : "names no node (expected CN node-N) ",
+                     "but sends messages from node ", from);
+    runtime_.Warn(absl::StrCat("impostor-", identity_.name),
+                  absl::StrCat("refused a peer: ", why));
+    return KJ_EXCEPTION(FAILED, why);
+  }
+
   NodeRuntime& runtime_;
+  const Identity identity_;
+  std::optional<raft::NodeId> proven_;
 };
 
 class ClientService : public virtual KvService::Server {
  public:
-  explicit ClientService(NodeRuntime& runtime)
-      : runtime_(runtime), admission_(LimitsOf(runtime.options())) {}
+  ClientService(NodeRuntime& runtime, const Identity& identity)
+      : runtime_(runtime),
+        admission_(LimitsOf(runtime.options())),
+        identity_(identity),
+        role_(runtime.RoleOf(identity)) {}
 
  protected:
   // Client requests, counted and timed by operation and result (the code
@@ -133,6 +165,10 @@ class ClientService : public virtual KvService::Server {
 
   // Decode, admit, ask the runtime, encode.
   kj::Promise<void> Get(GetContext context) {
+    if (auto denied = Denied(Role::kReadOnly, "get")) {
+      Fill(*denied, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     auto params = context.getParams();
     std::string key = ToString(params.getKey());
     if (auto refused = admission_.Key(key)) {
@@ -146,6 +182,10 @@ class ClientService : public virtual KvService::Server {
   }
 
   kj::Promise<void> Write(WriteContext context) {
+    if (auto denied = Denied(Role::kReadWrite, "a write")) {
+      Fill(*denied, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     auto command = context.getParams().getCommand();
     if (auto refused = admission_.Command(command)) {
       Fill(*refused, context.getResults().initResult());
@@ -157,6 +197,10 @@ class ClientService : public virtual KvService::Server {
   }
 
   kj::Promise<void> List(ListContext context) {
+    if (auto denied = Denied(Role::kReadOnly, "list")) {
+      Fill(*denied, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     auto params = context.getParams();
     if (auto refused = admission_.ListPage(params.getLimit())) {
       Fill(*refused, context.getResults().initResult());
@@ -198,6 +242,9 @@ class ClientService : public virtual KvService::Server {
   }
 
   kj::Promise<void> status(StatusContext context) override {
+    if (auto denied = Denied(Role::kReadOnly, "status")) {
+      return KJ_EXCEPTION(FAILED, denied->message);
+    }
     auto out = context.getResults().initStatus();
     const raft::Core& core = runtime_.core();
     out.setNodeId(core.id());
@@ -256,6 +303,10 @@ class ClientService : public virtual KvService::Server {
   }
 
   kj::Promise<void> saveSnapshot(SaveSnapshotContext context) override {
+    if (auto denied = Denied(Role::kAdmin, "snapshot save")) {
+      Fill(*denied, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     if (runtime_.core().role() != raft::Role::kLeader) {
       Fill(runtime_.driver().NotLeader(), context.getResults().initResult());
       return kj::READY_NOW;
@@ -323,6 +374,10 @@ class ClientService : public virtual KvService::Server {
   }
 
   kj::Promise<void> members(MembersContext context) override {
+    if (auto denied = Denied(Role::kReadOnly, "member list")) {
+      Fill(*denied, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     auto results = context.getResults();
     if (!context.getParams().getAnyNode() &&
         runtime_.core().role() != raft::Role::kLeader) {
@@ -348,6 +403,10 @@ class ClientService : public virtual KvService::Server {
   }
 
   kj::Promise<void> changeMembership(ChangeMembershipContext context) override {
+    if (auto denied = Denied(Role::kAdmin, "a membership change")) {
+      Fill(*denied, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     MemberChange change;
     if (auto error = ParseMemberChange(runtime_, context.getParams().getSteps(),
                                        &change)) {
@@ -361,6 +420,10 @@ class ClientService : public virtual KvService::Server {
   }
 
   kj::Promise<void> moveLeader(MoveLeaderContext context) override {
+    if (auto denied = Denied(Role::kAdmin, "move-leader")) {
+      Fill(*denied, context.getResults().initResult());
+      return kj::READY_NOW;
+    }
     return runtime_.MoveLeader(context.getParams().getNodeId())
         .then([this, context](Outcome result) mutable {
           Fill(result, context.getResults().initResult());
@@ -368,8 +431,24 @@ class ClientService : public virtual KvService::Server {
   }
 
  private:
+  // kPermissionDenied unless this client's role reaches `needed`.
+  std::optional<Outcome> Denied(Role needed, const char* what) const {
+    if (static_cast<int>(role_) >= static_cast<int>(needed))
+      return std::nullopt;
+    Outcome denied;
+    denied.code = Code::kPermissionDenied;
+    denied.message = absl::StrCat(
+        "permission denied: ", what, " needs the ", RoleName(needed),
+        " role; client \"", identity_.name, "\" has ",
+        role_ == Role::kNone ? "none (it is not in --auth-file)"
+                             : RoleName(role_));
+    return denied;
+  }
+
   NodeRuntime& runtime_;
   const Admission admission_;
+  const Identity identity_;
+  const Role role_;
 };
 
 // Both faces on one port (no --client-bind).
@@ -377,22 +456,23 @@ class NodeService final : public net::wire::Node::Server,
                           public PeerService,
                           public ClientService {
  public:
-  explicit NodeService(NodeRuntime& runtime)
-      : PeerService(runtime), ClientService(runtime) {}
+  NodeService(NodeRuntime& runtime, const Identity& identity)
+      : PeerService(runtime, identity), ClientService(runtime, identity) {}
 };
 
 }  // namespace
 
-capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face) {
+capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face,
+                                      const Identity& identity) {
   switch (face) {
     case Face::kPeers:
-      return kj::heap<PeerService>(runtime);
+      return kj::heap<PeerService>(runtime, identity);
     case Face::kClients:
-      return kj::heap<ClientService>(runtime);
+      return kj::heap<ClientService>(runtime, identity);
     case Face::kBoth:
       break;
   }
-  return kj::heap<NodeService>(runtime);
+  return kj::heap<NodeService>(runtime, identity);
 }
 
 }  // namespace raftkv::kv

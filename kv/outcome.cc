@@ -34,6 +34,8 @@ const char* CodeName(Code code) {
       return "session_expired";
     case Code::kFailedPrecondition:
       return "failed_precondition";
+    case Code::kPermissionDenied:
+      return "permission_denied";
   }
   return "other";
 }

@@ -28,8 +28,10 @@ enum class Code : uint8_t {
   // Refused in the cluster's present state (a membership change in flight, a
   // learner too far behind); the message says when to retry.
   kFailedPrecondition = 7,
+  // The client's certificate does not grant this (kv/permissions.h).
+  kPermissionDenied = 8,
 };
-inline constexpr int kCodeCount = 8;
+inline constexpr int kCodeCount = 9;
 
 struct Outcome {
   Code code = Code::kOk;

@@ -24,6 +24,8 @@ net::wire::Code ToWire(Code code) {
       return W::SESSION_EXPIRED;
     case Code::kFailedPrecondition:
       return W::FAILED_PRECONDITION;
+    case Code::kPermissionDenied:
+      return W::PERMISSION_DENIED;
   }
   return W::UNAVAILABLE;
 }
@@ -46,6 +48,8 @@ Code FromWire(net::wire::Code code) {
       return Code::kSessionExpired;
     case W::FAILED_PRECONDITION:
       return Code::kFailedPrecondition;
+    case W::PERMISSION_DENIED:
+      return Code::kPermissionDenied;
   }
   return Code::kUnavailable;
 }

@@ -25,6 +25,7 @@ TEST(OutcomeWireTest, EveryCodeKeepsItsMeaningAcrossTheWire) {
       {Code::kCompareFailed, net::wire::Code::COMPARE_FAILED},
       {Code::kSessionExpired, net::wire::Code::SESSION_EXPIRED},
       {Code::kFailedPrecondition, net::wire::Code::FAILED_PRECONDITION},
+      {Code::kPermissionDenied, net::wire::Code::PERMISSION_DENIED},
   };
   ASSERT_EQ(std::size(pairs), static_cast<size_t>(kCodeCount));
   for (const auto& [code, wire] : pairs) {

@@ -13,6 +13,7 @@ enum Code {
   compareFailed @5;    # cas: the current value differs (current value returned)
   sessionExpired @6;   # the session is gone: open a new one
   failedPrecondition @7;  # refused in the cluster's present state; message says when to retry
+  permissionDenied @8;    # the client's certificate does not grant this request
 }
 
 struct Session {

@@ -184,6 +184,7 @@ void PeerTransport::Flush(Link& link) {
     while (!link.queue.empty() && link.calls_in_flight < kMaxCallsInFlight) {
       auto request = peer->deliverRequest();
       request.setClusterId(cluster_id_);
+      if (!client_address_.empty()) request.setClientAddress(client_address_);
       size_t count = 0, bytes = 0;
       for (const raft::Message& m : link.queue) {
         ++count;
@@ -249,16 +250,25 @@ void PeerTransport::Connect(Link& link) {
   const uint64_t generation = link.generation;
   Link* target = &link;
   kj::Timer& timer = io_.provider->getTimer();
+  // With TLS, the peer must prove it is node `link.id` (its certificate
+  // names node-N); the handshake shares the connect deadline.
+  std::shared_ptr<Tls> tls = tls_;
+  const std::string name = NodeName(link.id);
   tasks_->add(
       io_.provider->getNetwork()
           .parseAddress(link.address)
-          .then([&timer](kj::Own<kj::NetworkAddress> address) {
+          .then([&timer, tls, name](kj::Own<kj::NetworkAddress> address) {
             // A SYN lost to a partition is retried by the kernel only after
             // a second or more; a fresh attempt after the backoff is sooner.
-            return timer
-                .timeoutAfter(kConnectDeadlineMs * kj::MILLISECONDS,
-                              address->connect())
-                .attach(kj::mv(address));
+            auto connected = address->connect().attach(kj::mv(address));
+            if (tls != nullptr) {
+              connected = connected.then(
+                  [tls, name](kj::Own<kj::AsyncIoStream> stream) {
+                    return tls->WrapClient(kj::mv(stream), name).attach(tls);
+                  });
+            }
+            return timer.timeoutAfter(kConnectDeadlineMs * kj::MILLISECONDS,
+                                      kj::mv(connected));
           })
           .then(
               [this, target, generation](kj::Own<kj::AsyncIoStream> stream) {

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "net/raft.capnp.h"
+#include "net/tls.h"
 #include "raft/message.h"
 
 namespace raftkv::net {
@@ -72,6 +73,13 @@ class PeerTransport {
                 uint64_t seed);
   ~PeerTransport();
 
+  // Mutual TLS for the connections dialled from now on (nullptr: plain TCP).
+  void set_tls(std::shared_ptr<Tls> tls) { tls_ = std::move(tls); }
+  // Tells every peer where this node serves clients (--client-bind).
+  void set_client_address(std::string address) {
+    client_address_ = std::move(address);
+  }
+
   // Queues the messages for their destinations and starts sending.
   void Send(std::vector<raft::Message> messages);
   // Snapshot streams: sent at once on the peer's connection, after what is
@@ -105,6 +113,8 @@ class PeerTransport {
   std::map<raft::NodeId, std::unique_ptr<Link>> links_;
   std::mt19937_64 rng_;
   uint64_t dropped_ = 0;
+  std::shared_ptr<Tls> tls_;
+  std::string client_address_;
   kj::TaskSet::ErrorHandler* error_handler_;
   kj::Own<kj::TaskSet> tasks_;
 };

@@ -59,7 +59,9 @@ struct SnapshotAck {
 interface RaftPeer {
   # Delivers a batch of messages from one peer, in order. The reply only acknowledges
   # receipt; Raft's own responses travel as messages the other way.
-  deliver @0 (clusterId :UInt64, messages :List(RaftMessage)) -> ();
+  deliver @0 (clusterId :UInt64, messages :List(RaftMessage), clientAddress :Text) -> ();
+  # clientAddress: where the sender serves clients, when not on this port
+  # (--client-bind); "not the leader" answers name it.
   # Streams a snapshot: one chunk per call, the next only after its SnapshotAck.
   snapshotChunk @1 (clusterId :UInt64, chunk :SnapshotChunk) -> ();
   snapshotAck @2 (clusterId :UInt64, ack :SnapshotAck) -> ();

@@ -13,7 +13,7 @@ def kv_cluster_test(name, srcs, deps = [], size = "medium", **kwargs):
         srcs = srcs,
         size = size,
         args = ["--kvnode=$(rootpath //cli:kvnode)"],
-        data = ["//cli:kvnode"],
+        data = ["//cli:kvnode"] + kwargs.pop("data", []),
         deps = deps + [
             "//testing/cluster:harness",
             "//testing/cluster:harness_main",

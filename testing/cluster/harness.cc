@@ -63,6 +63,7 @@ absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
   cluster_options.extra_flags = options.extra_flags;
   cluster_options.metrics = options.metrics;
   cluster_options.client_ports = options.client_ports;
+  cluster_options.node_flags = options.node_flags;
   auto cluster = cli::LocalCluster::Create(cluster_options);
   if (!cluster.ok()) return cluster.status();
   // One proxy per directed peer link: node `from` reaches node `to` through it.
@@ -99,8 +100,11 @@ absl::StatusOr<std::unique_ptr<ClusterHarness>> ClusterHarness::Start(
   });
   absl::Status started = harness->cluster_->StartAll();
   if (!started.ok()) return started;
-  auto client = kv::Client::Create(
-      {harness->cluster_->client_cluster(), options.client_timeout_ms, true});
+  kv::ClientOptions client_options;
+  client_options.cluster = harness->cluster_->client_cluster();
+  client_options.timeout_ms = options.client_timeout_ms;
+  client_options.tls = options.client_tls;
+  auto client = kv::Client::Create(client_options);
   if (!client.ok()) return client.status();
   harness->client_ = std::move(*client);
   return harness;

@@ -34,6 +34,10 @@ struct HarnessOptions {
   bool metrics = false;
   // Clients on ports of their own (--client-bind); client() uses them.
   bool client_ports = false;
+  // Flags for one node only (its certificates, say).
+  std::map<raft::NodeId, std::vector<std::string>> node_flags;
+  // client() connects with these TLS files when set.
+  net::TlsFiles client_tls;
 };
 
 // How a cut link fails: the proxy resets its connections and refuses new

@@ -233,6 +233,7 @@ void SimClients::Handle(Reply& reply) {
       client.sequence = 0;
       return;
     case kv::Code::kInvalidArgument:
+    case kv::Code::kPermissionDenied:    // the simulator runs without TLS
     case kv::Code::kFailedPrecondition:  // only membership changes are refused
       return fail_(absl::StrCat("client ", client.id, " got invalid argument: ",
                                 reply.result.message));
