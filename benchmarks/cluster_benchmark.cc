@@ -2,7 +2,9 @@
 // with an fsync per batch on every node, driven by 1, 16, 64 and 256 concurrent
 // closed-loop clients. Each benchmark run issues a fixed number of operations
 // (--ops_per_client, bounded) and reports ops/s and latency percentiles from a
-// histogram as counters.
+// histogram as counters. BM_ClusterPutTls runs the puts against a second
+// cluster with mutual TLS on both ports (certificates made by openssl), for
+// the cost of TLS side by side with BM_ClusterPut.
 //
 //   bazel run -c opt //benchmarks:cluster_benchmark
 
@@ -25,30 +27,79 @@ namespace raftkv::benchmarks {
 namespace {
 
 std::string kvnode;
+std::string certs_script;  // testing/cluster/make_test_certs.sh
 uint64_t ops_per_client = 300;
 std::unique_ptr<cli::LocalCluster> cluster;
-std::string dir;
+std::unique_ptr<cli::LocalCluster> tls_cluster;
+std::vector<std::string> dirs;
+net::TlsFiles tls_client;
 
-cli::LocalCluster* Cluster() {
-  if (cluster != nullptr) return cluster.get();
+std::string NewDir() {
   const char* tmp = getenv("TEST_TMPDIR");
   if (tmp == nullptr) tmp = getenv("TMPDIR");
   std::string pattern =
       absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-bench.XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) return nullptr;
-  dir = pattern;
-  auto created = cli::LocalCluster::Create(
-      {.binary = kvnode, .dir = dir, .nodes = 3, .extra_flags = {"--quiet"}});
-  if (!created.ok() || !(*created)->StartAll().ok()) return nullptr;
-  cluster = std::move(*created);
-  // Wait for a leader by writing once.
-  auto client = kv::Client::Create({cluster->client_cluster(), 15000, true});
-  if (!client.ok() || !(*client)->Put("bench/ready", "1").ok()) return nullptr;
-  return cluster.get();
+  if (mkdtemp(pattern.data()) == nullptr) return "";
+  dirs.push_back(pattern);
+  return pattern;
 }
 
-void Run(benchmark::State& state, double read_ratio, bool linearizable) {
-  cli::LocalCluster* c = Cluster();
+// Starts a cluster and waits for a leader by writing once.
+std::unique_ptr<cli::LocalCluster> Start(cli::LocalClusterOptions options,
+                                         const net::TlsFiles& tls) {
+  auto created = cli::LocalCluster::Create(std::move(options));
+  if (!created.ok() || !(*created)->StartAll().ok()) return nullptr;
+  kv::ClientOptions client;
+  client.cluster = (*created)->client_cluster();
+  client.timeout_ms = 15000;
+  client.tls = tls;
+  auto ready = kv::Client::Create(client);
+  if (!ready.ok() || !(*ready)->Put("bench/ready", "1").ok()) return nullptr;
+  return std::move(*created);
+}
+
+cli::LocalCluster* Cluster(bool tls) {
+  if (!tls) {
+    if (cluster == nullptr) {
+      cluster = Start({.binary = kvnode,
+                       .dir = NewDir(),
+                       .nodes = 3,
+                       .extra_flags = {"--quiet"}},
+                      {});
+    }
+    return cluster.get();
+  }
+  if (tls_cluster != nullptr || certs_script.empty()) return tls_cluster.get();
+  const std::string dir = NewDir();
+  const std::string certs = dir + "/certs";
+  std::filesystem::create_directories(certs);
+  if (std::system(absl::StrCat("bash ", certs_script, " ", certs).c_str()) != 0)
+    return nullptr;
+  auto file = [&certs](const std::string& name) {
+    return absl::StrCat(certs, "/", name);
+  };
+  cli::LocalClusterOptions options{
+      .binary = kvnode,
+      .dir = dir,
+      .nodes = 3,
+      .extra_flags = {"--quiet", "--cert-file=" + file("server.pem"),
+                      "--key-file=" + file("server.key"),
+                      "--trusted-ca-file=" + file("client-ca.pem"),
+                      "--peer-trusted-ca-file=" + file("peer-ca.pem")},
+      .client_ports = true};
+  for (raft::NodeId id = 1; id <= 3; ++id) {
+    const std::string peer = absl::StrCat("peer-", id);
+    options.node_flags[id] = {"--peer-cert-file=" + file(peer + ".pem"),
+                              "--peer-key-file=" + file(peer + ".key")};
+  }
+  tls_client = {file("alice.pem"), file("alice.key"), file("client-ca.pem")};
+  tls_cluster = Start(std::move(options), tls_client);
+  return tls_cluster.get();
+}
+
+void Run(benchmark::State& state, double read_ratio, bool linearizable,
+         bool tls = false) {
+  cli::LocalCluster* c = Cluster(tls);
   if (c == nullptr)
     return state.SkipWithError("could not start a 3-node cluster");
   cli::BenchOptions options;
@@ -61,7 +112,10 @@ void Run(benchmark::State& state, double read_ratio, bool linearizable) {
   cli::BenchReport total;
   for (auto _ : state) {
     auto report =
-        cli::RunBench(options, cli::KvTargets(options.cluster, 10000), nullptr);
+        cli::RunBench(options,
+                      cli::KvTargets(options.cluster, 10000,
+                                     tls ? tls_client : net::TlsFiles{}),
+                      nullptr);
     if (!report.ok())
       return state.SkipWithError(
           std::string(report.status().message()).c_str());
@@ -82,6 +136,9 @@ void Run(benchmark::State& state, double read_ratio, bool linearizable) {
 }
 
 void BM_ClusterPut(benchmark::State& state) { Run(state, 0.0, true); }
+void BM_ClusterPutTls(benchmark::State& state) {
+  Run(state, 0.0, true, /*tls=*/true);
+}
 void BM_ClusterGetLinearizable(benchmark::State& state) {
   Run(state, 1.0, true);
 }
@@ -94,6 +151,12 @@ BENCHMARK(BM_ClusterPut)
     ->Arg(16)
     ->Arg(64)
     ->Arg(256)
+    ->UseManualTime()
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ClusterPutTls)
+    ->Arg(1)
+    ->Arg(64)
     ->UseManualTime()
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
@@ -120,6 +183,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (strncmp(argv[i], "--kvnode=", 9) == 0) {
       raftkv::benchmarks::kvnode = argv[i] + 9;
+    } else if (strncmp(argv[i], "--certs_script=", 15) == 0) {
+      raftkv::benchmarks::certs_script = argv[i] + 15;
     } else if (strncmp(argv[i], "--ops_per_client=", 17) == 0) {
       raftkv::benchmarks::ops_per_client = strtoull(argv[i] + 17, nullptr, 10);
     } else {
@@ -137,8 +202,9 @@ int main(int argc, char** argv) {
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   raftkv::benchmarks::cluster.reset();  // kills the nodes it started, by PID
+  raftkv::benchmarks::tls_cluster.reset();
   std::error_code ignored;
-  if (!raftkv::benchmarks::dir.empty())
-    std::filesystem::remove_all(raftkv::benchmarks::dir, ignored);
+  for (const std::string& dir : raftkv::benchmarks::dirs)
+    std::filesystem::remove_all(dir, ignored);
   return 0;
 }

@@ -14,6 +14,10 @@ if [[ ${#targets[@]} -eq 0 ]]; then
            snapshot_codec_fuzzer parsers_fuzzer core_fuzzer)
 fi
 root="${RAFTKV_FUZZ_ROOT:-/tmp/raftkv-fuzz-root}"
+if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+  echo "fuzz/run.sh: installing Debian's clang and its libFuzzer runtime" >&2
+  apt-get install -y -q --no-install-recommends clang libclang-rt-14-dev >&2
+fi
 ./bazelw --output_user_root="$root" build --config=fuzz --symlink_prefix=/ "${targets[@]/#/\/\/fuzz:}"
 bin="$(./bazelw --output_user_root="$root" info --config=fuzz bazel-bin 2>/dev/null)"
 status=0
