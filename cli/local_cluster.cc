@@ -196,6 +196,11 @@ absl::Status LocalCluster::AddNode(raft::NodeId id) {
   absl::StatusOr<int> port = PickFreePort();
   if (!port.ok()) return port.status();
   ports_[id] = *port;
+  if (options_.client_ports) {
+    absl::StatusOr<int> client = PickFreePort();
+    if (!client.ok()) return client.status();
+    client_ports_[id] = *client;
+  }
   joiners_.insert(id);
   return absl::OkStatus();
 }

@@ -23,6 +23,10 @@ absl::StatusOr<Membership> AskCluster(const NodeOptions& options) {
   ClientOptions client_options;
   client_options.cluster = absl::StrJoin(options.join, ",");
   client_options.timeout_ms = 1000;
+  // With TLS, the node asks as a client with its client-port certificate,
+  // signed by the client CA, which also signed the members' (--auth-file must
+  // give its name at least read-only).
+  client_options.tls = options.client_tls;
   ASSIGN_OR_RETURN(std::unique_ptr<Client> client,
                    Client::Create(client_options));
   std::optional<absl::StatusOr<Membership>> first;

@@ -4,7 +4,7 @@
 #   client-ca, peer-ca, other-ca        three CAs
 #   server                               the nodes' client-port certificate
 #                                        (DNS:127.0.0.1, DNS:localhost)
-#   peer-N (N = 1, 2, 3, 5)              peer certificates: CN and DNS node-N
+#   peer-N (N = 1 to 5)                  peer certificates: CN and DNS node-N
 #   alice, writer, dashboard, mallory    client certificates from client-ca
 #   alice-other                          "alice" from other-ca
 #   alice-expired                        "alice", expired since 2020
@@ -28,7 +28,7 @@ ca client-ca
 ca peer-ca
 ca other-ca
 cert server client-ca raftkv DNS:127.0.0.1,DNS:localhost
-for n in 1 2 3 5; do cert "peer-$n" peer-ca "node-$n" "DNS:node-$n"; done
+for n in 1 2 3 4 5; do cert "peer-$n" peer-ca "node-$n" "DNS:node-$n"; done
 for who in alice writer dashboard mallory; do cert "$who" client-ca "$who" "DNS:$who"; done
 cert alice-other other-ca alice DNS:alice
 FAKE="faketime 2020-01-01" DAYS=1 cert alice-expired client-ca alice DNS:alice

@@ -19,6 +19,9 @@
 namespace raftkv::testing {
 namespace {
 
+constexpr char kAuth[] =
+    "alice admin\nwriter read-write\ndashboard read-only\nraftkv read-only\n";
+
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -29,7 +32,9 @@ class TlsTest : public ::testing::Test {
                   ("bash testing/cluster/make_test_certs.sh " + certs_->path())
                       .c_str()),
               0);
-    WriteAuth("alice admin\nwriter read-write\ndashboard read-only\n");
+    // "raftkv" is the nodes' client-port certificate: a joining node asks
+    // the members as a client with it.
+    WriteAuth(kAuth);
     HarnessOptions options;
     options.client_ports = true;
     options.extra_flags = {"--tick-ms=20",
@@ -128,7 +133,9 @@ TEST_F(TlsTest, RolesDecideWhatAClientMayDo) {
   EXPECT_EQ(members->members.size(), 3u);
 
   // New permissions on SIGHUP, no restart: the dashboard may write now.
-  WriteAuth("alice admin\nwriter read-write\ndashboard read-write\n");
+  WriteAuth(
+      "alice admin\nwriter read-write\ndashboard read-write\nraftkv "
+      "read-only\n");
   for (raft::NodeId id : h_->ids()) h_->cluster().Signal(id, SIGHUP);
   CommandOutput now = As("dashboard", {"put", "k", "changed"});
   for (int i = 0; i < 50 && now.exit_code == 10; ++i) {  // the signal lands
@@ -136,6 +143,25 @@ TEST_F(TlsTest, RolesDecideWhatAClientMayDo) {
     now = As("dashboard", {"put", "k", "changed"});
   }
   EXPECT_EQ(now.exit_code, 0) << now.err;
+}
+
+// A new member joins a TLS cluster: it asks the members over the client port
+// with its client-port certificate, then gets the log over TLS peer links.
+TEST_F(TlsTest, ANewMemberJoinsOverTls) {
+  ASSERT_TRUE(h_->client().Put("k", "v").ok());
+  ASSERT_TRUE(h_->cluster().AddNode(4).ok());
+  h_->cluster().set_node_flags(4, Peer(4));
+  ASSERT_TRUE(h_->cluster().StartNode(4).ok());
+  CommandOutput add =
+      As("alice", {"member", "add-learner", "4", h_->cluster().address(4)});
+  ASSERT_EQ(add.exit_code, 0) << add.err << h_->Logs();
+  absl::StatusOr<kv::NodeInfo> joined = h_->Status(4);
+  for (int i = 0; i < 100 && !(joined.ok() && joined->applied >= 2); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    joined = h_->Status(4);
+  }
+  ASSERT_TRUE(joined.ok()) << joined.status() << h_->Logs();
+  EXPECT_GE(joined->applied, 2u) << h_->Logs();
 }
 
 // Node 3 comes back with node 5's peer certificate: its messages claim node 3
