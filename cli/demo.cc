@@ -17,6 +17,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The certificates of `kvnode demo --tls` (the README shows the same steps).
+constexpr char kCertificateScript[] = R"(set -euo pipefail
+cd "$1"
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
+ca() { key "$1"; openssl req -x509 -new -key "$1.key" -out "$1.pem" -days 2 -subj "/CN=$1" 2>/dev/null; }
+cert() {
+  key "$1"; openssl req -new -key "$1.key" -out "$1.csr" -subj "/CN=$3" 2>/dev/null
+  printf 'subjectAltName=%s\n' "$4" >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2.key" -CAcreateserial \
+    -out "$1.pem" -days 2 -extfile "$1.ext" 2>/dev/null
+}
+ca client-ca; ca peer-ca
+cert server client-ca raftkv DNS:127.0.0.1,DNS:localhost
+for n in 1 2 3 4 5 6; do cert "peer-$n" peer-ca "node-$n" "DNS:node-$n"; done
+cert admin client-ca admin DNS:admin
+)";
+
 void Step(const std::string& text) {
   printf("\n== %s\n", text.c_str());
   fflush(stdout);
@@ -41,7 +58,7 @@ raft::NodeId WaitForLeader(kv::Client& client, LocalCluster& cluster,
   while (Clock::now() < deadline) {
     for (raft::NodeId id : cluster.ids()) {
       if (id == skip || !cluster.running(id)) continue;
-      auto info = client.Status(cluster.address(id));
+      auto info = client.Status(cluster.client_address(id));
       if (info.ok() && info->role == "leader") {
         if (term != nullptr) *term = info->term;
         return id;
@@ -54,7 +71,7 @@ raft::NodeId WaitForLeader(kv::Client& client, LocalCluster& cluster,
 
 class Demo {
  public:
-  explicit Demo(std::string self) : self_(std::move(self)) {}
+  Demo(std::string self, bool tls) : self_(std::move(self)), tls_(tls) {}
 
   int Run() {
     const char* tmp = getenv("TMPDIR");
@@ -79,9 +96,51 @@ class Demo {
     return 6;
   }
 
+  std::string CertFile(const std::string& name) const {
+    return absl::StrCat(dir_, "/certs/", name);
+  }
+  std::vector<std::string> PeerFlags(raft::NodeId id) const {
+    const std::string peer = absl::StrCat("peer-", id);
+    return {"--peer-cert-file=" + CertFile(peer + ".pem"),
+            "--peer-key-file=" + CertFile(peer + ".key")};
+  }
+
+  // --tls: a client CA and a peer CA, certificates for the nodes, their peer
+  // links and one client, made with the openssl command line.
+  int MakeCertificates(LocalClusterOptions* options) {
+    Step("Making TLS certificates with the openssl command line");
+    std::filesystem::create_directories(dir_ + "/certs");
+    const std::string script = dir_ + "/certs/make.sh";
+    FILE* out = fopen(script.c_str(), "w");
+    if (out == nullptr) return Fail("cannot write " + script);
+    fputs(kCertificateScript, out);
+    fclose(out);
+    if (std::system(
+            absl::StrCat("bash ", script, " ", dir_, "/certs").c_str()) != 0)
+      return Fail("--tls needs the openssl command line (apt install openssl)");
+    Say("client-ca, peer-ca; server (DNS:127.0.0.1), peer-1..6 (node-N), "
+        "client admin");
+    options->client_ports = true;
+    for (const std::string& flag :
+         {"--cert-file=" + CertFile("server.pem"),
+          "--key-file=" + CertFile("server.key"),
+          "--trusted-ca-file=" + CertFile("client-ca.pem"),
+          "--peer-trusted-ca-file=" + CertFile("peer-ca.pem")})
+      options->extra_flags.push_back(flag);
+    for (raft::NodeId id = 1; id <= 3; ++id)
+      options->node_flags[id] = PeerFlags(id);
+    client_tls_ = {CertFile("admin.pem"), CertFile("admin.key"),
+                   CertFile("client-ca.pem")};
+    return 0;
+  }
+
   int Tour() {
-    auto cluster = LocalCluster::Create(
-        {.binary = self_, .dir = dir_, .nodes = 3, .extra_flags = {"--quiet"}});
+    LocalClusterOptions options{
+        .binary = self_, .dir = dir_, .nodes = 3, .extra_flags = {"--quiet"}};
+    if (tls_) {
+      if (int failed = MakeCertificates(&options); failed != 0) return failed;
+    }
+    auto cluster = LocalCluster::Create(std::move(options));
     if (!cluster.ok()) return Fail(std::string(cluster.status().message()));
     cluster_ = std::move(*cluster);
 
@@ -95,9 +154,16 @@ class Demo {
     const auto started = Clock::now();
     if (absl::Status s = cluster_->StartAll(); !s.ok())
       return Fail(std::string(s.message()));
-    auto client = kv::Client::Create({cluster_->client_cluster(), 5000, true});
+    kv::ClientOptions client_options;
+    client_options.cluster = cluster_->client_cluster();
+    client_options.tls = client_tls_;
+    auto client = kv::Client::Create(client_options);
     if (!client.ok()) return Fail(std::string(client.status().message()));
     kv::Client& kv = **client;
+    if (tls_) {
+      Say(absl::StrCat("clients on ", cluster_->client_cluster(),
+                       " with mutual TLS; peers with certificates node-N"));
+    }
 
     raft::Term term = 0;
     const raft::NodeId leader =
@@ -159,8 +225,8 @@ class Demo {
     const auto restarted = Clock::now();
     bool caught_up = false;
     while (MillisSince(restarted) < 15000 && !caught_up) {
-      auto mine = kv.Status(cluster_->address(leader));
-      auto theirs = kv.Status(cluster_->address(next));
+      auto mine = kv.Status(cluster_->client_address(leader));
+      auto theirs = kv.Status(cluster_->client_address(next));
       caught_up = mine.ok() && theirs.ok() && mine->applied >= theirs->commit &&
                   mine->applied > 0;
       if (!caught_up)
@@ -181,7 +247,7 @@ class Demo {
     std::optional<kv::ListResult> first;
     for (raft::NodeId id : cluster_->ids()) {
       if (!cluster_->running(id)) continue;
-      auto list = kv.ListAt(cluster_->address(id), "demo/", 100);
+      auto list = kv.ListAt(cluster_->client_address(id), "demo/", 100);
       if (!list.ok()) return Fail(std::string(list.status().message()));
       std::string keys;
       for (const auto& [k, v] : list->items)
@@ -228,6 +294,7 @@ class Demo {
   int Join(kv::Client& kv, raft::NodeId id) {
     if (absl::Status s = cluster_->AddNode(id); !s.ok())
       return Fail(std::string(s.message()));
+    if (tls_) cluster_->set_node_flags(id, PeerFlags(id));
     if (absl::Status s = cluster_->StartNode(id); !s.ok())
       return Fail(std::string(s.message()));
     const std::string address = cluster_->address(id);
@@ -263,8 +330,8 @@ class Demo {
     raft::NodeId dead = raft::kNoNode;
     for (raft::NodeId id : cluster_->ids()) {
       if (id != avoid && cluster_->running(id) &&
-          kv.Status(cluster_->address(id)).ok() &&
-          kv.Status(cluster_->address(id))->role != "leader") {
+          kv.Status(cluster_->client_address(id)).ok() &&
+          kv.Status(cluster_->client_address(id))->role != "leader") {
         dead = id;
       }
     }
@@ -290,12 +357,14 @@ class Demo {
   }
 
   std::string self_;
+  bool tls_ = false;
+  net::TlsFiles client_tls_;
   std::string dir_;
   std::unique_ptr<LocalCluster> cluster_;
 };
 
 }  // namespace
 
-int RunDemo(const std::string& self) { return Demo(self).Run(); }
+int RunDemo(const std::string& self, bool tls) { return Demo(self, tls).Run(); }
 
 }  // namespace raftkv::cli

@@ -9,7 +9,9 @@
 namespace raftkv::cli {
 
 // `self` is this binary's path, used to start the nodes. Returns an exit code.
-int RunDemo(const std::string& self);
+// With `tls`: certificates made by the openssl command line, clients on
+// ports of their own, mutual TLS everywhere.
+int RunDemo(const std::string& self, bool tls = false);
 
 }  // namespace raftkv::cli
 

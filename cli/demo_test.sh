@@ -16,4 +16,14 @@ for step in "was elected leader" "took over for term" "rejoined as a follower an
   grep -q "$step" <<<"$out" || fail "missing step: $step"
 done
 if ls -d "$TMPDIR"/raftkv-demo.* >/dev/null 2>&1; then fail "temporary directory left behind"; fi
+# The same tour with mutual TLS everywhere (certificates from the openssl command line).
+out=$("$kvnode" demo --tls 2>&1)
+status=$?
+echo "$out"
+[[ $status -eq 0 ]] || fail "kvnode demo --tls exited with $status"
+for step in "Making TLS certificates" "with mutual TLS" "node 6 caught up as a learner" \
+            "node 6: demo/after-failover=still here" "Done: every node stopped"; do
+  grep -q "$step" <<<"$out" || fail "missing step with --tls: $step"
+done
+if ls -d "$TMPDIR"/raftkv-demo.* >/dev/null 2>&1; then fail "temporary directory left behind"; fi
 echo "demo_test: ok"

@@ -66,6 +66,8 @@ ABSL_FLAG(std::string, peer_cert_file, "",
 ABSL_FLAG(std::string, peer_key_file, "", "serve, TLS: its PEM key");
 ABSL_FLAG(std::string, peer_trusted_ca_file, "",
           "serve, TLS: the CA of the members' peer certificates");
+ABSL_FLAG(bool, tls, false,
+          "demo: mutual TLS everywhere, certificates made by openssl");
 ABSL_FLAG(std::string, auth_file, "",
           "serve, TLS: client certificate names and their roles, one "
           "\"NAME read-only|read-write|admin\" per line");
@@ -122,7 +124,8 @@ constexpr char kUsageHead[] =
     R"(kvnode: a replicated, strongly consistent key-value store (raftkv)
 
 Usage:
-  kvnode demo                          start a local 3-node cluster and show it at work
+  kvnode demo [--tls]                  start a local 3-node cluster and show it at work
+                                       (--tls: with certificates made by openssl)
   kvnode serve --node-id=N --cluster=ID=HOST:PORT,... --data-dir=DIR [--bind=HOST:PORT]
   kvnode serve --node-id=N --join=HOST:PORT,... --bind=HOST:PORT --data-dir=EMPTY_DIR
         serve also takes --metrics-bind=HOST:PORT: /metrics (Prometheus), /health, /ready
@@ -183,6 +186,7 @@ const std::set<std::string> kFlags = {"node_id",
                                       "peer_key_file",
                                       "peer_trusted_ca_file",
                                       "auth_file",
+                                      "tls",
                                       "max_connections",
                                       "idle_timeout_ms",
                                       "election_ticks",
@@ -457,7 +461,8 @@ int Main(int argc, char** argv) {
                ? Serve(cluster_given)
                : (fputs("kvnode: serve takes flags only\n", stderr),
                   kExitUsage);
-  if (words[0] == "demo") return RunDemo("/proc/self/exe");
+  if (words[0] == "demo")
+    return RunDemo("/proc/self/exe", absl::GetFlag(FLAGS_tls));
 
   CommandContext context;
   const std::string output = absl::GetFlag(FLAGS_output);

@@ -287,6 +287,8 @@ absl::Status Core::Step(const Message& m) {
         absl::StrCat(MessageTypeName(m.type), " from node ", m.from,
                      " at term ", m.term, " dropped: terms end at ", kMaxTerm));
   }
+  if (absl::Status malformed = CheckEntries(m); !malformed.ok())
+    return malformed;
   bool handled = false;
   absl::Status status = StepByTerm(m, &handled);
   if (handled) return status;
@@ -304,6 +306,25 @@ absl::Status Core::Step(const Message& m) {
       } else {
         StepCandidate(m);
       }
+  }
+  return absl::OkStatus();
+}
+
+// An append's entries follow its index one by one, with terms that never go
+// down and never pass the leader's term (§5.3). Anything else is malformed:
+// handled, it would reach storage as a log with a gap (found by
+// //fuzz:core_fuzzer: such a save fails, and a node whose storage fails stops).
+absl::Status Core::CheckEntries(const Message& m) const {
+  Term previous = m.log_term;
+  for (size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
+    if (e.index != m.index + 1 + i || e.term < previous || e.term > m.term) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          MessageTypeName(m.type), " from node ", m.from, " dropped: entry ", i,
+          " is (index ", e.index, ", term ", e.term, ") after (index ",
+          m.index + i, ", term ", previous, ") in term ", m.term));
+    }
+    previous = e.term;
   }
   return absl::OkStatus();
 }
