@@ -146,6 +146,11 @@ void Core::HandleAppendResponse(const Message& m) {
   Progress* found = tracker_.Find(m.from);
   if (found == nullptr) return;
   Progress& pr = *found;
+  // No follower has entries past the leader's log: such an acknowledgement
+  // (or a rejection naming them) is forged or corrupt, and believed it would
+  // count a quorum for entries that do not exist (found by
+  // //fuzz:core_fuzzer: a match index past the last index).
+  if (m.index > log_.LastIndex()) return;
   pr.set_recent_active(true);
   if (m.reject) {
     // Fast backtracking: skip all of the follower's entries from a term we
