@@ -287,7 +287,7 @@ absl::Status Core::Step(const Message& m) {
         absl::StrCat(MessageTypeName(m.type), " from node ", m.from,
                      " at term ", m.term, " dropped: terms end at ", kMaxTerm));
   }
-  if (absl::Status malformed = CheckEntries(m); !malformed.ok())
+  if (absl::Status malformed = CheckMessage(m); !malformed.ok())
     return malformed;
   bool handled = false;
   absl::Status status = StepByTerm(m, &handled);

@@ -181,7 +181,7 @@ class Core {
 
   // Message handling.
   absl::Status StepByTerm(const Message& m, bool* handled);
-  absl::Status CheckEntries(const Message& m) const;
+  absl::Status CheckMessage(const Message& m) const;
   void HandleVoteRequest(const Message& m);
   void StepLeader(const Message& m);
   void StepCandidate(const Message& m);

@@ -9,7 +9,18 @@ namespace raftkv::raft {
 // down and never pass the leader's term (§5.3). Anything else is malformed:
 // handled, it would reach storage as a log with a gap (found by
 // //fuzz:core_fuzzer: such a save fails, and a node whose storage fails stops).
-absl::Status Core::CheckEntries(const Message& m) const {
+absl::Status Core::CheckMessage(const Message& m) const {
+  // Nor does a log or snapshot the sender holds end in a term past the one
+  // it is in (found by //fuzz:core_fuzzer: a snapshot at term 12 sent in
+  // term 5 left a follower whose log is ahead of its term).
+  const Term last_term = m.type == MessageType::kSnapshot ? m.snapshot.term
+                         : m.type == MessageType::kAppend ? m.log_term
+                                                          : kNoTerm;
+  if (last_term > m.term) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        MessageTypeName(m.type), " from node ", m.from, " dropped: it carries ",
+        "term ", last_term, " in term ", m.term));
+  }
   Term previous = m.log_term;
   for (size_t i = 0; i < m.entries.size(); ++i) {
     const Entry& e = m.entries[i];
