@@ -13,9 +13,17 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace raftkv::fuzz {
+
+// A built message as the bytes on the wire (seeds, round trips).
+inline std::string FlatBytes(capnp::MessageBuilder& message) {
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  return std::string(reinterpret_cast<const char*>(words.begin()),
+                     words.size() * sizeof(capnp::word));
+}
 
 template <typename T, typename Use>
 void WithRoot(const uint8_t* data, size_t size, Use&& use) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz/capnp_input.h"
 #include "kv/command.h"
 #include "kv/log.h"
 #include "kv/members.h"
@@ -23,12 +24,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace wire = raftkv::net::wire;
 using raftkv::net::AsData;
-
-std::string Flat(capnp::MallocMessageBuilder& message) {
-  auto words = capnp::messageToFlatArray(message);
-  return std::string(reinterpret_cast<const char*>(words.begin()),
-                     words.size() * sizeof(capnp::word));
-}
 
 void Write(const fs::path& dir, const std::string& name,
            const std::string& bytes) {
@@ -72,7 +67,8 @@ void PeerSeeds(const fs::path& dir) {
   auto list = params.initMessages(static_cast<unsigned>(messages.size()));
   for (unsigned i = 0; i < messages.size(); ++i)
     raftkv::net::ToWire(messages[i], list[i]);
-  Write(dir, "deliver", std::string(1, '\0') + Flat(deliver));
+  Write(dir, "deliver",
+        std::string(1, '\0') + raftkv::fuzz::FlatBytes(deliver));
 
   capnp::MallocMessageBuilder chunk_message;
   auto chunk_params =
@@ -83,14 +79,16 @@ void PeerSeeds(const fs::path& dir) {
   chunk.last = true;
   chunk.message = snapshot;
   raftkv::net::ToWire(chunk, chunk_params.initChunk());
-  Write(dir, "chunk", std::string(1, '\1') + Flat(chunk_message));
+  Write(dir, "chunk",
+        std::string(1, '\1') + raftkv::fuzz::FlatBytes(chunk_message));
 
   capnp::MallocMessageBuilder ack_message;
   auto ack_params = ack_message.initRoot<wire::RaftPeer::SnapshotAckParams>();
   raftkv::raft::SnapshotAck ack;
   ack.from = 3, ack.to = 1, ack.transfer = 77, ack.next_offset = 15;
   raftkv::net::ToWire(ack, ack_params.initAck());
-  Write(dir, "ack", std::string(1, '\2') + Flat(ack_message));
+  Write(dir, "ack",
+        std::string(1, '\2') + raftkv::fuzz::FlatBytes(ack_message));
 }
 
 void ClientSeeds(const fs::path& dir) {
@@ -119,16 +117,16 @@ void ClientSeeds(const fs::path& dir) {
       command.setNoop();
     }
     Write(dir, "write-" + std::to_string(kind),
-          std::string(1, '\0') + Flat(message));
+          std::string(1, '\0') + raftkv::fuzz::FlatBytes(message));
   }
   capnp::MallocMessageBuilder get;
   get.initRoot<wire::KvService::GetParams>().setKey(AsData("key"));
-  Write(dir, "get", std::string(1, '\1') + Flat(get));
+  Write(dir, "get", std::string(1, '\1') + raftkv::fuzz::FlatBytes(get));
   capnp::MallocMessageBuilder list;
   auto params = list.initRoot<wire::KvService::ListParams>();
   params.setPrefix(AsData("k"));
   params.setLimit(10);
-  Write(dir, "list", std::string(1, '\2') + Flat(list));
+  Write(dir, "list", std::string(1, '\2') + raftkv::fuzz::FlatBytes(list));
 }
 
 void CommandSeeds(const fs::path& dir) {

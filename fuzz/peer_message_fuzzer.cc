@@ -21,9 +21,7 @@ template <typename Wire, typename Value>
 std::string Encoded(const Value& value) {
   capnp::MallocMessageBuilder message;
   ToWire(value, message.initRoot<Wire>());
-  auto words = capnp::messageToFlatArray(message);
-  return std::string(reinterpret_cast<const char*>(words.begin()),
-                     words.size() * sizeof(capnp::word));
+  return raftkv::fuzz::FlatBytes(message);
 }
 
 // Decoding what we encoded gives back the same bytes.

@@ -56,7 +56,7 @@ const char* FaceName(Face face) {
 
 }  // namespace
 
-absl::Status NodeRuntime::LoadSecurity() {
+absl::StatusOr<NodeRuntime::Security> NodeRuntime::LoadSecurity() const {
   const bool tls =
       options_.client_tls.configured() || options_.peer_tls.configured();
   if (tls && options_.client_bind.empty()) {
@@ -75,39 +75,39 @@ absl::Status NodeRuntime::LoadSecurity() {
     return absl::InvalidArgumentError(
         "--auth-file needs TLS: roles go by the client certificate's name");
   }
-  if (!tls) return absl::OkStatus();
+  Security loaded;
+  if (!tls) return loaded;
   kj::Timer& timer = io_.provider->getTimer();
-  ASSIGN_OR_RETURN(client_tls_, net::Tls::Load(options_.client_tls, timer));
-  ASSIGN_OR_RETURN(peer_tls_, net::Tls::Load(options_.peer_tls, timer));
+  ASSIGN_OR_RETURN(loaded.client_tls,
+                   net::Tls::Load(options_.client_tls, timer));
+  ASSIGN_OR_RETURN(loaded.peer_tls, net::Tls::Load(options_.peer_tls, timer));
   if (!options_.auth_file.empty()) {
-    ASSIGN_OR_RETURN(permissions_, Permissions::Load(options_.auth_file));
+    ASSIGN_OR_RETURN(loaded.permissions, Permissions::Load(options_.auth_file));
   }
-  if (peer_transport_ != nullptr) peer_transport_->set_tls(peer_tls_);
-  return absl::OkStatus();
+  return loaded;
+}
+
+void NodeRuntime::UseSecurity(Security security) {
+  security_ = std::move(security);
+  peer_transport_->set_tls(security_.peer_tls);
 }
 
 void NodeRuntime::ReloadSecurity() {
-  auto client = client_tls_;
-  auto peer = peer_tls_;
-  Permissions permissions = permissions_;
-  absl::Status loaded = LoadSecurity();
+  absl::StatusOr<Security> loaded = LoadSecurity();
   if (!loaded.ok()) {
-    client_tls_ = client;
-    peer_tls_ = peer;
-    permissions_ = permissions;
-    if (peer_transport_ != nullptr) peer_transport_->set_tls(peer_tls_);
     Emit(LogLevel::kWarning,
          absl::StrCat("SIGHUP: keeping the certificates in use: ",
-                      loaded.message()));
+                      loaded.status().message()));
     return;
   }
+  UseSecurity(std::move(*loaded));
   Log("SIGHUP: certificates and permissions reloaded; new connections use "
       "them");
 }
 
 Role NodeRuntime::RoleOf(const Identity& identity) const {
-  if (client_tls_ == nullptr) return Role::kAdmin;  // no TLS: no identities
-  return permissions_.RoleOf(identity.name);
+  if (security_.client_tls == nullptr) return Role::kAdmin;  // no identities
+  return security_.permissions.RoleOf(identity.name);
 }
 
 kj::Promise<void> NodeRuntime::AcceptLoop(Accepting& listener) {
@@ -125,8 +125,8 @@ kj::Promise<void> NodeRuntime::AcceptLoop(Accepting& listener) {
         net::SetNoDelay(*accepted);
         ++listener.open;
         std::shared_ptr<net::Tls> tls =
-            listener.face == Face::kClients ? client_tls_
-            : listener.face == Face::kPeers ? peer_tls_
+            listener.face == Face::kClients ? security_.client_tls
+            : listener.face == Face::kPeers ? security_.peer_tls
                                             : nullptr;
         kj::Promise<void> served = nullptr;
         if (tls == nullptr) {

@@ -128,7 +128,8 @@ absl::Status NodeRuntime::Open() {
   peer_transport_ = std::make_unique<net::PeerTransport>(io_, cluster_id_,
                                                          peers, config.seed);
   transport_ = std::make_unique<Transport>(peer_transport_.get());
-  RETURN_IF_ERROR(LoadSecurity());
+  ASSIGN_OR_RETURN(Security security, LoadSecurity());
+  UseSecurity(std::move(security));
   peer_transport_->set_client_address(options_.client_bind);
   clock_ = std::make_unique<SystemClock>();
   worker_ = std::make_unique<StorageWorker>([this](double seconds) {

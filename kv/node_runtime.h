@@ -182,11 +182,16 @@ class NodeRuntime {
   std::unique_ptr<StorageWorker> snapshot_worker_;
   std::unique_ptr<NodeDriver> driver_;
   std::vector<kj::Own<Accepting>> accepting_;
-  // TLS for each face (nullptr: plain TCP), and the clients' roles.
-  std::shared_ptr<net::Tls> client_tls_;
-  std::shared_ptr<net::Tls> peer_tls_;
-  Permissions permissions_;
-  absl::Status LoadSecurity();
+  // TLS for each face (nullptr: plain TCP), and the clients' roles; loaded
+  // whole, and replaced whole (a SIGHUP that fails to load changes nothing).
+  struct Security {
+    std::shared_ptr<net::Tls> client_tls;
+    std::shared_ptr<net::Tls> peer_tls;
+    Permissions permissions;
+  };
+  absl::StatusOr<Security> LoadSecurity() const;
+  void UseSecurity(Security security);
+  Security security_;
   kj::Own<kj::PromiseFulfiller<void>> failed_;  // fulfilled on storage failure
   kj::Own<kj::TaskSet> tasks_;
 };

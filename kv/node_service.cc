@@ -22,11 +22,6 @@ namespace {
 using net::wire::KvService;
 using net::wire::RaftPeer;
 
-// Every answer leaves through here: the outcome, leader hint included.
-void Fill(const Outcome& outcome, net::wire::Result::Builder out) {
-  Encode(outcome, out);
-}
-
 class PeerService : public virtual RaftPeer::Server {
  public:
   // With TLS, `identity` is the peer certificate's name, "node-N": what it
@@ -166,44 +161,44 @@ class ClientService : public virtual KvService::Server {
   // Decode, admit, ask the runtime, encode.
   kj::Promise<void> Get(GetContext context) {
     if (auto denied = Denied(Role::kReadOnly, "get")) {
-      Fill(*denied, context.getResults().initResult());
+      Encode(*denied, context.getResults().initResult());
       return kj::READY_NOW;
     }
     auto params = context.getParams();
     std::string key = ToString(params.getKey());
     if (auto refused = admission_.Key(key)) {
-      Fill(*refused, context.getResults().initResult());
+      Encode(*refused, context.getResults().initResult());
       return kj::READY_NOW;
     }
     return runtime_.Get(std::move(key), Linearizable(params.getConsistency()))
         .then([context](Outcome outcome) mutable {
-          Fill(outcome, context.getResults().initResult());
+          Encode(outcome, context.getResults().initResult());
         });
   }
 
   kj::Promise<void> Write(WriteContext context) {
     if (auto denied = Denied(Role::kReadWrite, "a write")) {
-      Fill(*denied, context.getResults().initResult());
+      Encode(*denied, context.getResults().initResult());
       return kj::READY_NOW;
     }
     auto command = context.getParams().getCommand();
     if (auto refused = admission_.Command(command)) {
-      Fill(*refused, context.getResults().initResult());
+      Encode(*refused, context.getResults().initResult());
       return kj::READY_NOW;
     }
     return runtime_.Write(command).then([context](Outcome outcome) mutable {
-      Fill(outcome, context.getResults().initResult());
+      Encode(outcome, context.getResults().initResult());
     });
   }
 
   kj::Promise<void> List(ListContext context) {
     if (auto denied = Denied(Role::kReadOnly, "list")) {
-      Fill(*denied, context.getResults().initResult());
+      Encode(*denied, context.getResults().initResult());
       return kj::READY_NOW;
     }
     auto params = context.getParams();
     if (auto refused = admission_.ListPage(params.getLimit())) {
-      Fill(*refused, context.getResults().initResult());
+      Encode(*refused, context.getResults().initResult());
       return kj::READY_NOW;
     }
     storage::ScanOptions options;
@@ -216,7 +211,7 @@ class ClientService : public virtual KvService::Server {
         .Scan(std::move(options), Linearizable(params.getConsistency()))
         .then([context](ScanResult scan) mutable {
           auto results = context.getResults();
-          Fill(scan.outcome, results.initResult());
+          Encode(scan.outcome, results.initResult());
           if (!scan.outcome.ok()) return;
           const auto& page = scan.page.items;
           auto items = results.initItems(static_cast<unsigned>(page.size()));
@@ -304,24 +299,24 @@ class ClientService : public virtual KvService::Server {
 
   kj::Promise<void> saveSnapshot(SaveSnapshotContext context) override {
     if (auto denied = Denied(Role::kAdmin, "snapshot save")) {
-      Fill(*denied, context.getResults().initResult());
+      Encode(*denied, context.getResults().initResult());
       return kj::READY_NOW;
     }
     if (runtime_.core().role() != raft::Role::kLeader) {
-      Fill(runtime_.driver().NotLeader(), context.getResults().initResult());
+      Encode(runtime_.driver().NotLeader(), context.getResults().initResult());
       return kj::READY_NOW;
     }
     auto sink = context.getParams().getSink();
     return runtime_.ReadBarrier().then(
         [this, context, sink](Outcome barrier) mutable -> kj::Promise<void> {
           if (barrier.code != Code::kOk) {
-            Fill(barrier, context.getResults().initResult());
+            Encode(barrier, context.getResults().initResult());
             return kj::READY_NOW;
           }
           auto reader = runtime_.machine().store().ReadSnapshot();
           if (!reader.ok()) {
-            Fill(Unavailable(std::string(reader.status().message())),
-                 context.getResults().initResult());
+            Encode(Unavailable(std::string(reader.status().message())),
+                   context.getResults().initResult());
             return kj::READY_NOW;
           }
           const raft::LogIndex index = (*reader)->applied_index();
@@ -375,13 +370,13 @@ class ClientService : public virtual KvService::Server {
 
   kj::Promise<void> members(MembersContext context) override {
     if (auto denied = Denied(Role::kReadOnly, "member list")) {
-      Fill(*denied, context.getResults().initResult());
+      Encode(*denied, context.getResults().initResult());
       return kj::READY_NOW;
     }
     auto results = context.getResults();
     if (!context.getParams().getAnyNode() &&
         runtime_.core().role() != raft::Role::kLeader) {
-      Fill(runtime_.driver().NotLeader(), results.initResult());
+      Encode(runtime_.driver().NotLeader(), results.initResult());
       return kj::READY_NOW;
     }
     if (context.getParams().getAnyNode()) {
@@ -395,7 +390,7 @@ class ClientService : public virtual KvService::Server {
         [this, context](Outcome barrier) mutable {
           auto results = context.getResults();
           if (barrier.code != Code::kOk) {
-            return Fill(barrier, results.initResult());
+            return Encode(barrier, results.initResult());
           }
           results.initResult().setCode(net::wire::Code::OK);
           FillMembership(runtime_, results.initMembership());
@@ -404,29 +399,29 @@ class ClientService : public virtual KvService::Server {
 
   kj::Promise<void> changeMembership(ChangeMembershipContext context) override {
     if (auto denied = Denied(Role::kAdmin, "a membership change")) {
-      Fill(*denied, context.getResults().initResult());
+      Encode(*denied, context.getResults().initResult());
       return kj::READY_NOW;
     }
     MemberChange change;
     if (auto error = ParseMemberChange(runtime_, context.getParams().getSteps(),
                                        &change)) {
-      Fill(*error, context.getResults().initResult());
+      Encode(*error, context.getResults().initResult());
       return kj::READY_NOW;
     }
     return runtime_.ChangeMembership(std::move(change.steps), change.added)
         .then([this, context](Outcome result) mutable {
-          Fill(result, context.getResults().initResult());
+          Encode(result, context.getResults().initResult());
         });
   }
 
   kj::Promise<void> moveLeader(MoveLeaderContext context) override {
     if (auto denied = Denied(Role::kAdmin, "move-leader")) {
-      Fill(*denied, context.getResults().initResult());
+      Encode(*denied, context.getResults().initResult());
       return kj::READY_NOW;
     }
     return runtime_.MoveLeader(context.getParams().getNodeId())
         .then([this, context](Outcome result) mutable {
-          Fill(result, context.getResults().initResult());
+          Encode(result, context.getResults().initResult());
         });
   }
 

@@ -17,23 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "kv/client.h"
 #include "testing/cluster/harness.h"
+#include "testing/cluster/scrape.h"
 
 namespace raftkv::testing {
 namespace {
-
-int Connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
-      0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // True once the node closed the connection (EOF or reset) within `ms`; what
 // it sent first (an RPC abort message saying why) is read and skipped.
@@ -108,7 +95,7 @@ TEST(ListenersTest, HugeFramesToTheClientPortCostNoMemory) {
   const uint64_t before = PeakKiB(pid);
   ASSERT_GT(before, 0u);
   for (uint64_t mib : {100, 40}) {
-    const int fd = Connect(h.cluster().client_port(target));
+    const int fd = ConnectLoopback(h.cluster().client_port(target));
     ASSERT_GE(fd, 0);
     SendHugeFrame(fd, mib << 20);
     EXPECT_TRUE(ClosedWithin(fd, 5000)) << mib << " MiB frame not refused";
@@ -132,7 +119,7 @@ TEST(ListenersTest, ConnectionFloodIsBoundedAndIdleOnesClose) {
   const int port = h.cluster().client_port(h.ids()[0]);
   std::vector<int> fds;
   for (int i = 0; i < 20; ++i) {
-    const int fd = Connect(port);
+    const int fd = ConnectLoopback(port);
     ASSERT_GE(fd, 0);
     fds.push_back(fd);
   }

@@ -11,8 +11,7 @@
 namespace raftkv::testing {
 
 // A plain HTTP/1.1 GET to 127.0.0.1:port, read to the end.
-HttpReply HttpGet(int port, const std::string& path) {
-  HttpReply reply;
+int ConnectLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
@@ -23,8 +22,15 @@ HttpReply HttpGet(int port, const std::string& path) {
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) !=
       0) {
     close(fd);
-    return reply;
+    return -1;
   }
+  return fd;
+}
+
+HttpReply HttpGet(int port, const std::string& path) {
+  HttpReply reply;
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) return reply;
   const std::string request =
       absl::StrCat("GET ", path,
                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");

@@ -14,6 +14,9 @@ struct HttpReply {
   std::string body;
 };
 
+// A TCP connection to 127.0.0.1:port (reads time out after 5 s), or -1.
+int ConnectLoopback(int port);
+
 // GET `path` from 127.0.0.1:port, read to the end of its body (5 s timeout).
 HttpReply HttpGet(int port, const std::string& path);
 
