@@ -152,11 +152,14 @@ int main(int argc, char** argv) {
   options.keys = absl::GetFlag(FLAGS_keys);
   options.read_ratio = absl::GetFlag(FLAGS_read_ratio);
   options.linearizable = absl::GetFlag(FLAGS_consistency) != "serializable";
-  auto targets = [leader](bool linearizable)
-      -> absl::StatusOr<std::unique_ptr<raftkv::cli::BenchTarget>> {
-    return std::unique_ptr<raftkv::cli::BenchTarget>(
-        new raftkv::benchmarks::EtcdTarget(leader, linearizable));
-  };
+  // One keep-alive HTTP/1.1 connection per client, one request at a time.
+  options.conns = options.clients;
+  auto targets = raftkv::cli::OneRequestAtATime(
+      [leader](bool linearizable)
+          -> absl::StatusOr<std::unique_ptr<raftkv::cli::BenchTarget>> {
+        return std::unique_ptr<raftkv::cli::BenchTarget>(
+            new raftkv::benchmarks::EtcdTarget(leader, linearizable));
+      });
   return raftkv::cli::RunBenchCommand(options, targets,
                                       absl::GetFlag(FLAGS_output) == "json"
                                           ? raftkv::cli::Output::kJson

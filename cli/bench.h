@@ -1,13 +1,14 @@
 // `kvnode bench`: closed-loop load against a running cluster, with a latency
 // histogram.
 //
-// `clients` threads each own a kv::Client (one connection, one request at a
-// time) and issue puts and gets on `keys` keys with `value_size`-byte values
-// until `duration` has passed or `ops` operations have been issued, whichever
-// comes first (at least one bound is required). Reads use `linearizable` or
-// serializable consistency. Latency is measured per operation into per-thread
-// histograms that are merged for the report. Thread safety: RunBench starts and
-// joins its own threads.
+// `clients` logical clients (sessions, each with one request in flight) are
+// spread over `conns` connections, each a thread of its own with its own event
+// loop (etcd's benchmark tool has the same two knobs). They issue puts and gets
+// on `keys` keys with `value_size`-byte values until `duration` has passed or
+// `ops` operations have been issued, whichever comes first (at least one bound
+// is required). Reads use `linearizable` or serializable consistency. Latency
+// is measured per operation into per-connection histograms that are merged for
+// the report. Thread safety: RunBench starts and joins its own threads.
 #ifndef RAFTKV_CLI_BENCH_H_
 #define RAFTKV_CLI_BENCH_H_
 
@@ -27,6 +28,7 @@ namespace raftkv::cli {
 struct BenchOptions {
   std::string cluster;
   int clients = 16;
+  int conns = 0;  // 0: min(clients, 4)
   absl::Duration duration = absl::Seconds(10);
   uint64_t ops = 0;  // 0: bounded by duration only
   size_t value_size = 256;
@@ -49,7 +51,27 @@ struct BenchReport {
 using BenchProgress =
     std::function<void(double elapsed_s, const BenchReport& so_far)>;
 
-// What a benchmark client talks to: one per thread, one request at a time.
+// What the benchmark drives: one connection carrying `sessions` logical
+// clients, each with at most one request in flight. Used from one thread.
+class BenchConnection {
+ public:
+  using Done = std::function<void(absl::Status)>;
+  virtual ~BenchConnection() = default;
+  // Start a request for `session` (in [0, sessions)); `done` runs in Run().
+  virtual void Put(int session, const std::string& key,
+                   const std::string& value, Done done) = 0;
+  virtual void Get(int session, const std::string& key, Done done) = 0;
+  // Runs until no request is in flight; a `done` may start the next one.
+  virtual void Run() = 0;
+};
+// Makes one connection for `sessions` sessions; called on the thread that
+// will use it.
+using BenchTargetFactory =
+    std::function<absl::StatusOr<std::unique_ptr<BenchConnection>>(
+        bool linearizable, int sessions)>;
+
+// A blocking client that serves one session at a time (etcd_load's HTTP/1.1
+// connections): wrapped by OneRequestAtATime, run with conns = clients.
 class BenchTarget {
  public:
   virtual ~BenchTarget() = default;
@@ -57,15 +79,17 @@ class BenchTarget {
                            const std::string& value) = 0;
   virtual absl::Status Get(const std::string& key) = 0;
 };
-// Makes one target; called on the thread that will use it.
-using BenchTargetFactory =
-    std::function<absl::StatusOr<std::unique_ptr<BenchTarget>>(
-        bool linearizable)>;
+BenchTargetFactory OneRequestAtATime(
+    std::function<absl::StatusOr<std::unique_ptr<BenchTarget>>(bool)> make);
 
-// raftkv through kv::Client, following the leader.
-// With `tls` configured, every client connects with mutual TLS.
+// raftkv through kv::Client: one Client per connection, its sessions sent
+// together on it, following the leader. With `tls` configured, every
+// connection uses mutual TLS.
 BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms,
                              const net::TlsFiles& tls = {});
+
+// The connections a run uses: `conns`, or min(clients, 4) when it is 0.
+int BenchConns(const BenchOptions& options);
 
 absl::StatusOr<BenchReport> RunBench(const BenchOptions& options,
                                      const BenchTargetFactory& targets,

@@ -60,7 +60,8 @@ const std::vector<CommandSpec>& Commands() {
        nullptr},
       {"bench", "bench",
        "load the cluster, report throughput and latency percentiles\n"
-       "(--clients=16 --duration=10s --ops=N --value-size=256 --keys=1000\n"
+       "(--clients=16 --conns=min(clients,4) --duration=10s --ops=N\n"
+       " --value-size=256 --keys=1000"
        " --read-ratio=0.0; --output=json prints one JSON object)",
        nullptr},
   };

@@ -107,7 +107,10 @@ ABSL_FLAG(bool, digest, false,
 ABSL_FLAG(bool, expect_absent, false,
           "cas: succeed only if the key does not exist");
 ABSL_FLAG(int, clients, 16,
-          "bench: concurrent clients, each with one request in flight");
+          "bench: concurrent clients (sessions), each with one request in "
+          "flight");
+ABSL_FLAG(int, conns, 0,
+          "bench: connections the clients share (0: min(clients, 4))");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
           "bench: stop after this long");
 ABSL_FLAG(uint64_t, ops, 0,
@@ -208,6 +211,7 @@ const std::set<std::string> kFlags = {"node_id",
                                       "flagfile",
                                       "help",
                                       "clients",
+                                      "conns",
                                       "duration",
                                       "ops",
                                       "value_size",
@@ -516,6 +520,7 @@ int Main(int argc, char** argv) {
     BenchOptions bench;
     bench.cluster = options.cluster;
     bench.clients = absl::GetFlag(FLAGS_clients);
+    bench.conns = absl::GetFlag(FLAGS_conns);
     bench.duration = absl::GetFlag(FLAGS_duration);
     bench.ops = absl::GetFlag(FLAGS_ops);
     bench.value_size = absl::GetFlag(FLAGS_value_size);

@@ -1,5 +1,8 @@
 #include "kv/client.h"
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "kv/client_impl.h"
 
 namespace raftkv::kv {
@@ -90,36 +93,37 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(
 const std::vector<std::string>& Client::addresses() const {
   return impl_->addresses_;
 }
-uint64_t Client::client_id() const { return impl_->client_id_; }
-
-absl::StatusOr<std::optional<std::string>> Client::Get(const std::string& key) {
-  std::optional<std::string> value;
-  auto reply = impl_->Call([&](KvService::Client& kv) {
-    auto request = kv.getRequest();
-    request.setKey(AsData(key));
-    request.setConsistency(impl_->consistency());
-    return request.send().then([&](auto response) {
-      auto result = response.getResult();
-      if (result.getHasValue()) value = ToString(result.getValue());
-      return Decode(result);
-    });
-  });
-  if (!reply.ok()) return reply.status();
-  if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
-  return value;
-}
+uint64_t Client::client_id() const { return impl_->default_session_.id; }
 
 namespace {
 
+// A get of `key`; the value, if any, lands in `*value`.
+Client::Impl::Attempt GetAttempt(const std::string& key,
+                                 net::wire::Consistency consistency,
+                                 std::optional<std::string>* value) {
+  return [&key, consistency, value](KvService::Client& kv) {
+    auto request = kv.getRequest();
+    request.setKey(AsData(key));
+    request.setConsistency(consistency);
+    return request.send().then([value](auto response) {
+      auto result = response.getResult();
+      if (result.getHasValue() && value != nullptr)
+        *value = ToString(result.getValue());
+      return Decode(result);
+    });
+  };
+}
+
+// A write for `session` with `sequence` (the same for every retry: exactly
+// once); `fill` sets the command, and a value in the answer lands in `*value`.
 template <typename Fill>
-absl::StatusOr<Outcome> SendWrite(Client::Impl& impl, Fill fill,
-                                  std::optional<std::string>* value) {
-  const uint64_t sequence =
-      impl.NextSequence();  // the same for every retry: exactly once
-  return impl.Call([&](KvService::Client& kv) {
+Client::Impl::Attempt WriteAttempt(uint64_t session, uint64_t sequence,
+                                   Fill fill,
+                                   std::optional<std::string>* value) {
+  return [session, sequence, fill, value](KvService::Client& kv) {
     auto request = kv.writeRequest();
     auto command = request.initCommand();
-    command.getSession().setClientId(impl.client_id_);
+    command.getSession().setClientId(session);
     command.getSession().setSequence(sequence);
     fill(command);
     return request.send().then([value](auto response) {
@@ -128,10 +132,26 @@ absl::StatusOr<Outcome> SendWrite(Client::Impl& impl, Fill fill,
         *value = ToString(result.getValue());
       return Decode(result);
     });
-  });
+  };
+}
+
+template <typename Fill>
+absl::StatusOr<Outcome> SendWrite(Client::Impl& impl, Fill fill,
+                                  std::optional<std::string>* value) {
+  Client::Session& session = impl.default_session_;
+  return impl.Call(
+      WriteAttempt(session.id, session.next_sequence++, fill, value));
 }
 
 }  // namespace
+
+absl::StatusOr<std::optional<std::string>> Client::Get(const std::string& key) {
+  std::optional<std::string> value;
+  auto reply = impl_->Call(GetAttempt(key, impl_->consistency(), &value));
+  if (!reply.ok()) return reply.status();
+  if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
+  return value;
+}
 
 absl::Status Client::Put(const std::string& key, const std::string& value) {
   auto reply = SendWrite(
@@ -144,6 +164,60 @@ absl::Status Client::Put(const std::string& key, const std::string& value) {
   if (!reply.ok()) return reply.status();
   return ToStatus(*reply);
 }
+
+Client::Session Client::NewSession() {
+  Session session;
+  session.id = impl_->NewSessionId();
+  return session;
+}
+
+namespace {
+
+absl::Status StatusOfReply(const absl::StatusOr<Outcome>& reply) {
+  return reply.ok() ? ToStatus(*reply) : reply.status();
+}
+
+}  // namespace
+
+void Client::PutAsync(Session& session, std::string key, std::string value,
+                      Done done) {
+  if (session.busy) {
+    done(absl::FailedPreconditionError(
+        "this session already has a request in flight"));
+    return;
+  }
+  session.busy = true;
+  // The attempt reads the key and value by reference: they live with it.
+  auto owned = std::make_shared<std::pair<std::string, std::string>>(
+      std::move(key), std::move(value));
+  auto attempt = WriteAttempt(
+      session.id, session.next_sequence++,
+      [owned](net::wire::Command::Builder command) {
+        command.initPut().setKey(AsData(owned->first));
+        command.getPut().setValue(AsData(owned->second));
+      },
+      nullptr);
+  impl_->StartAsync(impl_->CallAsync(std::move(attempt))
+                        .then([&session, done = std::move(done)](
+                                  absl::StatusOr<Outcome> reply) {
+                          session.busy = false;
+                          done(StatusOfReply(reply));
+                        }));
+}
+
+void Client::GetAsync(std::string key, Done done) {
+  auto owned = std::make_shared<std::string>(std::move(key));
+  auto attempt = [owned,
+                  read = GetAttempt(*owned, impl_->consistency(), nullptr)](
+                     KvService::Client& kv) { return read(kv); };
+  impl_->StartAsync(
+      impl_->CallAsync(std::move(attempt))
+          .then([done = std::move(done)](absl::StatusOr<Outcome> reply) {
+            done(StatusOfReply(reply));
+          }));
+}
+
+void Client::Run() { impl_->RunAsync(); }
 
 absl::StatusOr<bool> Client::Delete(const std::string& key) {
   auto reply = SendWrite(
@@ -206,15 +280,14 @@ absl::StatusOr<ListResult> Client::List(const std::string& prefix,
 
 namespace client_internal {
 
-absl::StatusOr<Outcome> CallAt(
-    Client::Impl& impl, const std::string& address,
-    const std::function<kj::Promise<Outcome>(KvService::Client&)>& attempt) {
+absl::StatusOr<Outcome> CallAt(Client::Impl& impl, const std::string& address,
+                               const Client::Impl::Attempt& attempt) {
   Outcome reply;
   KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
                  auto& timer = impl.io_.provider->getTimer();
                  const kj::Duration timeout =
                      impl.options_.timeout_ms * kj::MILLISECONDS;
-                 KvService::Client& kv = impl.Connect(address, timeout);
+                 KvService::Client kv = impl.Connect(address, timeout);
                  bool answered = true;
                  reply = attempt(kv)
                              .exclusiveJoin(
@@ -225,7 +298,7 @@ absl::StatusOr<Outcome> CallAt(
                              .wait(impl.io_.waitScope);
                  KJ_REQUIRE(answered, "timed out");
                })) {
-    impl.connections_.erase(address);
+    impl.Drop(address);
     return absl::UnavailableError(
         absl::StrCat("node at ", address,
                      " is unreachable: ", exception->getDescription().cStr()));

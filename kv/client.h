@@ -1,17 +1,24 @@
 // Client: the raftkv client library, used by `kvnode` client commands, the demo
 // and tests.
 //
-// It talks to any node and finds the leader by itself: a follower's "not the
-// leader" answer names the leader, and an unreachable node is skipped for the
-// next one, with backoff, until the request's deadline. Every write carries
-// this client's session (a random id and a sequence number); a write retried
-// after a lost answer is applied at most once. Thread safety: not thread-safe,
-// and it owns a kj event loop: one Client per thread. Invariant: one request is
-// in flight at a time; sequence numbers increase by one per write.
+// It talks to any node and finds the leader by itself: when it does not know
+// the leader, it asks every listed node at once and follows the first that
+// names one (so a dead or frozen node costs no wait); a follower's "not the
+// leader" answer names the leader; an unreachable node is skipped, with
+// backoff, until the request's deadline. Every write carries a session (a
+// random id and a sequence number); a write retried after a lost answer is
+// applied at most once (thesis §6.3). The blocking calls use the client's own
+// session. Many more sessions (NewSession) can share its connections, each with
+// one request in flight, through the *Async calls and Run(): that is how one
+// connection carries many requests at once. Thread safety: not thread-safe,
+// and it owns a kj event loop: one Client per thread. Invariants: a session
+// has at most one request in flight; its sequence numbers increase by one per
+// write.
 #ifndef RAFTKV_KV_CLIENT_H_
 #define RAFTKV_KV_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,6 +100,13 @@ struct MemberStep {
 
 class Client {
  public:
+  // A logical client: its own session id and sequence numbers.
+  struct Session {
+    uint64_t id = 0;
+    uint64_t next_sequence = 1;
+    bool busy = false;  // a request is in flight
+  };
+
   // Fails only on a malformed cluster string; connections are made on first
   // use.
   static absl::StatusOr<std::unique_ptr<Client>> Create(
@@ -135,6 +149,21 @@ class Client {
   absl::StatusOr<ListResult> ListAt(const std::string& address,
                                     const std::string& prefix, uint32_t limit,
                                     const std::string& start = "");
+
+  // Sessions of their own that share this client's connections.
+  Session NewSession();
+  using Done = std::function<void(absl::Status)>;
+  // Starts a put for `session` and returns at once; `done` runs inside Run()
+  // with what Put would have returned. REQUIRES: `session` outlives the
+  // request. A busy session fails with kFailedPrecondition.
+  void PutAsync(Session& session, std::string key, std::string value,
+                Done done);
+  // Starts a get (a read needs no session); `done` gets OK or the error.
+  void GetAsync(std::string key, Done done);
+  // Runs the event loop until every request started by *Async has finished
+  // and its `done` has run. A `done` may start more *Async requests (they
+  // are waited for too) but must not call the blocking methods.
+  void Run();
 
   const std::vector<std::string>& addresses() const;
   uint64_t client_id() const;

@@ -1,28 +1,27 @@
-// Client::Impl and the helpers that the client's source files share:
-// the connection cache, leader-following Call, and one-node CallAt. Internal
-// to //kv:client. Thread safety: as Client (one thread, owns its event loop).
+// Client::Impl and the helpers that the client's source files share: the
+// connection cache, leader-following CallAsync (and Call, which waits for it),
+// parallel leader discovery, and one-node CallAt. Internal to //kv:client.
+// Thread safety: as Client (one thread, owns its event loop). Invariants: at
+// most one connection attempt and one discovery round are in progress at a
+// time (later callers share them); `current_` indexes `addresses_`.
 #ifndef RAFTKV_KV_CLIENT_IMPL_H_
 #define RAFTKV_KV_CLIENT_IMPL_H_
 
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 
-#include <algorithm>
 #include <functional>
+#include <map>
+#include <memory>
 #include <random>
+#include <string>
+#include <vector>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "kv/client.h"
 #include "kv/outcome.h"
 #include "kv/outcome_wire.h"
-#include "net/buffered_stream.h"
 #include "net/bytes.h"
 #include "net/kv.capnp.h"
-#include "net/peer_transport.h"
 
 namespace raftkv::kv {
 namespace client_internal {
@@ -45,189 +44,52 @@ using net::wire::KvService;
 
 class Client::Impl {
  public:
+  // Sends one request on a connection and yields its outcome.
+  using Attempt = std::function<kj::Promise<Outcome>(KvService::Client&)>;
+
   Impl(const ClientOptions& options, std::vector<std::string> addresses,
-       std::map<raft::NodeId, std::string> ids)
-      : options_(options),
-        io_(kj::setupAsyncIo()),
-        addresses_(std::move(addresses)),
-        ids_(std::move(ids)),
-        rng_(std::random_device{}()),
-        client_id_(rng_() | 1) {}
+       std::map<raft::NodeId, std::string> ids);
+  ~Impl();
 
-  ~Impl() { connections_.clear(); }
-
-  // Runs `attempt` against the node believed to be the leader, following
-  // redirections and skipping unreachable nodes, until an answer that is not
-  // "go elsewhere" or the deadline. With `not_idempotent` (a membership
-  // change), a request a node may have accepted is never sent again: one
-  // attempt gets the whole deadline, and its "unavailable" or silence is the
-  // answer.
-  absl::StatusOr<Outcome> Call(
-      const std::function<kj::Promise<Outcome>(KvService::Client&)>& attempt,
-      bool not_idempotent = false) {
-    auto& timer = io_.provider->getTimer();
-    const kj::TimePoint deadline =
-        timer.now() + options_.timeout_ms * kj::MILLISECONDS;
-    uint64_t backoff_ms = 20;
-    std::string last_problem = "no node answered";
-    bool hung_up = false;  // a node closed the connection on us
-    while (timer.now() < deadline) {
-      const std::string address = addresses_[current_];
-      const kj::Duration left = deadline - timer.now();
-      const kj::Duration per_attempt =
-          not_idempotent
-              ? left
-              : std::min(left, std::max<kj::Duration>(
-                                   1000 * kj::MILLISECONDS,
-                                   options_.timeout_ms * kj::MILLISECONDS / 3));
-      Outcome reply;
-      bool answered = false;
-      KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
-                     KvService::Client& kv = Connect(address, per_attempt);
-                     auto timeout =
-                         timer.afterDelay(per_attempt).then([]() -> Outcome {
-                           return Unavailable("timed out");
-                         });
-                     reply = attempt(kv)
-                                 .exclusiveJoin(kj::mv(timeout))
-                                 .wait(io_.waitScope);
-                     answered = true;
-                   })) {
-        last_problem =
-            absl::StrCat(address, ": ", exception->getDescription().cStr());
-        hung_up = hung_up || LooksLikeHangUp(last_problem);
-      }
-      if (answered && reply.code != Code::kNotLeader &&
-          (reply.code != Code::kUnavailable || not_idempotent)) {
-        if (not_idempotent && reply.message == "timed out") {
-          return absl::UnavailableError(absl::StrCat(
-              address, " did not answer within ", options_.timeout_ms,
-              " ms; the change may still be applied: see kvnode member list"));
-        }
-        return reply;
-      }
-      if (!answered || reply.message == "timed out") {
-        connections_.erase(
-            address);  // a dead or paused node: drop it and move on
-      }
-      if (answered) last_problem = absl::StrCat(address, ": ", reply.message);
-      if (answered && reply.code == Code::kNotLeader && reply.leader_id != 0) {
-        // Prefer our own address for that node id: it may differ from the
-        // node's view.
-        auto it = ids_.find(reply.leader_id);
-        const std::string leader =
-            it != ids_.end() ? it->second : reply.leader_address;
-        auto pos = std::find(addresses_.begin(), addresses_.end(), leader);
-        if (pos == addresses_.end()) {
-          addresses_.push_back(leader);
-          pos = addresses_.end() - 1;
-        }
-        const size_t next = static_cast<size_t>(pos - addresses_.begin());
-        if (next != current_) {
-          current_ = next;
-          continue;  // go straight to the leader
-        }
-      }
-      current_ = (current_ + 1) % addresses_.size();
-      const uint64_t jitter = rng_() % (backoff_ms / 2 + 1);
-      timer.afterDelay((backoff_ms + jitter) * kj::MILLISECONDS)
-          .wait(io_.waitScope);
-      backoff_ms = std::min<uint64_t>(backoff_ms * 2, 200);
-    }
-    return Unreachable(last_problem, hung_up);
+  // Runs `attempt` against the leader, following redirections and skipping
+  // unreachable nodes, until an answer that is not "go elsewhere" or the
+  // deadline. When the leader is not known (the first call, or the last one
+  // failed), every listed node is asked at once who leads and the first answer
+  // wins, so a dead or frozen node costs nothing. With `not_idempotent` (a
+  // membership change), a request a node may have accepted is never sent
+  // again: one attempt gets the whole deadline, and its "unavailable" or
+  // silence is the answer. `attempt` must stay valid until the promise
+  // resolves.
+  kj::Promise<absl::StatusOr<Outcome>> CallAsync(Attempt attempt,
+                                                 bool not_idempotent = false);
+  absl::StatusOr<Outcome> Call(const Attempt& attempt,
+                               bool not_idempotent = false) {
+    return CallAsync(attempt, not_idempotent).wait(io_.waitScope);
   }
 
-  KvService::Client& Connect(const std::string& address, kj::Duration timeout) {
-    auto it = connections_.find(address);
-    if (it != connections_.end()) return *it->second.kv;
-    auto& timer = io_.provider->getTimer();
-    auto stream = io_.provider->getNetwork()
-                      .parseAddress(address)
-                      .then([](kj::Own<kj::NetworkAddress> a) {
-                        return a->connect().attach(kj::mv(a));
-                      })
-                      .exclusiveJoin(timer.afterDelay(timeout).then(
-                          []() -> kj::Own<kj::AsyncIoStream> {
-                            KJ_FAIL_REQUIRE("connect timed out");
-                          }))
-                      .wait(io_.waitScope);
-    if (tls_ != nullptr) {
-      // The node must prove it is the host we dialled (its certificate's
-      // subjectAltName), and we present ours.
-      stream = tls_->WrapClient(kj::mv(stream), net::HostOf(address))
-                   .exclusiveJoin(timer.afterDelay(timeout).then(
-                       []() -> kj::Own<kj::AsyncIoStream> {
-                         KJ_FAIL_REQUIRE("TLS handshake timed out");
-                       }))
-                   .wait(io_.waitScope);
-    }
-    Connection connection;
-    net::SetNoDelay(*stream);
-    connection.stream = kj::heap<net::BufferedStream>(kj::mv(stream));
-    capnp::ReaderOptions limits;
-    limits.traversalLimitInWords = (64ull << 20) / sizeof(capnp::word);
-    connection.network = kj::heap<capnp::TwoPartyVatNetwork>(
-        *connection.stream, capnp::rpc::twoparty::Side::CLIENT, limits);
-    connection.rpc = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(
-        capnp::makeRpcClient(*connection.network));
-    capnp::MallocMessageBuilder vat;
-    auto server = vat.initRoot<capnp::rpc::twoparty::VatId>();
-    server.setSide(capnp::rpc::twoparty::Side::SERVER);
-    connection.kv = kj::heap<KvService::Client>(
-        connection.rpc->bootstrap(server).castAs<KvService>());
-    return *connections_.emplace(address, kj::mv(connection)).first->second.kv;
+  // The connection to `address`, made (or joined, if another call is making
+  // it) within `timeout`.
+  kj::Promise<KvService::Client> ConnectAsync(const std::string& address,
+                                              kj::Duration timeout);
+  KvService::Client Connect(const std::string& address, kj::Duration timeout) {
+    return ConnectAsync(address, timeout).wait(io_.waitScope);
   }
+  // Forgets the connection to `address` (closed once the current event is
+  // handled: other requests may be waiting on it, and they fail over).
+  void Drop(const std::string& address);
 
   net::wire::Consistency consistency() const {
     return options_.linearizable ? net::wire::Consistency::LINEARIZABLE
                                  : net::wire::Consistency::SERIALIZABLE;
   }
-  uint64_t NextSequence() { return next_sequence_++; }
+  uint64_t NewSessionId() { return rng_() | 1; }
 
   // Reads the TLS files once, if any (Client::Create).
-  absl::Status LoadTls() {
-    if (!options_.tls.configured()) return absl::OkStatus();
-    absl::StatusOr<std::shared_ptr<net::Tls>> tls =
-        net::Tls::Load(options_.tls, io_.provider->getTimer());
-    if (!tls.ok()) return tls.status();
-    tls_ = *tls;
-    return absl::OkStatus();
-  }
+  absl::Status LoadTls();
 
-  // The error after no node answered: a certificate problem is named as one
-  // (kUnauthenticated), and a node that hangs up on a plain-TCP client may
-  // want TLS.
-  static bool LooksLikeHangUp(const std::string& problem) {
-    return absl::StrContains(problem, "isconnected") ||
-           absl::StrContains(problem, "EOF") ||
-           absl::StrContains(problem, "segments");
-  }
-
-  absl::Status Unreachable(const std::string& last_problem,
-                           bool hung_up) const {
-    const bool tls_problem = absl::StrContains(last_problem, "SSL") ||
-                             absl::StrContains(last_problem, "TLS") ||
-                             absl::StrContains(last_problem, "tls") ||
-                             absl::StrContains(last_problem, "ssl") ||
-                             absl::StrContains(last_problem, "certificate");
-    if (tls_problem) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "TLS refused: ", last_problem,
-          tls_ == nullptr ? "; the node requires TLS: give --ca-file, "
-                            "--cert-file and --key-file"
-                          : "; check that --cert-file is signed by the CA "
-                            "the node trusts, not expired, and that "
-                            "--ca-file signed the node's certificate"));
-    }
-    return absl::UnavailableError(absl::StrCat(
-        "cluster unavailable: no leader answered within ", options_.timeout_ms,
-        " ms (tried ", absl::StrJoin(addresses_, ", "),
-        "; last: ", last_problem, ")",
-        tls_ == nullptr && hung_up
-            ? "; if the cluster requires TLS, give --ca-file, --cert-file "
-              "and --key-file"
-            : ""));
-  }
+  // Requests started by Client::*Async: Run() waits until none is left.
+  void StartAsync(kj::Promise<void> request);
+  void RunAsync();
 
   ClientOptions options_;
   std::shared_ptr<net::Tls> tls_;
@@ -235,10 +97,45 @@ class Client::Impl {
   std::vector<std::string> addresses_;
   std::map<raft::NodeId, std::string> ids_;
   std::mt19937_64 rng_;
-  uint64_t client_id_;
-  uint64_t next_sequence_ = 1;
+  Client::Session default_session_;
+
+ private:
+  struct CallState;
+  kj::Promise<absl::StatusOr<Outcome>> Try(CallState& call);
+  kj::Promise<absl::StatusOr<Outcome>> TryAt(CallState& call, size_t index);
+  kj::Promise<absl::StatusOr<Outcome>> Retry(CallState& call);
+  // Asks every node at once who leads: the index in addresses_ of the first
+  // leader named, or nothing when no node knows within `timeout`.
+  kj::Promise<kj::Maybe<size_t>> Discover(kj::Duration timeout);
+  kj::Promise<kj::Maybe<size_t>> Probe(size_t index, kj::Duration timeout);
+  // The index of the node a "not the leader" answer names (added to
+  // addresses_ if new), or nothing.
+  kj::Maybe<size_t> IndexOfLeader(raft::NodeId id, const std::string& address);
+  kj::Promise<Connection> Dial(const std::string& address,
+                               kj::Duration timeout);
+  // The error after no node answered: a certificate problem is named as one
+  // (kUnauthenticated), and a node that hangs up on a plain-TCP client may
+  // want TLS.
+  absl::Status Unreachable(const std::string& last_problem, bool hung_up) const;
+
   size_t current_ = 0;
+  bool leader_known_ = false;
   std::map<std::string, Connection> connections_;
+  struct Dialling {
+    uint64_t serial;
+    kj::ForkedPromise<void> done;
+  };
+  std::map<std::string, Dialling> connecting_;
+  uint64_t serial_ =
+      0;  // tells a finished dial or discovery from its successor
+  kj::Maybe<kj::ForkedPromise<kj::Maybe<size_t>>> discovery_;
+  uint64_t discovery_serial_ = 0;
+  // Client::*Async requests in flight, and Run()'s wake-up once none is.
+  uint64_t async_in_flight_ = 0;
+  kj::Own<kj::PromiseFulfiller<void>> async_idle_;
+  kj::Own<kj::TaskSet::ErrorHandler> async_errors_;
+  kj::Own<kj::TaskSet> async_tasks_;
+  kj::Own<kj::TaskSet> closing_;  // connections being dropped
 };
 
 namespace client_internal {
@@ -251,9 +148,8 @@ absl::Status ToStatus(const Outcome& reply);
 // Asks one node directly (no redirection): `attempt` sends on `kv` and yields
 // its Outcome; an unreachable or silent node is an "unavailable" error naming
 // it.
-absl::StatusOr<Outcome> CallAt(
-    Client::Impl& impl, const std::string& address,
-    const std::function<kj::Promise<Outcome>(KvService::Client&)>& attempt);
+absl::StatusOr<Outcome> CallAt(Client::Impl& impl, const std::string& address,
+                               const Client::Impl::Attempt& attempt);
 
 }  // namespace client_internal
 }  // namespace raftkv::kv
