@@ -51,4 +51,81 @@ kj::Promise<size_t> BufferedStream::ReadMore(kj::byte* out, size_t min_bytes,
       });
 }
 
+kj::Promise<void> BufferedStream::write(const void* buffer, size_t size) {
+  kj::ArrayPtr<const kj::byte> piece(static_cast<const kj::byte*>(buffer),
+                                     size);
+  return Queue(kj::arrayPtr(&piece, 1));
+}
+
+kj::Promise<void> BufferedStream::write(
+    kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) {
+  return Queue(pieces);
+}
+
+kj::Promise<void> BufferedStream::Queue(
+    kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) {
+  KJ_IF_MAYBE (error, write_error_) {
+    return kj::cp(*error);
+  }
+  for (auto piece : pieces) {
+    pending_.insert(pending_.end(), piece.begin(), piece.end());
+  }
+  ScheduleFlush();
+  if (pending_.size() + in_flight_.size() < kMaxPendingBytes) {
+    return kj::READY_NOW;
+  }
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  blocked_.push_back(kj::mv(paf.fulfiller));
+  return kj::mv(paf.promise);
+}
+
+void BufferedStream::ScheduleFlush() {
+  if (writing_ || flush_scheduled_ || pending_.empty()) return;
+  flush_scheduled_ = true;
+  // Runs once nothing else is ready: everything this turn wrote goes at once.
+  tasks_.add(kj::evalLast([this] { Flush(); }));
+}
+
+void BufferedStream::Flush() {
+  flush_scheduled_ = false;
+  if (writing_ || pending_.empty()) return;
+  writing_ = true;
+  in_flight_.swap(pending_);
+  ++flushes_;
+  tasks_.add(inner_->write(in_flight_.data(), in_flight_.size()).then([this] {
+    WriteDone();
+  }));
+}
+
+void BufferedStream::WriteDone() {
+  writing_ = false;
+  in_flight_.clear();
+  if (pending_.size() < kMaxPendingBytes) {
+    for (auto& writer : blocked_) writer->fulfill();
+    blocked_.clear();
+  }
+  ScheduleFlush();
+  if (!writing_ && !flush_scheduled_ && shutdown_requested_) {
+    shutdown_requested_ = false;
+    inner_->shutdownWrite();
+  }
+}
+
+void BufferedStream::WriteFailed(kj::Exception&& e) {
+  writing_ = false;
+  pending_.clear();
+  in_flight_.clear();
+  for (auto& writer : blocked_) writer->reject(kj::cp(e));
+  blocked_.clear();
+  write_error_ = kj::mv(e);
+}
+
+void BufferedStream::shutdownWrite() {
+  if (writing_ || flush_scheduled_) {
+    shutdown_requested_ = true;  // once the pending bytes are out
+    return;
+  }
+  inner_->shutdownWrite();
+}
+
 }  // namespace raftkv::net

@@ -4,6 +4,7 @@
 #include <kj/async-io.h>
 
 #include <string>
+#include <vector>
 
 namespace raftkv::net {
 namespace {
@@ -34,6 +35,49 @@ TEST(BufferedStreamTest, DeliversEveryByteInOrderAcrossSmallAndLargeReads) {
   }
   EXPECT_EQ(received.size(), sent.size());
   EXPECT_EQ(received, sent);
+}
+
+// Everything written in one event-loop turn leaves in one write, in order;
+// writes of a later turn while that one is in progress leave in the next.
+TEST(BufferedStreamTest, WritesOfOneTurnLeaveTogetherInOrder) {
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  kj::TwoWayPipe pipe = io.provider->newTwoWayPipe();
+  BufferedStream writer(kj::mv(pipe.ends[0]));
+  std::string sent;
+  std::vector<kj::Promise<void>> writes;
+  for (int i = 0; i < 50; ++i) {
+    const std::string message = "message " + std::to_string(i) + ";";
+    sent += message;
+    writes.push_back(writer.write(message.data(), message.size()));
+  }
+  EXPECT_EQ(writer.flushes(), 0u);  // nothing left before the turn ended
+  // Each write reports done at once (the bytes were copied).
+  for (auto& write : writes) EXPECT_TRUE(write.poll(io.waitScope));
+  std::string received(sent.size(), '\0');
+  pipe.ends[1]->read(received.data(), received.size()).wait(io.waitScope);
+  EXPECT_EQ(received, sent);
+  EXPECT_EQ(writer.flushes(), 1u);
+
+  const std::string later = "later";
+  writer.write(later.data(), later.size()).wait(io.waitScope);
+  std::string tail(later.size(), '\0');
+  pipe.ends[1]->read(tail.data(), tail.size()).wait(io.waitScope);
+  EXPECT_EQ(tail, later);
+  EXPECT_EQ(writer.flushes(), 2u);
+}
+
+// A writer far ahead of a peer that does not read waits; once the underlying
+// write fails, every later write fails too.
+TEST(BufferedStreamTest, HoldsBackAWriterFarAheadAndReportsAFailedWrite) {
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  kj::TwoWayPipe pipe = io.provider->newTwoWayPipe();
+  BufferedStream writer(kj::mv(pipe.ends[0]));
+  std::string big(BufferedStream::kMaxPendingBytes, 'x');
+  auto held = writer.write(big.data(), big.size());
+  EXPECT_FALSE(held.poll(io.waitScope));  // nobody reads: it waits
+  pipe.ends[1] = nullptr;                 // the peer goes away
+  EXPECT_ANY_THROW(held.wait(io.waitScope));
+  EXPECT_ANY_THROW(writer.write("y", 1).wait(io.waitScope));
 }
 
 }  // namespace
