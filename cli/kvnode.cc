@@ -74,6 +74,10 @@ ABSL_FLAG(std::string, auth_file, "",
 ABSL_FLAG(std::string, metrics_bind, "",
           "serve: HOST:PORT for /metrics, /health and /ready over HTTP");
 ABSL_FLAG(uint64_t, tick_ms, 50, "serve: Raft tick length in milliseconds");
+ABSL_FLAG(bool, fast_failover, true,
+          "serve: when the leader's process is gone (its connection reset and "
+          "a redial refused), campaign within two ticks instead of waiting "
+          "out the election timeout");
 ABSL_FLAG(uint64_t, election_ticks, 10,
           "serve: election timeout, in ticks (randomized up to 2x)");
 ABSL_FLAG(uint64_t, max_key_bytes, 4096, "serve: largest key accepted");
@@ -193,6 +197,7 @@ const std::set<std::string> kFlags = {"node_id",
                                       "max_connections",
                                       "idle_timeout_ms",
                                       "election_ticks",
+                                      "fast_failover",
                                       "max_key_bytes",
                                       "max_value_bytes",
                                       "max_request_bytes",
@@ -371,6 +376,7 @@ int Serve(bool cluster_given) {
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
   options.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout_ms);
   options.election_ticks = absl::GetFlag(FLAGS_election_ticks);
+  options.fast_failover = absl::GetFlag(FLAGS_fast_failover);
   options.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);

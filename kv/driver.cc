@@ -397,6 +397,12 @@ void NodeDriver::Campaign() {
   Process();
 }
 
+void NodeDriver::PeerDown(raft::NodeId id) {
+  if (stopped_ || !failure_.ok()) return;
+  core_->PeerDown(id);
+  Process();
+}
+
 absl::Status NodeDriver::TransferLeader(raft::NodeId to) {
   if (stopped_ || !failure_.ok())
     return absl::UnavailableError("node is shutting down");

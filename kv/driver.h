@@ -192,6 +192,9 @@ class NodeDriver {
   // Starts an election now (bootstrapping a lone node, or an operator's
   // choice).
   void Campaign();
+  // The transport's evidence that node `id`'s process is gone (connection
+  // reset, redial refused): see raft::Core::PeerDown.
+  void PeerDown(raft::NodeId id);
   // Leader only: hands leadership to `to` once its log is caught up (thesis
   // §3.10).
   absl::Status TransferLeader(raft::NodeId to);

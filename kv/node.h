@@ -64,6 +64,9 @@ struct NodeOptions {
   std::string data_dir;
   uint64_t tick_ms = 50;
   uint64_t election_ticks = 10;  // 0.5 to 1 s to notice a dead leader
+  // Replace a leader whose process is gone (connection reset, redial
+  // refused) within a tick or two (raft::Config::fast_failover).
+  bool fast_failover = true;
   uint64_t max_key_bytes = 4 << 10;
   uint64_t max_value_bytes = 1 << 20;
   uint64_t max_request_bytes = 3 << 19;  // 1.5 MiB

@@ -118,6 +118,7 @@ absl::Status NodeRuntime::Open() {
   raft::Config config;
   config.id = options_.id;
   config.election_ticks = options_.election_ticks;
+  config.fast_failover = options_.fast_failover;
   config.seed = SystemNowMs() ^ (options_.id * 0x9e3779b97f4a7c15ull);
   if (options_.log)
     config.log_sink = [this](absl::string_view line) {
@@ -128,6 +129,9 @@ absl::Status NodeRuntime::Open() {
   peer_transport_ = std::make_unique<net::PeerTransport>(io_, cluster_id_,
                                                          peers, config.seed);
   transport_ = std::make_unique<Transport>(peer_transport_.get());
+  peer_transport_->set_on_peer_down([this](raft::NodeId id) {
+    if (driver_ != nullptr) driver_->PeerDown(id);
+  });
   ASSIGN_OR_RETURN(Security security, LoadSecurity());
   UseSecurity(std::move(security));
   peer_transport_->set_client_address(options_.client_bind);

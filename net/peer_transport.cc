@@ -52,6 +52,8 @@ struct PeerTransport::Link {
   kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
   kj::Maybe<wire::RaftPeer::Client> peer;
   bool connecting = false;
+  bool up = false;       // answered since the last failure
+  bool probing = false;  // redialled at once after losing an answering link
   uint64_t generation =
       0;  // bumps on every disconnect, to ignore stale completions
   int calls_in_flight = 0;
@@ -102,6 +104,8 @@ void PeerTransport::Reset(Link& link) {
   link.network = nullptr;
   link.stream = nullptr;
   link.connecting = false;
+  link.up = false;
+  link.probing = false;
   link.calls_in_flight = 0;
   dropped_ += link.queue.size();
   link.queue.clear();
@@ -214,6 +218,8 @@ void PeerTransport::Flush(Link& link) {
                   [this, target, generation, sent](auto&&) {
                     if (target->generation != generation) return;
                     ++target->stats.answers;
+                    target->up = true;
+                    target->probing = false;
                     target->stats.round_trip_seconds =
                         static_cast<double>(
                             (io_.provider->getTimer().now() - sent) /
@@ -314,10 +320,24 @@ std::vector<PeerLinkStats> PeerTransport::Stats() const {
   return stats;
 }
 
-void PeerTransport::Disconnect(Link& link, const kj::Exception&) {
+void PeerTransport::Disconnect(Link& link, const kj::Exception& why) {
   ++link.stats.failures;
   const uint64_t backoff_ms = link.backoff_ms;
+  const bool was_up = link.up;
+  // The redial after losing an answering link was refused, or closed before
+  // it answered (a proxy in front of a dead process): nothing serves there.
+  // A deadline (packets lost, a frozen peer) is not such evidence.
+  if (link.probing && why.getType() == kj::Exception::Type::DISCONNECTED) {
+    ++link.stats.down_reports;
+    if (on_peer_down_) on_peer_down_(link.id);
+  }
   Reset(link);
+  if (was_up) {
+    // Redial at once: a refusal tells a crashed process from a lost packet.
+    link.probing = true;
+    Connect(link);
+    return;
+  }
   link.backoff_ms = backoff_ms;
   const uint64_t jitter = rng_() % (link.backoff_ms / 2 + 1);
   link.next_attempt = io_.provider->getTimer().now() +

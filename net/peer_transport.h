@@ -11,7 +11,12 @@
 // calls are pipelined. A slow or dead peer never blocks the event loop or the
 // other peers: its queue is bounded and what does not fit is dropped, as Raft
 // tolerates lost messages and resends. Incoming messages arrive through the
-// node's RPC server, not here.
+// node's RPC server, not here. When a connection that was answering is lost,
+// the peer is redialled at once; if that redial is refused, or closed before it
+// answers (nothing serves on the peer's port: its process is gone), the
+// peer-down callback says so, which lets a follower replace a crashed leader
+// without waiting out the election timeout (raft::Core::PeerDown). A deadline
+// (lost packets, a frozen peer) is not taken as such evidence.
 //
 // Thread safety: event-loop thread only. Invariant: at most one connection
 // attempt per peer is in progress; a peer's queue never exceeds
@@ -23,6 +28,7 @@
 #include <kj/async-io.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -49,10 +55,11 @@ void SetNoDelay(kj::AsyncIoStream& stream);
 struct PeerLinkStats {
   raft::NodeId id = 0;
   uint64_t messages_sent = 0;
-  uint64_t bytes_sent = 0;  // entries and snapshot payload, framing excluded
-  uint64_t connects = 0;    // connections established
-  uint64_t failures = 0;    // connections given up (error, reset, deadline)
-  uint64_t answers = 0;     // deliver calls the peer answered
+  uint64_t bytes_sent = 0;    // entries and snapshot payload, framing excluded
+  uint64_t connects = 0;      // connections established
+  uint64_t failures = 0;      // connections given up (error, reset, deadline)
+  uint64_t down_reports = 0;  // lost, then the redial refused or closed
+  uint64_t answers = 0;       // deliver calls the peer answered
   double round_trip_seconds = 0;  // the last `deliver` call's
   int calls_in_flight = 0;
 };
@@ -75,6 +82,11 @@ class PeerTransport {
 
   // Mutual TLS for the connections dialled from now on (nullptr: plain TCP).
   void set_tls(std::shared_ptr<Tls> tls) { tls_ = std::move(tls); }
+  // Called on the loop with a peer whose answering connection was lost and
+  // whose immediate redial was refused or closed before answering.
+  void set_on_peer_down(std::function<void(raft::NodeId)> on_peer_down) {
+    on_peer_down_ = std::move(on_peer_down);
+  }
   // Tells every peer where this node serves clients (--client-bind).
   void set_client_address(std::string address) {
     client_address_ = std::move(address);
@@ -115,6 +127,7 @@ class PeerTransport {
   uint64_t dropped_ = 0;
   std::shared_ptr<Tls> tls_;
   std::string client_address_;
+  std::function<void(raft::NodeId)> on_peer_down_;
   kj::TaskSet::ErrorHandler* error_handler_;
   kj::Own<kj::TaskSet> tasks_;
 };

@@ -197,6 +197,29 @@ void Core::Campaign() {
   StartElection(config_.pre_vote, /*transfer=*/false);
 }
 
+void Core::PeerDown(NodeId id) {
+  if (!config_.fast_failover || role_ != Role::kFollower || leader_ != id ||
+      id == config_.id) {
+    return;
+  }
+  Log(absl::StrCat("leader ", id,
+                   " is down (connection lost, redial refused)"));
+  leader_ = kNoNode;  // no lease to honour: vote requests are heard again
+#ifdef RAFTKV_MUTATION_FAST_FAILOVER_REUSES_TERM  // for mutation_test
+  // A deliberate bug: "the dead leader's term is free again".
+  vote_ = kNoNode;
+  --term_;
+#endif
+  if (!Promotable()) return;
+  // Campaign at the next tick or the one after (Tick() fires at
+  // randomized_election_ticks_).
+  const uint64_t wait = 1 + rng_() % 2;
+  if (randomized_election_ticks_ > wait) {
+    election_elapsed_ =
+        std::max(election_elapsed_, randomized_election_ticks_ - wait);
+  }
+}
+
 void Core::StartElection(bool pre_vote, bool transfer) {
   MessageType type;
   Term term;

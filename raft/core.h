@@ -65,6 +65,12 @@ struct Config {
   uint64_t max_committed_bytes_per_ready = 8 << 20;
   bool pre_vote = true;
   bool check_quorum = true;
+  // Act on PeerDown() evidence that the leader's process is gone: campaign
+  // (with pre-vote) within a tick or two instead of waiting out the election
+  // timeout. Must be off when reads rely on a leader lease (thesis §6.4.1):
+  // the lease holds only because no follower votes within the election
+  // timeout of hearing from the leader, and evidence ends that wait early.
+  bool fast_failover = true;
   // A learner is promoted only when it is at most this many entries behind
   // the leader's last index (thesis §4.2.1: a voter that cannot keep up
   // would stall commitment).
@@ -113,6 +119,17 @@ class Core {
   absl::Status TransferLeader(NodeId to);
   // Starts an election now (tests and bootstrap).
   void Campaign();
+  // The transport's evidence that node `id`'s process is gone (its connection
+  // was reset and a redial refused: nothing listens on its port). A follower
+  // whose leader that is (with fast_failover) forgets it: it stops ignoring
+  // vote requests for the lease of a leader it heard from (so other
+  // followers' pre-votes can win) and starts a pre-vote within two ticks, the
+  // delay random so that two followers rarely campaign at once. Nothing else
+  // changes: the pre-vote and the vote still need a quorum (§5.2, thesis §9.6),
+  // and the vote of this term is kept, so evidence, right or wrong, cannot
+  // make two leaders in a term; a live leader keeps every follower that has no
+  // evidence of its own, so it is not disrupted unless a quorum lost it.
+  void PeerDown(NodeId id);
 
   bool HasReady() const;
   Ready GetReady();

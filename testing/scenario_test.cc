@@ -7,7 +7,9 @@
 // the in-memory storage twins, its disk jobs run in order as the transcript
 // stabilizes, and delivery is synchronous and loss-free (except across
 // partitions), so a transcript shows exactly one interleaving. Commands:
-//   > cluster N [prevote=off] [checkquorum=off] [promotelag=N]   N voters
+//   > cluster N [prevote=off] [checkquorum=off] [fastfailover=off]
+//     [promotelag=N]             N voters
+//   > peer-down ID DOWN        ID's transport reports DOWN's process gone
 //   > campaign ID | tick ID [COUNT] | tick-all COUNT
 //   > stabilize [verbose]     deliver messages and run disk jobs until nothing
 //   moves > propose ID DATA         a client's put DATA=DATA, at the index
@@ -119,6 +121,8 @@ class Harness {
     } else if (cmd == "isolate-outbound") {
       for (auto& [id, node] : nodes_)
         cut_.insert({static_cast<NodeId>(Int(args[1])), id});
+    } else if (cmd == "peer-down") {
+      Driver(args[1]).PeerDown(Int(args[2]));
     } else if (cmd == "crash") {
       SimNode& node = *At(args[1]).parts;
       node.driver.reset();
@@ -171,6 +175,7 @@ class Harness {
     for (size_t i = 2; i < args.size(); ++i) {
       if (args[i] == "prevote=off") pre_vote_ = false;
       if (args[i] == "checkquorum=off") check_quorum_ = false;
+      if (args[i] == "fastfailover=off") fast_failover_ = false;
       if (args[i].rfind("promotelag=", 0) == 0)
         promote_lag_ = Int(args[i].substr(11));
     }
@@ -244,6 +249,7 @@ class Harness {
     config.election_ticks = 10;
     config.pre_vote = pre_vote_;
     config.check_quorum = check_quorum_;
+    config.fast_failover = fast_failover_;
     config.max_promote_lag = promote_lag_;
     SimNode& node = *nodes_[id].parts;
     node.disk = std::make_unique<sim::SimExecutor>([] { return 0; });
@@ -414,6 +420,7 @@ class Harness {
   uint64_t step_ = 1;
   bool pre_vote_ = true;
   bool check_quorum_ = true;
+  bool fast_failover_ = true;
   uint64_t promote_lag_ = 1000;
 };
 

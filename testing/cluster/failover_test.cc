@@ -27,6 +27,18 @@ TEST(ClusterFailoverTest, LeaderKill9_NewLeaderServesEveryAcknowledgedWrite) {
   auto next = h.WaitForLeader(10000, {*leader});
   ASSERT_TRUE(next.ok()) << next.status() << h.Logs();
   EXPECT_NE(*next, *leader);
+  // The survivors learnt it from the transport (connection reset, redial
+  // refused), not from the election timeout: --fast-failover.
+  bool evidence = false;
+  for (raft::NodeId id : h.ids()) {
+    if (id != *leader && h.NodeLog(id).find(absl::StrCat(
+                             "leader ", *leader,
+                             " is down (connection lost, redial refused)")) !=
+                             std::string::npos) {
+      evidence = true;
+    }
+  }
+  EXPECT_TRUE(evidence) << h.Logs();
   for (const std::string& key : acknowledged) {
     auto value = h.client().Get(key);
     ASSERT_TRUE(value.ok()) << value.status();

@@ -3,7 +3,8 @@
 # either in the Raft core (a vote granted to a stale log, an old-term entry committed by
 # counting replicas, AppendEntries without its consistency check, a joint configuration's
 # commit counted on its new half only, a second membership change proposed while one is
-# uncommitted, a configuration put in force at commit instead of at append) or in the node
+# uncommitted, a configuration put in force at commit instead of at append, a
+# follower that, on evidence its leader is dead, campaigns again in that leader's term) or in the node
 # driver (a
 # write acknowledged before it is applied, a write acknowledged once persisted but before it
 # is committed, a linearizable read served before the state machine reached its read index,

@@ -32,6 +32,8 @@ ABSL_FLAG(double, disk_fail_rate, 0.0002,
           "chance per microtick that a node's disk starts failing writes");
 ABSL_FLAG(double, disk_stall_rate, 0.03,
           "chance that a disk write stalls for 20-60 microticks");
+ABSL_FLAG(double, false_peer_down_rate, 0.0005,
+          "chance per microtick that a node is told a live peer is down");
 ABSL_FLAG(int, clients, 5, "concurrent client sessions");
 ABSL_FLAG(double, membership_rate, 0.002,
           "chance per microtick that the operator proposes a membership change "
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   options.duplicate_rate = absl::GetFlag(FLAGS_duplicate_rate);
   options.partition_rate = absl::GetFlag(FLAGS_partition_rate);
   options.crash_rate = absl::GetFlag(FLAGS_crash_rate);
+  options.false_peer_down_rate = absl::GetFlag(FLAGS_false_peer_down_rate);
   options.disk_fail_rate = absl::GetFlag(FLAGS_disk_fail_rate);
   options.disk_stall_rate = absl::GetFlag(FLAGS_disk_stall_rate);
   options.clients = absl::GetFlag(FLAGS_clients);
@@ -84,8 +87,9 @@ int main(int argc, char** argv) {
 
   const uint64_t seeds = absl::GetFlag(FLAGS_seeds);
   const uint64_t first = absl::GetFlag(FLAGS_first_seed);
-  uint64_t violations = 0, committed = 0, crashes = 0, ops = 0, unknown = 0,
-           leaders = 0, histories = 0, disk_failures = 0, expired = 0;
+  uint64_t violations = 0, committed = 0, crashes = 0, peer_down = 0, ops = 0,
+           unknown = 0, leaders = 0, histories = 0, disk_failures = 0,
+           expired = 0;
   raftkv::testing::sim::MembershipStats members;
   size_t fewest_voters = 0;
   uint64_t run = 0;
@@ -95,6 +99,7 @@ int main(int argc, char** argv) {
     raftkv::testing::SimResult result = raftkv::testing::RunSimulation(options);
     committed += result.committed;
     crashes += result.crashes;
+    peer_down += result.peer_down_reports;
     ops += result.operations;
     unknown += result.unknown_outcomes;
     histories += result.history_checked ? 1 : 0;
@@ -138,11 +143,12 @@ int main(int argc, char** argv) {
   }
   printf(
       "total: committed_entries=%llu leaders_elected=%llu crashes=%llu "
-      "disk_failures=%llu histories_checked=%llu operations=%llu "
-      "unknown_outcomes=%llu sessions_expired=%llu\n",
+      "peer_down_reports=%llu disk_failures=%llu histories_checked=%llu "
+      "operations=%llu unknown_outcomes=%llu sessions_expired=%llu\n",
       static_cast<unsigned long long>(committed),
       static_cast<unsigned long long>(leaders),
       static_cast<unsigned long long>(crashes),
+      static_cast<unsigned long long>(peer_down),
       static_cast<unsigned long long>(disk_failures),
       static_cast<unsigned long long>(histories),
       static_cast<unsigned long long>(ops),

@@ -202,6 +202,7 @@ class Simulation {
     config.heartbeat_ticks = 1;
     config.pre_vote = options_.pre_vote;
     config.check_quorum = options_.check_quorum;
+    config.fast_failover = options_.fast_failover;
     config.max_entries_bytes_per_message = 2048;  // small: exercise pipelining
     config.max_inflight_messages = 8;
     // Often small, so that applying a backlog takes several Readies and a
@@ -278,6 +279,15 @@ class Simulation {
     node.log.twin.InjectWriteError(absl::OkStatus());  // a repaired disk
     node.kv.twin.InjectWriteError(absl::OkStatus());
     node.restart_at = now_ + restart_after;
+  }
+
+  void ReportPeerDown(SimNode& node, raft::NodeId down) {
+    if (!options_.fast_failover || node.driver == nullptr || node.id == down)
+      return;
+    ++result_.peer_down_reports;
+    Trace(absl::StrCat("node ", node.id, " told node ", down, " is down"));
+    node.driver->PeerDown(down);
+    safety_.Observe(node);
   }
 
   void Heal() {
@@ -364,6 +374,20 @@ class Simulation {
       if (victim.driver != nullptr && !victim.retired) {
         ++result_.crashes;
         Stop(victim, 20 + rng_() % 300);
+        // The kernel closed its sockets: the others see the reset and a
+        // refused redial.
+        for (auto& node : nodes_) ReportPeerDown(*node, victim.id);
+      }
+    }
+    if (Chance(options_.false_peer_down_rate)) {
+      // Wrong evidence: a live peer, most often the node's own leader.
+      SimNode& told = *nodes_[rng_() % nodes_.size()];
+      if (told.driver != nullptr) {
+        const raft::NodeId leader = told.driver->core().leader();
+        const raft::NodeId peer = leader != raft::kNoNode && rng_() % 4 != 0
+                                      ? leader
+                                      : nodes_[rng_() % nodes_.size()]->id;
+        ReportPeerDown(told, peer);
       }
     }
     if (Chance(options_.disk_fail_rate)) {
@@ -447,6 +471,7 @@ std::string ReplayFlags(const SimOptions& o) {
       "--seeds=1 --first_seed=", o.seed, " --nodes=", o.nodes,
       " --drop_rate=", o.drop_rate, " --duplicate_rate=", o.duplicate_rate,
       " --partition_rate=", o.partition_rate, " --crash_rate=", o.crash_rate,
+      " --false_peer_down_rate=", o.false_peer_down_rate,
       " --disk_fail_rate=", o.disk_fail_rate,
       " --disk_stall_rate=", o.disk_stall_rate,
       " --membership_rate=", o.membership_rate,

@@ -72,6 +72,12 @@ struct SimOptions {
   uint64_t compact_every = 64;
   bool pre_vote = true;
   bool check_quorum = true;
+  // Transport evidence (raft::Core::PeerDown): when a node crashes, every
+  // live node is told, as a real node learns from a reset connection and a
+  // refused redial. Wrong evidence too: chance per step that one live node is
+  // told a live peer (usually its leader) is down.
+  bool fast_failover = true;
+  double false_peer_down_rate = 0.0005;
   // Checks serializable reads as if they were linearizable: a run must then
   // report a violation (the checker's own test).
   bool serializable_as_linearizable = false;
@@ -87,6 +93,7 @@ struct SimResult {
   uint64_t committed = 0;  // highest commit index reached
   uint64_t leaders_elected = 0;
   uint64_t crashes = 0;
+  uint64_t peer_down_reports = 0;  // evidence delivered, right or wrong
   uint64_t disk_failures = 0;
   uint64_t operations = 0;        // client operations checked
   uint64_t unknown_outcomes = 0;  // of which with unknown outcome
