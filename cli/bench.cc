@@ -54,8 +54,8 @@ class KvConnection final : public BenchConnection {
 };
 
 BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms,
-                             const net::TlsFiles& tls) {
-  return [cluster, timeout_ms, tls](
+                             const net::TlsFiles& tls, bool spread_reads) {
+  return [cluster, timeout_ms, tls, spread_reads](
              bool linearizable,
              int sessions) -> absl::StatusOr<std::unique_ptr<BenchConnection>> {
     kv::ClientOptions options;
@@ -63,6 +63,7 @@ BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms,
     options.timeout_ms = timeout_ms;
     options.linearizable = linearizable;
     options.tls = tls;
+    options.spread_reads = spread_reads;
     auto client = kv::Client::Create(options);
     if (!client.ok()) return client.status();
     return std::unique_ptr<BenchConnection>(

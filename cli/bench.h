@@ -84,9 +84,11 @@ BenchTargetFactory OneRequestAtATime(
 
 // raftkv through kv::Client: one Client per connection, its sessions sent
 // together on it, following the leader. With `tls` configured, every
-// connection uses mutual TLS.
+// connection uses mutual TLS; with `spread_reads`, gets go to every node in
+// turn (kv::ClientOptions::spread_reads), else to the leader.
 BenchTargetFactory KvTargets(const std::string& cluster, uint64_t timeout_ms,
-                             const net::TlsFiles& tls = {});
+                             const net::TlsFiles& tls = {},
+                             bool spread_reads = false);
 
 // The connections a run uses: `conns`, or min(clients, 4) when it is 0.
 int BenchConns(const BenchOptions& options);

@@ -104,6 +104,9 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
           "clients: give up after this long");
 ABSL_FLAG(std::string, consistency, "linearizable",
           "clients: linearizable or serializable reads");
+ABSL_FLAG(std::string, read_from, "leader",
+          "clients: leader, or any (reads go to every node that answers, in "
+          "turn; a follower asks the leader for the read index)");
 ABSL_FLAG(uint32_t, limit, 100, "list: at most this many keys (up to 10000)");
 ABSL_FLAG(bool, keys_only, false, "list: print keys without values");
 ABSL_FLAG(bool, digest, false,
@@ -154,7 +157,8 @@ Examples:
 Flags may also come from a file: --flagfile=PATH (one --flag=value per line).
 Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-ticks
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
-  --compact-after-entries  --snapshot-rate-mib  --quiet
+  --compact-after-entries  --snapshot-rate-mib  --quiet  --fast-failover=true
+  clients: --consistency=linearizable|serializable  --read-from=leader|any
   --max-connections=1024  --idle-timeout-ms=600000
   TLS (serve, with --client-bind): --cert-file --key-file --trusted-ca-file
     --peer-cert-file --peer-key-file --peer-trusted-ca-file [--auth-file]
@@ -209,6 +213,7 @@ const std::set<std::string> kFlags = {"node_id",
                                       "output",
                                       "timeout",
                                       "consistency",
+                                      "read_from",
                                       "limit",
                                       "keys_only",
                                       "digest",
@@ -496,6 +501,12 @@ int Main(int argc, char** argv) {
             consistency.c_str());
     return kExitUsage;
   }
+  const std::string read_from = absl::GetFlag(FLAGS_read_from);
+  if (read_from != "any" && read_from != "leader") {
+    fprintf(stderr, "kvnode: --read-from must be any or leader (got \"%s\")\n",
+            read_from.c_str());
+    return kExitUsage;
+  }
   context.limit = absl::GetFlag(FLAGS_limit);
   context.keys_only = absl::GetFlag(FLAGS_keys_only);
   context.digest = absl::GetFlag(FLAGS_digest);
@@ -505,6 +516,7 @@ int Main(int argc, char** argv) {
   options.timeout_ms = static_cast<uint64_t>(
       absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_timeout)));
   options.linearizable = consistency == "linearizable";
+  options.spread_reads = read_from == "any";
   options.tls = {absl::GetFlag(FLAGS_cert_file), absl::GetFlag(FLAGS_key_file),
                  absl::GetFlag(FLAGS_ca_file)};
   if (options.timeout_ms == 0) {
@@ -534,9 +546,10 @@ int Main(int argc, char** argv) {
     bench.read_ratio = absl::GetFlag(FLAGS_read_ratio);
     bench.linearizable = options.linearizable;
     bench.timeout_ms = options.timeout_ms;
-    return RunBenchCommand(
-        bench, KvTargets(bench.cluster, bench.timeout_ms, options.tls),
-        context.output);
+    return RunBenchCommand(bench,
+                           KvTargets(bench.cluster, bench.timeout_ms,
+                                     options.tls, options.spread_reads),
+                           context.output);
   }
   SnapshotFlags snapshot;
   snapshot.output = context.output;

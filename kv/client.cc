@@ -147,7 +147,7 @@ absl::StatusOr<Outcome> SendWrite(Client::Impl& impl, Fill fill,
 
 absl::StatusOr<std::optional<std::string>> Client::Get(const std::string& key) {
   std::optional<std::string> value;
-  auto reply = impl_->Call(GetAttempt(key, impl_->consistency(), &value));
+  auto reply = impl_->Read(GetAttempt(key, impl_->consistency(), &value));
   if (!reply.ok()) return reply.status();
   if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
   return value;
@@ -255,7 +255,7 @@ absl::StatusOr<ListResult> Client::List(const std::string& prefix,
                                         const std::string& start,
                                         uint32_t limit, bool keys_only) {
   ListResult list;
-  auto reply = impl_->Call([&](KvService::Client& kv) {
+  auto reply = impl_->Read([&](KvService::Client& kv) {
     auto request = kv.listRequest();
     request.setPrefix(AsData(prefix));
     request.setStart(AsData(start));

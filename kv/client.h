@@ -43,6 +43,10 @@ struct ClientOptions {
   std::string cluster = "127.0.0.1:7001";
   uint64_t timeout_ms = 5000;
   bool linearizable = true;
+  // Reads go to every node that answers, in turn (followers serve them
+  // through the leader's read index); false: to the leader. Off by default:
+  // on one 2-core machine it measured no faster (benchmarks/RESULTS.md).
+  bool spread_reads = false;
   // Mutual TLS (--cert-file, --key-file, --ca-file): the node must present a
   // certificate from the CA that names the host of its address.
   net::TlsFiles tls;

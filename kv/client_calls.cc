@@ -131,7 +131,10 @@ kj::Promise<absl::StatusOr<Outcome>> Client::Impl::TryAt(CallState& call,
                 " ms; the change may still be applied: see kvnode member "
                 "list")));
           }
-          if (reply.code != Code::kUnavailable) leader_known_ = true;
+          if (reply.code != Code::kUnavailable) {
+            leader_known_ = true;
+            Answered(address);
+          }
           return absl::StatusOr<Outcome>(std::move(reply));
         }
         // A dead or paused node: drop its connection and move on.
@@ -223,7 +226,8 @@ kj::Promise<kj::Maybe<size_t>> Client::Impl::Probe(size_t index,
         return request.send().attach(kj::mv(kv));
       })
       .then(
-          [this, index](auto response) -> kj::Maybe<size_t> {
+          [this, index, address](auto response) -> kj::Maybe<size_t> {
+            Answered(address);
             auto status = response.getStatus();
             if (status.getRole() == "leader") return index;
             if (status.getLeaderId() == 0) return nullptr;
@@ -276,7 +280,50 @@ kj::Promise<KvService::Client> Client::Impl::ConnectAsync(
       });
 }
 
+void Client::Impl::Answered(const std::string& address) {
+  if (std::find(answered_.begin(), answered_.end(), address) ==
+      answered_.end()) {
+    answered_.push_back(address);
+  }
+}
+
+kj::Promise<absl::StatusOr<Outcome>> Client::Impl::ReadAsync(Attempt attempt) {
+  if (!options_.spread_reads || answered_.size() < 2) {
+    return CallAsync(std::move(attempt));
+  }
+  const std::string address = answered_[next_read_++ % answered_.size()];
+  auto shared = std::make_shared<Attempt>(std::move(attempt));
+  kj::Timer& timer = io_.provider->getTimer();
+  const kj::Duration per_attempt = std::max<kj::Duration>(
+      1000 * kj::MILLISECONDS, options_.timeout_ms * kj::MILLISECONDS / 3);
+  return ConnectAsync(address, per_attempt)
+      .then([shared](KvService::Client kv) {
+        auto sent = (*shared)(kv);
+        return sent.attach(kj::mv(kv));
+      })
+      .exclusiveJoin(timer.afterDelay(per_attempt).then([]() -> Outcome {
+        return Unavailable("timed out");
+      }))
+      .then(
+          [this, shared,
+           address](Outcome reply) -> kj::Promise<absl::StatusOr<Outcome>> {
+            if (reply.code != Code::kNotLeader &&
+                reply.code != Code::kUnavailable) {
+              return absl::StatusOr<Outcome>(std::move(reply));
+            }
+            if (reply.message == "timed out") Drop(address);
+            return CallAsync(*shared).attach(kj::mv(shared));
+          },
+          [this, shared,
+           address](kj::Exception&&) -> kj::Promise<absl::StatusOr<Outcome>> {
+            Drop(address);
+            return CallAsync(*shared).attach(kj::mv(shared));
+          });
+}
+
 void Client::Impl::Drop(const std::string& address) {
+  answered_.erase(std::remove(answered_.begin(), answered_.end(), address),
+                  answered_.end());
   auto it = connections_.find(address);
   if (it == connections_.end()) return;
   auto dying = kj::heap<Connection>(kj::mv(it->second));

@@ -66,6 +66,14 @@ class Client::Impl {
                                bool not_idempotent = false) {
     return CallAsync(attempt, not_idempotent).wait(io_.waitScope);
   }
+  // A read: with options_.spread_reads, sent to the nodes that have answered
+  // this client in turn (a follower serves it through the leader's read
+  // index, thesis §6.4); if that node cannot serve it (no leader known to it,
+  // unreachable), or none but one has answered yet, as CallAsync.
+  kj::Promise<absl::StatusOr<Outcome>> ReadAsync(Attempt attempt);
+  absl::StatusOr<Outcome> Read(const Attempt& attempt) {
+    return ReadAsync(attempt).wait(io_.waitScope);
+  }
 
   // The connection to `address`, made (or joined, if another call is making
   // it) within `timeout`.
@@ -120,6 +128,10 @@ class Client::Impl {
 
   size_t current_ = 0;
   bool leader_known_ = false;
+  // Nodes whose current connection has answered (a frozen node never has).
+  std::vector<std::string> answered_;
+  size_t next_read_ = 0;
+  void Answered(const std::string& address);
   std::map<std::string, Connection> connections_;
   struct Dialling {
     uint64_t serial;

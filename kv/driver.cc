@@ -64,6 +64,10 @@ absl::Status NodeDriver::Open(const raft::Config& config) {
   raft::Config with_applied = config;
   with_applied.applied = machine_->applied();
   ASSIGN_OR_RETURN(core_, raft::Core::Create(with_applied, log_storage_));
+  // Read contexts differ from every earlier run's: a leader's late answer to
+  // a read this node forwarded before a restart must not confirm a new one.
+  read_prefix_ = absl::StrCat("read-", clock_->MonotonicMicros(), "-",
+                              clock_->NowMs(), "-");
   RefreshMembers();
   return absl::OkStatus();
 }
@@ -129,13 +133,17 @@ void NodeDriver::Write(net::wire::Command::Reader command, Reply reply) {
 void NodeDriver::ReadBarrier(Reply reply) {
   if (stopped_ || !failure_.ok())
     return reply(Unavailable("node is shutting down"));
-  if (role_ != raft::Role::kLeader) return reply(NotLeader());
+  // A follower asks its leader for the read index (thesis §6.4).
+  if (role_ != raft::Role::kLeader &&
+      (role_ != raft::Role::kFollower || leader_ == raft::kNoNode)) {
+    return reply(NotLeader());
+  }
 #ifdef RAFTKV_MUTATION_READ_WITHOUT_READ_INDEX
-  // Mutant: a leader serves a read from its own state at once, without
-  // confirming that it still leads (no ReadIndex round).
+  // Mutant: a node serves a read from its own state at once, without a
+  // ReadIndex round confirming the leader still leads.
   return reply(Outcome{});
 #endif
-  std::string context = absl::StrCat("read-", next_read_++);
+  std::string context = absl::StrCat(read_prefix_, next_read_++);
   if (!core_->ReadIndex(context).ok()) return reply(NotLeader());
   pending_reads_[std::move(context)] =
       PendingRead{raft::kNoIndex, false,
@@ -264,6 +272,22 @@ void NodeDriver::ApplyCommitted(const std::vector<raft::Entry>& committed) {
   for (auto& [reply, result] : replies) reply(std::move(result));
 }
 
+void NodeDriver::FailForwardedReads() {
+  // Reads this follower asked a leader about and got no answer for: that
+  // leader will not answer now (a read already answered is kept, and served
+  // once applied).
+  std::vector<Reply> failed;
+  for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
+    if (it->second.confirmed) {
+      ++it;
+      continue;
+    }
+    failed.push_back(std::move(it->second.reply));
+    it = pending_reads_.erase(it);
+  }
+  for (Reply& reply : failed) reply(NotLeader("the leader changed; retry"));
+}
+
 void NodeDriver::ServeReads() {
   std::vector<Reply> ready;
   for (auto it = pending_reads_.begin(); it != pending_reads_.end();) {
@@ -318,6 +342,7 @@ void NodeDriver::OnRoleChange(raft::Role role, raft::NodeId leader) {
   }
   role_ = role;
   if (leader != leader_ && leader != raft::kNoNode) ++stats_.leader_changes;
+  if (leader != leader_ && !was_leader) FailForwardedReads();
   leader_ = leader;
   if (was_leader && role != raft::Role::kLeader) {
     // Writes already committed are applied all the same, and answered with

@@ -178,11 +178,12 @@ class NodeDriver {
   // Leader only: proposes `command`, stamped with the clock, and replies once
   // it is committed and applied (with its result) or has failed.
   void Write(net::wire::Command::Reader command, Reply reply);
-  // Leader only: replies OK once a linearizable read may be served from the
-  // state machine (ReadIndex, thesis §6.4), or with why not.
+  // Replies OK once a linearizable read may be served from this node's state
+  // machine (ReadIndex, thesis §6.4: a follower asks its leader for the read
+  // index and waits until it has applied it), or with why not.
   void ReadBarrier(Reply reply);
   // Reads `key` from the state machine: a linearizable read after
-  // ReadBarrier (leader only), a serializable one at once on any node.
+  // ReadBarrier (leader or follower), a serializable one at once.
   // Replies kOk with the value, kNotFound, or why not (driver_reads.cc).
   void Get(std::string key, bool linearizable, Reply reply);
   using ScanReply = std::function<void(Outcome, storage::ScanPage)>;
@@ -279,6 +280,7 @@ class NodeDriver {
   void FailAllPending(const Outcome& result);
   void Fail(const absl::Status& status);
   void ServeReads();
+  void FailForwardedReads();
   void ExpireRequests();
   void MaybeCompact();
   // Recomputes members_ after the log or state machine changed.
@@ -319,6 +321,7 @@ class NodeDriver {
   uint64_t refreshed_version_ = 0;
   std::vector<raft::NodeId> refreshed_departing_;
   uint64_t next_read_ = 1;
+  std::string read_prefix_;  // unique to this run (Open)
 
   // Snapshot streams this node sends, one per follower at most.
   struct Outgoing {

@@ -56,7 +56,7 @@ void ToWire(const raft::Message& m, wire::RaftMessage::Builder out) {
 }
 
 absl::StatusOr<raft::Message> FromWire(wire::RaftMessage::Reader in) {
-  if (in.getType() > static_cast<uint8_t>(raft::MessageType::kTimeoutNow)) {
+  if (in.getType() > static_cast<uint8_t>(raft::kLastMessageType)) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown raft message type ", in.getType()));
   }

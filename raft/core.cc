@@ -56,6 +56,10 @@ const char* MessageTypeName(MessageType type) {
       return "Snapshot";
     case MessageType::kTimeoutNow:
       return "TimeoutNow";
+    case MessageType::kReadIndex:
+      return "ReadIndex";
+    case MessageType::kReadIndexResponse:
+      return "ReadIndexResponse";
   }
   return "?";
 }
@@ -438,6 +442,14 @@ void Core::StepFollower(const Message& m) {
       election_elapsed_ = 0;
       leader_ = m.from;
       HandleSnapshot(m);
+      break;
+    case MessageType::kReadIndexResponse:
+      // Our leader's answer to a read we forwarded (thesis §6.4): served once
+      // the state machine reaches the index. Only from the leader we follow,
+      // in this term (StepByTerm dropped older ones).
+      if (m.from == leader_) {
+        read_states_.push_back(ReadState{m.index, m.context});
+      }
       break;
     case MessageType::kTimeoutNow:
       // Leadership transfer (thesis §3.10): campaign at once, skipping

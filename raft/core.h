@@ -16,7 +16,8 @@
 // and fast backtracking by term; pipelined replication with a per-follower
 // in-flight window; commitment only of current-term entries by counting
 // replicas (§5.4.2); leadership transfer (thesis §3.10); ReadIndex with one
-// heartbeat round shared by every read that arrived before it (thesis §6.4);
+// heartbeat round shared by every read that arrived before it (thesis §6.4),
+// also for followers, which ask the leader for the read index;
 // snapshots (§7); membership changes of one voter (thesis §4.1) or through a
 // joint configuration left automatically (§4.3), learners, and a removed
 // leader handing over (§4.2.2); every count asks the ProgressTracker's quorum.
@@ -113,7 +114,9 @@ class Core {
   absl::StatusOr<LogIndex> ProposeConfChange(std::vector<ConfChangeStep> steps,
                                              std::string context);
   // Requests a linearizable read point; a ReadState with `context` appears in a
-  // later Ready.
+  // later Ready. On a follower that knows its leader, the leader is asked
+  // (thesis §6.4) and the ReadState appears when it answers; if it never
+  // does (a new leader, a lost message), none appears: the caller times out.
   absl::Status ReadIndex(std::string context);
   // Leader only: hands leadership to `to` once its log is caught up.
   absl::Status TransferLeader(NodeId to);
@@ -287,8 +290,10 @@ class Core {
   struct PendingRead {
     std::string context;
     LogIndex index = kNoIndex;
-    uint64_t round = 0;  // 0: not yet in a round
+    uint64_t round = 0;     // 0: not yet in a round
+    NodeId from = kNoNode;  // who asked: this node, or a follower
   };
+  static constexpr size_t kMaxPendingReads = 1 << 16;
   std::deque<PendingRead> pending_reads_;
   uint64_t next_round_ = 1;
   uint64_t round_in_flight_ = 0;

@@ -215,6 +215,15 @@ void Core::StepLeader(const Message& m) {
     case MessageType::kHeartbeatResponse:
       HandleHeartbeatResponse(m);
       break;
+    case MessageType::kReadIndex:
+      // A follower's read (thesis §6.4): it joins the next round like ours,
+      // and the answer goes back to it. Bounded: a flood is dropped (the
+      // follower's read times out and is retried).
+      if (pending_reads_.size() < kMaxPendingReads) {
+        pending_reads_.push_back(PendingRead{m.context, kNoIndex, 0, m.from});
+        StartReadRound();
+      }
+      break;
     default:
       break;  // stale vote responses and the like
   }
@@ -284,8 +293,24 @@ void Core::AbortTransfer() {
 }
 
 absl::Status Core::ReadIndex(std::string context) {
+  if (role_ == Role::kFollower && leader_ != kNoNode) {
+#ifdef RAFTKV_MUTATION_FOLLOWER_READ_OWN_COMMIT  // for mutation_test
+    // A deliberate bug: the follower's own commit index may lag the leader's.
+    read_states_.push_back(ReadState{log_.committed(), std::move(context)});
+    return absl::OkStatus();
+#endif
+    // Thesis §6.4: a follower asks the leader for the read index; the leader
+    // confirms it still leads and answers with its commit index then.
+    Message ask;
+    ask.type = MessageType::kReadIndex;
+    ask.to = leader_;
+    ask.context = std::move(context);
+    Send(std::move(ask));
+    return absl::OkStatus();
+  }
   if (role_ != Role::kLeader) return NotLeaderStatus();
-  pending_reads_.push_back(PendingRead{std::move(context), kNoIndex, 0});
+  pending_reads_.push_back(
+      PendingRead{std::move(context), kNoIndex, 0, config_.id});
   StartReadRound();
   return absl::OkStatus();
 }
@@ -329,9 +354,17 @@ void Core::MaybeFinishReadRound() {
   // safe.
   while (!pending_reads_.empty() && pending_reads_.front().round != 0 &&
          pending_reads_.front().round <= round) {
-    read_states_.push_back(
-        ReadState{pending_reads_.front().index,
-                  std::move(pending_reads_.front().context)});
+    PendingRead& read = pending_reads_.front();
+    if (read.from == config_.id) {
+      read_states_.push_back(ReadState{read.index, std::move(read.context)});
+    } else {
+      Message answer;
+      answer.type = MessageType::kReadIndexResponse;
+      answer.to = read.from;
+      answer.index = read.index;
+      answer.context = std::move(read.context);
+      Send(std::move(answer));
+    }
     pending_reads_.pop_front();
   }
   round_in_flight_ = 0;

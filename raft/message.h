@@ -17,6 +17,10 @@
 //   kHeartbeatResponse context echoed
 //   kSnapshot          snapshot; snapshot_data: opaque, filled and consumed by
 //   the driver kTimeoutNow        (leadership transfer: campaign now)
+//   kReadIndex         a follower asks the leader for a read index (thesis
+//                      §6.4); context: the follower's read
+//   kReadIndexResponse index: the read index, once the leader confirmed it
+//                      still leads; context echoed
 // Thread safety: plain values. Invariant: from/to are cluster members; term is
 // the sender's current term (pre-vote messages carry the term the sender would
 // move to).
@@ -42,7 +46,11 @@ enum class MessageType : uint8_t {
   kHeartbeatResponse,
   kSnapshot,
   kTimeoutNow,
+  kReadIndex,
+  kReadIndexResponse,
 };
+// The last message type (the wire's range check).
+constexpr MessageType kLastMessageType = MessageType::kReadIndexResponse;
 
 const char* MessageTypeName(MessageType type);
 

@@ -4,7 +4,8 @@
 # counting replicas, AppendEntries without its consistency check, a joint configuration's
 # commit counted on its new half only, a second membership change proposed while one is
 # uncommitted, a configuration put in force at commit instead of at append, a
-# follower that, on evidence its leader is dead, campaigns again in that leader's term) or in the node
+# follower that, on evidence its leader is dead, campaigns again in that leader's term, a
+# follower that serves a read at its own commit index instead of the leader's) or in the node
 # driver (a
 # write acknowledged before it is applied, a write acknowledged once persisted but before it
 # is committed, a linearizable read served before the state machine reached its read index,

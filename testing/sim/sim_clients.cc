@@ -108,7 +108,10 @@ void SimClients::Start(Client& client, size_t index) {
 
 void SimClients::Attempt(Client& client, size_t index) {
   NodeId target = client.believed_leader;
-  if (target == 0 || rng_() % 4 == 0)
+  // Reads go to any node half the time: a follower serves them through the
+  // leader's read index (thesis §6.4), as production's clients spread them.
+  const bool read = client.kind == Kind::kGet || client.kind == Kind::kList;
+  if (target == 0 || rng_() % (read ? 2 : 4) == 0)
     target = static_cast<NodeId>(1 + rng_() % static_cast<uint64_t>(slots_()));
   SimNode& node = node_(target);
   if (node.driver == nullptr || node.storage_failed) {
