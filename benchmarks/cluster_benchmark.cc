@@ -4,7 +4,9 @@
 // (--ops_per_client, bounded) and reports ops/s and latency percentiles from a
 // histogram as counters. BM_ClusterPutTls runs the puts against a second
 // cluster with mutual TLS on both ports (certificates made by openssl), for
-// the cost of TLS side by side with BM_ClusterPut.
+// the cost of TLS side by side with BM_ClusterPut. BM_ClusterScaleKeys runs a
+// mixed load over 10k, 1M and (with --max_scale_keys=10000000) 10M keys, each
+// on a fresh cluster; BM_ClusterValueSize puts 256 B to 256 KiB values.
 //
 //   bazel run -c opt //benchmarks:cluster_benchmark
 
@@ -12,6 +14,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -29,6 +32,7 @@ namespace {
 std::string kvnode;
 std::string certs_script;  // testing/cluster/make_test_certs.sh
 uint64_t ops_per_client = 300;
+uint64_t max_scale_keys = 1000000;
 std::unique_ptr<cli::LocalCluster> cluster;
 std::unique_ptr<cli::LocalCluster> tls_cluster;
 std::vector<std::string> dirs;
@@ -97,6 +101,35 @@ cli::LocalCluster* Cluster(bool tls) {
   return tls_cluster.get();
 }
 
+// Runs `options` against `targets` once per iteration and reports ops/s,
+// MB/s of values and latency percentiles as counters.
+void Measure(benchmark::State& state, const cli::BenchOptions& options,
+             const cli::BenchTargetFactory& targets) {
+  cli::BenchReport total;
+  for (auto _ : state) {
+    auto report = cli::RunBench(options, targets, nullptr);
+    if (!report.ok())
+      return state.SkipWithError(
+          std::string(report.status().message()).c_str());
+    state.SetIterationTime(report->duration_s);
+    total.latency.Merge(report->latency);
+    total.errors += report->errors;
+    total.ops += report->ops;
+    total.duration_s += report->duration_s;
+  }
+  const double seconds = std::max(total.duration_s, 1e-9);
+  state.counters["ops_per_s"] = static_cast<double>(total.ops) / seconds;
+  state.counters["MB_per_s"] = static_cast<double>(total.ops) *
+                               static_cast<double>(options.value_size) /
+                               seconds / 1e6;
+  state.counters["p50_ms"] = total.latency.Percentile(0.5) / 1000.0;
+  state.counters["p99_ms"] = total.latency.Percentile(0.99) / 1000.0;
+  state.counters["p999_ms"] = total.latency.Percentile(0.999) / 1000.0;
+  state.counters["errors"] = static_cast<double>(total.errors);
+  state.SetItemsProcessed(static_cast<int64_t>(total.ops));
+  state.SetBytesProcessed(static_cast<int64_t>(total.ops * options.value_size));
+}
+
 void Run(benchmark::State& state, double read_ratio, bool linearizable,
          bool tls = false) {
   cli::LocalCluster* c = Cluster(tls);
@@ -109,30 +142,48 @@ void Run(benchmark::State& state, double read_ratio, bool linearizable,
   options.duration = absl::Seconds(60);  // a hard bound besides the op count
   options.read_ratio = read_ratio;
   options.linearizable = linearizable;
-  cli::BenchReport total;
-  for (auto _ : state) {
-    auto report =
-        cli::RunBench(options,
-                      cli::KvTargets(options.cluster, 10000,
-                                     tls ? tls_client : net::TlsFiles{}),
-                      nullptr);
-    if (!report.ok())
-      return state.SkipWithError(
-          std::string(report.status().message()).c_str());
-    state.SetIterationTime(report->duration_s);
-    total.latency.Merge(report->latency);
-    total.errors += report->errors;
-    total.ops += report->ops;
-    total.duration_s += report->duration_s;
-  }
-  state.counters["ops_per_s"] =
-      total.duration_s > 0 ? total.ops / total.duration_s : 0;
-  state.counters["p50_ms"] = total.latency.Percentile(0.5) / 1000.0;
-  state.counters["p99_ms"] = total.latency.Percentile(0.99) / 1000.0;
-  state.counters["p999_ms"] = total.latency.Percentile(0.999) / 1000.0;
-  state.counters["errors"] = static_cast<double>(total.errors);
-  state.SetItemsProcessed(static_cast<int64_t>(total.ops));
-  state.SetBytesProcessed(static_cast<int64_t>(total.ops * options.value_size));
+  Measure(state, options,
+          cli::KvTargets(options.cluster, 10000,
+                         tls ? tls_client : net::TlsFiles{}));
+}
+
+// Scale of data: half gets, half puts of 256-byte values from 64 clients over
+// a key space of range(0) keys, each written once first (not measured), on a
+// cluster of its own whose stores start empty. Registered in main() for the
+// key spaces up to --max_scale_keys (1,000,000 by default; 10,000,000 writes
+// 2.5 GB per node).
+void BM_ClusterScaleKeys(benchmark::State& state) {
+  const uint64_t keys = static_cast<uint64_t>(state.range(0));
+  auto fresh = Start({.binary = kvnode,
+                      .dir = NewDir(),
+                      .nodes = 3,
+                      .extra_flags = {"--quiet"}},
+                     {});
+  if (fresh == nullptr)
+    return state.SkipWithError("could not start a 3-node cluster");
+  cli::BenchOptions options;
+  options.cluster = fresh->client_cluster();
+  options.clients = 64;
+  options.ops = ops_per_client * 64;
+  options.duration = absl::Seconds(120);
+  options.keys = keys;
+  options.read_ratio = 0.5;
+  Measure(state, options, cli::KvTargets(options.cluster, 10000));
+}
+
+// Value sizes: puts of range(0)-byte values from 16 clients over 1,000 keys
+// (MB_per_s is the values' bytes acknowledged per second).
+void BM_ClusterValueSize(benchmark::State& state) {
+  cli::LocalCluster* c = Cluster(false);
+  if (c == nullptr)
+    return state.SkipWithError("could not start a 3-node cluster");
+  cli::BenchOptions options;
+  options.cluster = c->client_cluster();
+  options.clients = 16;
+  options.ops = ops_per_client * 16;
+  options.duration = absl::Seconds(60);
+  options.value_size = static_cast<size_t>(state.range(0));
+  Measure(state, options, cli::KvTargets(options.cluster, 10000));
 }
 
 void BM_ClusterPut(benchmark::State& state) { Run(state, 0.0, true); }
@@ -174,6 +225,14 @@ BENCHMARK(BM_ClusterGetSerializable)
     ->UseManualTime()
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ClusterValueSize)
+    ->Arg(256)
+    ->Arg(1 << 10)
+    ->Arg(16 << 10)
+    ->Arg(256 << 10)
+    ->UseManualTime()
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace raftkv::benchmarks
@@ -185,6 +244,8 @@ int main(int argc, char** argv) {
       raftkv::benchmarks::kvnode = argv[i] + 9;
     } else if (strncmp(argv[i], "--certs_script=", 15) == 0) {
       raftkv::benchmarks::certs_script = argv[i] + 15;
+    } else if (strncmp(argv[i], "--max_scale_keys=", 17) == 0) {
+      raftkv::benchmarks::max_scale_keys = strtoull(argv[i] + 17, nullptr, 10);
     } else if (strncmp(argv[i], "--ops_per_client=", 17) == 0) {
       raftkv::benchmarks::ops_per_client = strtoull(argv[i] + 17, nullptr, 10);
     } else {
@@ -197,6 +258,16 @@ int main(int argc, char** argv) {
         stderr,
         "cluster_benchmark: --kvnode=PATH is required (bazel run passes it)\n");
     return 2;
+  }
+  for (int64_t keys : {10000, 1000000, 10000000}) {
+    if (static_cast<uint64_t>(keys) > raftkv::benchmarks::max_scale_keys)
+      break;
+    benchmark::RegisterBenchmark("BM_ClusterScaleKeys",
+                                 raftkv::benchmarks::BM_ClusterScaleKeys)
+        ->Arg(keys)
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
   }
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();

@@ -3,12 +3,15 @@
 # durability (a 3-member cluster each, on loopback, every member fsyncing each batch).
 #
 #   benchmarks/compare_etcd.sh [--duration=10s] [--clients="1 16 64 256"] [--failovers=20]
+#       [--scale-keys="10000 1000000"] [--value-sizes="1024 16384 262144"]
 #
 # Installs Debian's etcd-server if it is missing (as root; otherwise it says what to
 # install), builds kvnode and etcd_load with -c opt, starts both clusters in a temporary
 # directory, runs puts, linearizable gets and serializable gets at each client count
 # against each system in turn (256-byte values, 1,000 keys), measures server CPU per
-# 1,000 puts at 64 clients, prints one table, then measures leader-crash failover (kill -9
+# 1,000 puts at 64 clients, prints one table, then the scale of data (64 clients, half gets
+# and half puts over each --scale-keys key space, every key written first; puts of each of
+# --value-sizes from 16 clients, in MB/s), then measures leader-crash failover (kill -9
 # of the leader to the first successful write, --failovers times each; the killed member
 # is restarted from its data and caught up before the next crash), and stops and removes
 # everything it started (by PID).
@@ -20,8 +23,12 @@ cd "$(dirname "$0")/.."
 duration=10s
 clients="1 16 64 256"
 failovers=20
+scale_keys="10000 1000000"
+value_sizes="1024 16384 262144"
 for arg in "$@"; do
   case "$arg" in
+    --scale-keys=*) scale_keys="${arg#*=}" ;;
+    --value-sizes=*) value_sizes="${arg#*=}" ;;
     --duration=*) duration="${arg#*=}" ;;
     --clients=*) clients="${arg#*=}" ;;
     --failovers=*) failovers="${arg#*=}" ;;
@@ -137,6 +144,31 @@ if [[ -n "${cpu[raftkv]:-}" ]]; then
   printf '\nserver CPU per 1,000 puts at 64 clients: raftkv %.1f ms, etcd %.1f ms (ratio %.2f)\n' \
     "${cpu[raftkv]}" "${cpu[etcd]}" "$(python3 -c "print(${cpu[raftkv]}/max(${cpu[etcd]},1e-9))")"
 fi
+
+# Scale of data.
+scale_row() {  # $1: label; the rest: flags for both load generators
+  local label=$1; shift
+  kj=$("$kvnode" --cluster="$kcluster" --output=json bench "$@" 2>/dev/null | tail -1 || true)
+  ej=$("$etcd_load" --endpoints="$etcd_endpoints" --output=json "$@" 2>/dev/null | tail -1 || true)
+  kt=$(field '["throughput_ops_s"]' <<<"$kj"); et=$(field '["throughput_ops_s"]' <<<"$ej")
+  k99=$(field '["latency_ms"]["p99"]' <<<"$kj"); e99=$(field '["latency_ms"]["p99"]' <<<"$ej")
+  vs=$(field '["value_size"]' <<<"$kj")
+  printf '%-30s | %10.0f %8.1f %8.2f | %10.0f %8.1f %8.2f | %8.2f %8.2f\n' "$label" \
+    "$kt" "$(python3 -c "print($kt*$vs/1e6)")" "$k99" "$et" "$(python3 -c "print($et*$vs/1e6)")" "$e99" \
+    "$(python3 -c "print($kt/max($et,1e-9))")" "$(python3 -c "print($k99/max($e99,1e-9))")"
+}
+if [[ -n $scale_keys || -n $value_sizes ]]; then
+  printf '\n%-30s | %10s %8s %8s | %10s %8s %8s | %8s %8s\n' "scale of data" \
+    "raftkv/s" "MB/s" "p99 ms" "etcd/s" "MB/s" "p99 ms" "x tput" "x p99"
+fi
+for k in $scale_keys; do
+  scale_row "mixed 50/50, $k keys, 64 cl" --clients=64 --duration="$duration" --value_size=256 \
+    --keys="$k" --read_ratio=0.5
+done
+for v in $value_sizes; do
+  scale_row "put $((v / 1024)) KiB values, 16 cl" --clients=16 --duration="$duration" \
+    --value_size="$v" --keys=1000 --read_ratio=0
+done
 # Leader-crash failover: kill -9 of the leader, then one client writes until a write
 # succeeds; the time between is one sample. raftkv's client is the kvnode CLI (one process
 # per attempt, which retries inside its --timeout); etcd's is HTTP to each endpoint in turn
