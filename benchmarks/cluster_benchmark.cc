@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "benchmarks/cluster_bench_main.h"
 #include "cli/bench.h"
 #include "cli/local_cluster.h"
 #include "kv/client.h"
@@ -35,18 +36,7 @@ uint64_t ops_per_client = 300;
 uint64_t max_scale_keys = 1000000;
 std::unique_ptr<cli::LocalCluster> cluster;
 std::unique_ptr<cli::LocalCluster> tls_cluster;
-std::vector<std::string> dirs;
 net::TlsFiles tls_client;
-
-std::string NewDir() {
-  const char* tmp = getenv("TEST_TMPDIR");
-  if (tmp == nullptr) tmp = getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-bench.XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) return "";
-  dirs.push_back(pattern);
-  return pattern;
-}
 
 // Starts a cluster and waits for a leader by writing once.
 std::unique_ptr<cli::LocalCluster> Start(cli::LocalClusterOptions options,
@@ -66,7 +56,7 @@ cli::LocalCluster* Cluster(bool tls) {
   if (!tls) {
     if (cluster == nullptr) {
       cluster = Start({.binary = kvnode,
-                       .dir = NewDir(),
+                       .dir = NewBenchDir("raftkv-bench"),
                        .nodes = 3,
                        .extra_flags = {"--quiet"}},
                       {});
@@ -74,7 +64,7 @@ cli::LocalCluster* Cluster(bool tls) {
     return cluster.get();
   }
   if (tls_cluster != nullptr || certs_script.empty()) return tls_cluster.get();
-  const std::string dir = NewDir();
+  const std::string dir = NewBenchDir("raftkv-bench");
   const std::string certs = dir + "/certs";
   std::filesystem::create_directories(certs);
   if (std::system(absl::StrCat("bash ", certs_script, " ", certs).c_str()) != 0)
@@ -155,7 +145,7 @@ void Run(benchmark::State& state, double read_ratio, bool linearizable,
 void BM_ClusterScaleKeys(benchmark::State& state) {
   const uint64_t keys = static_cast<uint64_t>(state.range(0));
   auto fresh = Start({.binary = kvnode,
-                      .dir = NewDir(),
+                      .dir = NewBenchDir("raftkv-bench"),
                       .nodes = 3,
                       .extra_flags = {"--quiet"}},
                      {});
@@ -238,44 +228,33 @@ BENCHMARK(BM_ClusterValueSize)
 }  // namespace raftkv::benchmarks
 
 int main(int argc, char** argv) {
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (strncmp(argv[i], "--kvnode=", 9) == 0) {
-      raftkv::benchmarks::kvnode = argv[i] + 9;
-    } else if (strncmp(argv[i], "--certs_script=", 15) == 0) {
-      raftkv::benchmarks::certs_script = argv[i] + 15;
-    } else if (strncmp(argv[i], "--max_scale_keys=", 17) == 0) {
-      raftkv::benchmarks::max_scale_keys = strtoull(argv[i] + 17, nullptr, 10);
-    } else if (strncmp(argv[i], "--ops_per_client=", 17) == 0) {
-      raftkv::benchmarks::ops_per_client = strtoull(argv[i] + 17, nullptr, 10);
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
-  if (raftkv::benchmarks::kvnode.empty()) {
-    fprintf(
-        stderr,
-        "cluster_benchmark: --kvnode=PATH is required (bazel run passes it)\n");
-    return 2;
-  }
-  for (int64_t keys : {10000, 1000000, 10000000}) {
-    if (static_cast<uint64_t>(keys) > raftkv::benchmarks::max_scale_keys)
-      break;
-    benchmark::RegisterBenchmark("BM_ClusterScaleKeys",
-                                 raftkv::benchmarks::BM_ClusterScaleKeys)
-        ->Arg(keys)
-        ->UseManualTime()
-        ->Iterations(1)
-        ->Unit(benchmark::kMillisecond);
-  }
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  raftkv::benchmarks::cluster.reset();  // kills the nodes it started, by PID
-  raftkv::benchmarks::tls_cluster.reset();
-  std::error_code ignored;
-  for (const std::string& dir : raftkv::benchmarks::dirs)
-    std::filesystem::remove_all(dir, ignored);
-  return 0;
+  namespace b = raftkv::benchmarks;
+  using b::BenchFlag;
+  return b::RunClusterBenchmarks(
+      argc, argv, "cluster_benchmark", &b::kvnode,
+      {BenchFlag{"certs_script",
+                 [](const char* value) { b::certs_script = value; }},
+       BenchFlag{"max_scale_keys",
+                 [](const char* value) {
+                   b::max_scale_keys = strtoull(value, nullptr, 10);
+                 }},
+       BenchFlag{"ops_per_client",
+                 [](const char* value) {
+                   b::ops_per_client = strtoull(value, nullptr, 10);
+                 }}},
+      [] {
+        for (int64_t keys : {10000, 1000000, 10000000}) {
+          if (static_cast<uint64_t>(keys) > b::max_scale_keys) break;
+          benchmark::RegisterBenchmark("BM_ClusterScaleKeys",
+                                       b::BM_ClusterScaleKeys)
+              ->Arg(keys)
+              ->UseManualTime()
+              ->Iterations(1)
+              ->Unit(benchmark::kMillisecond);
+        }
+      },
+      [] {
+        b::cluster.reset();  // kills the nodes it started, by PID
+        b::tls_cluster.reset();
+      });
 }

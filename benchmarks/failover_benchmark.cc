@@ -17,14 +17,13 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "benchmarks/cluster_bench_main.h"
 #include "cli/local_cluster.h"
 #include "kv/client.h"
 
@@ -35,17 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 std::string kvnode;
 int crashes = 20;
-std::vector<std::string> dirs;
-
-std::string NewDir() {
-  const char* tmp = getenv("TEST_TMPDIR");
-  if (tmp == nullptr) tmp = getenv("TMPDIR");
-  std::string pattern =
-      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-failover.XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) return "";
-  dirs.push_back(pattern);
-  return pattern;
-}
 
 // The node every running node agrees leads, once the restarted one has
 // caught up (its applied index reached what the leader had committed).
@@ -84,7 +72,7 @@ double Percentile(std::vector<double> values, double p) {
 
 void BM_LeaderCrashFailover(benchmark::State& state) {
   const bool fast = state.range(0) != 0;
-  const std::string dir = NewDir();
+  const std::string dir = NewBenchDir("raftkv-failover");
   auto created = cli::LocalCluster::Create(
       {.binary = kvnode,
        .dir = dir,
@@ -136,28 +124,11 @@ BENCHMARK(BM_LeaderCrashFailover)
 }  // namespace raftkv::benchmarks
 
 int main(int argc, char** argv) {
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (strncmp(argv[i], "--kvnode=", 9) == 0) {
-      raftkv::benchmarks::kvnode = argv[i] + 9;
-    } else if (strncmp(argv[i], "--crashes=", 10) == 0) {
-      raftkv::benchmarks::crashes = std::clamp(atoi(argv[i] + 10), 1, 1000);
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
-  if (raftkv::benchmarks::kvnode.empty()) {
-    fprintf(stderr,
-            "failover_benchmark: --kvnode=PATH is required (bazel run passes "
-            "it)\n");
-    return 2;
-  }
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  std::error_code ignored;
-  for (const std::string& dir : raftkv::benchmarks::dirs)
-    std::filesystem::remove_all(dir, ignored);
-  return 0;
+  using raftkv::benchmarks::BenchFlag;
+  return raftkv::benchmarks::RunClusterBenchmarks(
+      argc, argv, "failover_benchmark", &raftkv::benchmarks::kvnode,
+      {BenchFlag{"crashes", [](const char* value) {
+                   raftkv::benchmarks::crashes =
+                       std::clamp(atoi(value), 1, 1000);
+                 }}});
 }

@@ -32,6 +32,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "benchmarks/cluster_bench_main.h"
 #include "cli/bench.h"
 #include "cli/local_cluster.h"
 #include "kv/client.h"
@@ -68,10 +69,8 @@ absl::StatusOr<cli::BenchReport> Load(const cli::LocalCluster& cluster) {
 }
 
 void BM_SnapshotUnderLoad(benchmark::State& state) {
-  const char* tmp = getenv("TEST_TMPDIR");
-  std::string dir =
-      absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/raftkv-snap.XXXXXX");
-  if (mkdtemp(dir.data()) == nullptr) return state.SkipWithError("mkdtemp");
+  const std::string dir = NewBenchDir("raftkv-snap");
+  if (dir.empty()) return state.SkipWithError("mkdtemp");
   auto created = cli::LocalCluster::Create(
       {.binary = kvnode,
        .dir = dir,
@@ -168,29 +167,19 @@ BENCHMARK(BM_SnapshotUnderLoad)
 }  // namespace raftkv::benchmarks
 
 int main(int argc, char** argv) {
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (strncmp(argv[i], "--kvnode=", 9) == 0) {
-      raftkv::benchmarks::kvnode = argv[i] + 9;
-    } else if (strncmp(argv[i], "--store_mib=", 12) == 0) {
-      raftkv::benchmarks::store_mib = strtoull(argv[i] + 12, nullptr, 10);
-    } else if (strncmp(argv[i], "--snapshot_rate_mib=", 20) == 0) {
-      raftkv::benchmarks::rate_mib = strtoull(argv[i] + 20, nullptr, 10);
-    } else if (strncmp(argv[i], "--load_seconds=", 15) == 0) {
-      raftkv::benchmarks::load_seconds = strtod(argv[i] + 15, nullptr);
-    } else {
-      argv[kept++] = argv[i];
-    }
-  }
-  argc = kept;
-  if (raftkv::benchmarks::kvnode.empty()) {
-    fprintf(stderr,
-            "snapshot_benchmark: --kvnode=PATH is required (bazel run passes "
-            "it)\n");
-    return 2;
-  }
-  benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
+  namespace b = raftkv::benchmarks;
+  using b::BenchFlag;
+  return b::RunClusterBenchmarks(
+      argc, argv, "snapshot_benchmark", &b::kvnode,
+      {BenchFlag{"store_mib",
+                 [](const char* value) {
+                   b::store_mib = strtoull(value, nullptr, 10);
+                 }},
+       BenchFlag{"snapshot_rate_mib",
+                 [](const char* value) {
+                   b::rate_mib = strtoull(value, nullptr, 10);
+                 }},
+       BenchFlag{"load_seconds", [](const char* value) {
+                   b::load_seconds = strtod(value, nullptr);
+                 }}});
 }
