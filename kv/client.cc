@@ -283,25 +283,22 @@ namespace client_internal {
 absl::StatusOr<Outcome> CallAt(Client::Impl& impl, const std::string& address,
                                const Client::Impl::Attempt& attempt) {
   Outcome reply;
+  std::string problem;
   KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
-                 auto& timer = impl.io_.provider->getTimer();
-                 const kj::Duration timeout =
-                     impl.options_.timeout_ms * kj::MILLISECONDS;
-                 KvService::Client kv = impl.Connect(address, timeout);
-                 bool answered = true;
-                 reply = attempt(kv)
-                             .exclusiveJoin(
-                                 timer.afterDelay(timeout).then([&answered] {
-                                   answered = false;
-                                   return Outcome{};
-                                 }))
-                             .wait(impl.io_.waitScope);
-                 KJ_REQUIRE(answered, "timed out");
+                 reply =
+                     impl.SendTo(address,
+                                 impl.options_.timeout_ms * kj::MILLISECONDS,
+                                 attempt)
+                         .wait(impl.io_.waitScope);
                })) {
+    problem = exception->getDescription().cStr();
+  } else if (reply.code == Code::kUnavailable && reply.message == "timed out") {
+    problem = reply.message;
+  }
+  if (!problem.empty()) {
     impl.Drop(address);
     return absl::UnavailableError(
-        absl::StrCat("node at ", address,
-                     " is unreachable: ", exception->getDescription().cStr()));
+        absl::StrCat("node at ", address, " is unreachable: ", problem));
   }
   return reply;
 }

@@ -100,66 +100,52 @@ kj::Promise<absl::StatusOr<Outcome>> Client::Impl::Try(CallState& call) {
 
 kj::Promise<absl::StatusOr<Outcome>> Client::Impl::TryAt(CallState& call,
                                                          size_t index) {
-  kj::Timer& timer = io_.provider->getTimer();
   const std::string address = addresses_[index];
-  const kj::Duration left = call.deadline - timer.now();
-  const kj::Duration per_attempt =
-      call.not_idempotent
-          ? left
-          : std::min(left, std::max<kj::Duration>(
-                               1000 * kj::MILLISECONDS,
-                               options_.timeout_ms * kj::MILLISECONDS / 3));
-  auto reply =
-      ConnectAsync(address, per_attempt)
-          .then([&call](KvService::Client kv) {
-            auto sent = call.attempt(kv);
-            return sent.attach(kj::mv(kv));
-          })
-          .exclusiveJoin(timer.afterDelay(per_attempt).then([]() -> Outcome {
-            return Unavailable("timed out");
-          }));
-  return reply.then(
-      [this, &call, address,
-       index](Outcome reply) -> kj::Promise<absl::StatusOr<Outcome>> {
-        const bool final =
-            reply.code != Code::kNotLeader &&
-            (reply.code != Code::kUnavailable || call.not_idempotent);
-        if (final) {
-          if (call.not_idempotent && reply.message == "timed out") {
-            return absl::StatusOr<Outcome>(absl::UnavailableError(absl::StrCat(
-                address, " did not answer within ", options_.timeout_ms,
-                " ms; the change may still be applied: see kvnode member "
-                "list")));
-          }
-          if (reply.code != Code::kUnavailable) {
-            leader_known_ = true;
-            Answered(address);
-          }
-          return absl::StatusOr<Outcome>(std::move(reply));
-        }
-        // A dead or paused node: drop its connection and move on.
-        if (reply.message == "timed out") Drop(address);
-        call.last_problem = absl::StrCat(address, ": ", reply.message);
-        if (reply.code == Code::kNotLeader && reply.leader_id != 0) {
-          KJ_IF_MAYBE (leader,
-                       IndexOfLeader(reply.leader_id, reply.leader_address)) {
-            if (*leader != index) {
-              current_ = *leader;
-              leader_known_ = true;
-              return Try(call);  // go straight to the leader
+  const kj::Duration left = call.deadline - io_.provider->getTimer().now();
+  return SendTo(address, PerAttempt(left, call.not_idempotent), call.attempt)
+      .then(
+          [this, &call, address,
+           index](Outcome reply) -> kj::Promise<absl::StatusOr<Outcome>> {
+            const bool final =
+                reply.code != Code::kNotLeader &&
+                (reply.code != Code::kUnavailable || call.not_idempotent);
+            if (final) {
+              if (call.not_idempotent && reply.message == "timed out") {
+                return absl::StatusOr<
+                    Outcome>(absl::UnavailableError(absl::StrCat(
+                    address, " did not answer within ", options_.timeout_ms,
+                    " ms; the change may still be applied: see kvnode member "
+                    "list")));
+              }
+              if (reply.code != Code::kUnavailable) {
+                leader_known_ = true;
+                Answered(address);
+              }
+              return absl::StatusOr<Outcome>(std::move(reply));
             }
-          }
-        }
-        return Retry(call);
-      },
-      [this, &call,
-       address](kj::Exception&& e) -> kj::Promise<absl::StatusOr<Outcome>> {
-        Drop(address);
-        call.last_problem =
-            absl::StrCat(address, ": ", e.getDescription().cStr());
-        call.hung_up = call.hung_up || LooksLikeHangUp(call.last_problem);
-        return Retry(call);
-      });
+            // A dead or paused node: drop its connection and move on.
+            if (reply.message == "timed out") Drop(address);
+            call.last_problem = absl::StrCat(address, ": ", reply.message);
+            if (reply.code == Code::kNotLeader && reply.leader_id != 0) {
+              KJ_IF_MAYBE (leader, IndexOfLeader(reply.leader_id,
+                                                 reply.leader_address)) {
+                if (*leader != index) {
+                  current_ = *leader;
+                  leader_known_ = true;
+                  return Try(call);  // go straight to the leader
+                }
+              }
+            }
+            return Retry(call);
+          },
+          [this, &call,
+           address](kj::Exception&& e) -> kj::Promise<absl::StatusOr<Outcome>> {
+            Drop(address);
+            call.last_problem =
+                absl::StrCat(address, ": ", e.getDescription().cStr());
+            call.hung_up = call.hung_up || LooksLikeHangUp(call.last_problem);
+            return Retry(call);
+          });
 }
 
 kj::Promise<absl::StatusOr<Outcome>> Client::Impl::Retry(CallState& call) {
@@ -293,17 +279,8 @@ kj::Promise<absl::StatusOr<Outcome>> Client::Impl::ReadAsync(Attempt attempt) {
   }
   const std::string address = answered_[next_read_++ % answered_.size()];
   auto shared = std::make_shared<Attempt>(std::move(attempt));
-  kj::Timer& timer = io_.provider->getTimer();
-  const kj::Duration per_attempt = std::max<kj::Duration>(
-      1000 * kj::MILLISECONDS, options_.timeout_ms * kj::MILLISECONDS / 3);
-  return ConnectAsync(address, per_attempt)
-      .then([shared](KvService::Client kv) {
-        auto sent = (*shared)(kv);
-        return sent.attach(kj::mv(kv));
-      })
-      .exclusiveJoin(timer.afterDelay(per_attempt).then([]() -> Outcome {
-        return Unavailable("timed out");
-      }))
+  const kj::Duration whole = options_.timeout_ms * kj::MILLISECONDS;
+  return SendTo(address, PerAttempt(whole, false), *shared)
       .then(
           [this, shared,
            address](Outcome reply) -> kj::Promise<absl::StatusOr<Outcome>> {
@@ -319,6 +296,26 @@ kj::Promise<absl::StatusOr<Outcome>> Client::Impl::ReadAsync(Attempt attempt) {
             Drop(address);
             return CallAsync(*shared).attach(kj::mv(shared));
           });
+}
+
+kj::Promise<Outcome> Client::Impl::SendTo(const std::string& address,
+                                          kj::Duration timeout,
+                                          const Attempt& attempt) {
+  return ConnectAsync(address, timeout)
+      .then([&attempt](KvService::Client kv) {
+        auto sent = attempt(kv);
+        return sent.attach(kj::mv(kv));
+      })
+      .exclusiveJoin(io_.provider->getTimer().afterDelay(timeout).then(
+          []() -> Outcome { return Unavailable("timed out"); }));
+}
+
+kj::Duration Client::Impl::PerAttempt(kj::Duration left,
+                                      bool not_idempotent) const {
+  if (not_idempotent) return left;
+  return std::min(
+      left, std::max<kj::Duration>(1000 * kj::MILLISECONDS,
+                                   options_.timeout_ms * kj::MILLISECONDS / 3));
 }
 
 void Client::Impl::Drop(const std::string& address) {

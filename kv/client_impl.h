@@ -75,13 +75,18 @@ class Client::Impl {
     return ReadAsync(attempt).wait(io_.waitScope);
   }
 
+  // Sends `attempt` to `address` (connecting first if need be); a node that
+  // does not answer within `timeout` yields Unavailable("timed out").
+  // REQUIRES: `attempt` outlives the promise.
+  kj::Promise<Outcome> SendTo(const std::string& address, kj::Duration timeout,
+                              const Attempt& attempt);
+  // The time one node gets: the rest of `left` for a request that must not be
+  // sent twice, else a third of the client's timeout but at least a second.
+  kj::Duration PerAttempt(kj::Duration left, bool not_idempotent) const;
   // The connection to `address`, made (or joined, if another call is making
   // it) within `timeout`.
   kj::Promise<KvService::Client> ConnectAsync(const std::string& address,
                                               kj::Duration timeout);
-  KvService::Client Connect(const std::string& address, kj::Duration timeout) {
-    return ConnectAsync(address, timeout).wait(io_.waitScope);
-  }
   // Forgets the connection to `address` (closed once the current event is
   // handled: other requests may be waiting on it, and they fail over).
   void Drop(const std::string& address);
