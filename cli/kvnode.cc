@@ -92,6 +92,11 @@ ABSL_FLAG(uint64_t, compact_after_entries, 10000,
 ABSL_FLAG(uint64_t, snapshot_rate_mib, 0,
           "serve: send snapshots to followers at most this fast, in MiB/s "
           "(0: unlimited)");
+ABSL_FLAG(std::string, snapshot_compression, "none",
+          "serve: none, or gzip: snapshot chunks sent compressed");
+ABSL_FLAG(std::string, peer_encoding, "plain",
+          "serve: plain, or packed: Raft messages to peers in Cap'n Proto's "
+          "packed encoding");
 ABSL_FLAG(bool, quiet, false, "serve: log only errors (--log-level=error)");
 ABSL_FLAG(std::string, log_format, "text",
           "serve: text, or json (one object per line)");
@@ -158,6 +163,7 @@ Flags may also come from a file: --flagfile=PATH (one --flag=value per line).
 Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-ticks
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
   --compact-after-entries  --snapshot-rate-mib  --quiet  --fast-failover=true
+  --snapshot-compression=none|gzip  --peer-encoding=plain|packed
   clients: --consistency=linearizable|serializable  --read-from=leader|any
   --max-connections=1024  --idle-timeout-ms=600000
   TLS (serve, with --client-bind): --cert-file --key-file --trusted-ca-file
@@ -228,7 +234,9 @@ const std::set<std::string> kFlags = {"node_id",
                                       "keys",
                                       "read_ratio",
                                       "compact_after_entries",
-                                      "snapshot_rate_mib"};
+                                      "snapshot_rate_mib",
+                                      "snapshot_compression",
+                                      "peer_encoding"};
 
 // Accepts --node-id as well as --node_id, and checks names and values before
 // Abseil does, so that a mistake is a usage error (exit 2) with a one-line
@@ -388,6 +396,17 @@ int Serve(bool cluster_given) {
   options.session_ttl_ms = absl::GetFlag(FLAGS_session_ttl_ms);
   options.compact_after_entries = absl::GetFlag(FLAGS_compact_after_entries);
   options.snapshot_rate_mib = absl::GetFlag(FLAGS_snapshot_rate_mib);
+  const std::string compression = absl::GetFlag(FLAGS_snapshot_compression);
+  const std::string encoding = absl::GetFlag(FLAGS_peer_encoding);
+  if ((compression != "none" && compression != "gzip") ||
+      (encoding != "plain" && encoding != "packed")) {
+    fprintf(stderr,
+            "kvnode: --snapshot-compression must be none or gzip and "
+            "--peer-encoding plain or packed\n");
+    return kExitUsage;
+  }
+  options.snapshot_gzip = compression == "gzip";
+  options.peer_packed = encoding == "packed";
   if (options.compact_after_entries == 0) {
     fprintf(stderr, "kvnode: --compact-after-entries must be at least 1\n");
     return kExitUsage;

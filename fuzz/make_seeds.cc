@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "kv/log.h"
 #include "kv/members.h"
 #include "net/bytes.h"
+#include "net/gzip.h"
 #include "net/kv.capnp.h"
 #include "net/raft.capnp.h"
 #include "net/raft_codec.h"
@@ -69,6 +71,15 @@ void PeerSeeds(const fs::path& dir) {
     raftkv::net::ToWire(messages[i], list[i]);
   Write(dir, "deliver",
         std::string(1, '\0') + raftkv::fuzz::FlatBytes(deliver));
+  capnp::MallocMessageBuilder packed_deliver;
+  auto packed_params = packed_deliver.initRoot<wire::RaftPeer::DeliverParams>();
+  packed_params.setClusterId(42);
+  const std::string packed = raftkv::net::PackMessages(
+      std::deque<raftkv::raft::Message>(messages.begin(), messages.end()),
+      messages.size());
+  packed_params.setPacked(raftkv::net::AsData(packed));
+  Write(dir, "deliver-packed",
+        std::string(1, '\0') + raftkv::fuzz::FlatBytes(packed_deliver));
 
   capnp::MallocMessageBuilder chunk_message;
   auto chunk_params =
@@ -81,6 +92,15 @@ void PeerSeeds(const fs::path& dir) {
   raftkv::net::ToWire(chunk, chunk_params.initChunk());
   Write(dir, "chunk",
         std::string(1, '\1') + raftkv::fuzz::FlatBytes(chunk_message));
+  capnp::MallocMessageBuilder gzip_message;
+  chunk.last = false;
+  chunk.data = raftkv::net::Gzip(std::string(4000, 'a') + "RKVS");
+  chunk.gzip = true;
+  raftkv::net::ToWire(
+      chunk,
+      gzip_message.initRoot<wire::RaftPeer::SnapshotChunkParams>().initChunk());
+  Write(dir, "chunk-gzip",
+        std::string(1, '\1') + raftkv::fuzz::FlatBytes(gzip_message));
 
   capnp::MallocMessageBuilder ack_message;
   auto ack_params = ack_message.initRoot<wire::RaftPeer::SnapshotAckParams>();

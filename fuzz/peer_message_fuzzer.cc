@@ -6,8 +6,10 @@
 #include <capnp/serialize.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "fuzz/capnp_input.h"
+#include "net/gzip.h"
 #include "net/raft.capnp.h"
 #include "net/raft_codec.h"
 
@@ -55,6 +57,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               auto message = FromWire(m);
               if (message.ok()) CheckRoundTrip<wire::RaftMessage>(*message);
             }
+            if (params.hasPacked()) {  // --peer-encoding=packed
+              auto packed = params.getPacked();
+              auto messages = raftkv::net::UnpackMessages(absl::string_view(
+                  reinterpret_cast<const char*>(packed.begin()),
+                  packed.size()));
+              if (messages.ok()) {
+                for (const auto& m : *messages)
+                  CheckRoundTrip<wire::RaftMessage>(m);
+              }
+            }
           });
       break;
     case 1:
@@ -62,6 +74,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           data, size, [](wire::RaftPeer::SnapshotChunkParams::Reader params) {
             auto chunk = FromWire(params.getChunk());
             if (chunk.ok()) CheckRoundTrip<wire::SnapshotChunk>(*chunk);
+            // What the receiving driver does with a compressed chunk.
+            if (chunk.ok() && chunk->gzip) {
+              (void)raftkv::net::Gunzip(chunk->data,
+                                        raftkv::raft::kMaxSnapshotChunkBytes);
+            }
           });
       break;
     default:

@@ -122,6 +122,10 @@ struct DriverOptions {
   uint64_t compact_after_entries = 10000;
   uint64_t session_ttl_ms = 30 * 60 * 1000;
   uint64_t snapshot_chunk_bytes = 1 << 20;
+  // Snapshot chunks are sent gzip-compressed (each on its own, compressed on
+  // the snapshot executor, kept only when smaller). A receiver inflates
+  // compressed chunks whatever its own setting.
+  bool snapshot_gzip = false;
   // A snapshot transfer with no progress for this many ticks is abandoned.
   uint64_t snapshot_timeout_ticks = 40;
   // Snapshot streams together send at most this many bytes per tick (a token
@@ -327,9 +331,10 @@ class NodeDriver {
   struct Outgoing {
     uint64_t transfer = 0;
     std::shared_ptr<storage::KvSnapshotReader> reader;
-    raft::Message message;   // kSnapshot, with the metadata of `reader`
-    uint64_t offset = 0;     // bytes acknowledged
-    uint64_t in_flight = 0;  // bytes of the chunk not yet acknowledged
+    raft::Message message;    // kSnapshot, with the metadata of `reader`
+    uint64_t offset = 0;      // bytes acknowledged
+    uint64_t in_flight = 0;   // bytes of the chunk not yet acknowledged
+    uint64_t wire_bytes = 0;  // sent, after compression
     bool last_sent = false;
     bool waiting_for_budget = false;  // the next chunk waits for a tick
     uint64_t deadline = 0;

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kv/driver.h"
+#include "net/gzip.h"
 #include "raft/status_macros.h"
 
 namespace raftkv::kv {
@@ -64,15 +65,30 @@ void NodeDriver::SendNextChunk(raft::NodeId to) {
     return;
   }
   out.waiting_for_budget = false;
-  auto chunk = std::make_shared<std::optional<std::string>>();
+  struct Read {
+    std::optional<std::string> data;  // nullopt: the stream has ended
+    size_t size = 0;                  // of the data before compression
+    bool gzip = false;
+  };
+  auto chunk = std::make_shared<Read>();
   std::shared_ptr<storage::KvSnapshotReader> reader = out.reader;
   const size_t max_bytes = options_.snapshot_chunk_bytes;
+  const bool gzip = options_.snapshot_gzip;
   const uint64_t transfer = out.transfer;
   std::weak_ptr<bool> alive = alive_;
   ++snapshot_jobs_in_flight_;
   snapshot_executor_->Run(
-      [reader, chunk, max_bytes]() -> absl::Status {
-        ASSIGN_OR_RETURN(*chunk, reader->NextChunk(max_bytes));
+      [reader, chunk, max_bytes, gzip]() -> absl::Status {
+        ASSIGN_OR_RETURN(chunk->data, reader->NextChunk(max_bytes));
+        if (!chunk->data.has_value()) return absl::OkStatus();
+        chunk->size = chunk->data->size();
+        if (gzip) {
+          std::string packed = net::Gzip(*chunk->data);
+          if (packed.size() < chunk->size) {  // random bytes do not shrink
+            chunk->data = std::move(packed);
+            chunk->gzip = true;
+          }
+        }
         return absl::OkStatus();
       },
       [this, alive, to, transfer, chunk](absl::Status status) {
@@ -92,14 +108,17 @@ void NodeDriver::SendNextChunk(raft::NodeId to) {
         next.to = to;
         next.transfer = transfer;
         next.offset = out.offset;
-        if (chunk->has_value()) {
-          next.data = std::move(**chunk);
+        if (chunk->data.has_value()) {
+          next.data = std::move(*chunk->data);
+          next.gzip = chunk->gzip;
         } else {
           next.last = true;
           next.message = out.message;
         }
-        out.in_flight = next.data.size();
-        snapshot_budget_ -= static_cast<int64_t>(next.data.size());
+        // Offsets and the rate limit count the bytes the follower stages.
+        out.in_flight = chunk->size;
+        out.wire_bytes += next.data.size();
+        snapshot_budget_ -= static_cast<int64_t>(chunk->size);
         out.last_sent = next.last;
         out.deadline = ticks_ + options_.snapshot_timeout_ticks;
         peers_->SendSnapshotChunk(std::move(next));
@@ -126,7 +145,8 @@ void NodeDriver::DeliverSnapshotAck(const raft::SnapshotAck& ack) {
     // Done; the follower's core answers through Raft once installed.
     Log(absl::StrCat("node ", options_.id, ": snapshot at index ",
                      out.message.snapshot.index, " streamed to node ", ack.from,
-                     " (", out.offset, " bytes)"));
+                     " (", out.offset, " bytes, ", out.wire_bytes,
+                     " on the wire)"));
     Observe(Timed::kSnapshotSend, out.started_us);
     outgoing_.erase(it);
     return;
@@ -182,16 +202,21 @@ void NodeDriver::DeliverSnapshotChunk(raft::SnapshotChunk chunk) {
     keep = TransferOfTagIn(core_->log().UnstableSnapshot()->data);
   storage::SnapshotStaging* staging = staging_;
   const uint64_t transfer = chunk.transfer;
-  const size_t size = chunk.data.size();
+  const bool gzip = chunk.gzip;
   auto data = std::make_shared<std::string>(std::move(chunk.data));
   std::weak_ptr<bool> alive = alive_;
   ++snapshot_jobs_in_flight_;
   snapshot_executor_->Run(
-      [staging, transfer, keep, begin, data]() -> absl::Status {
+      [staging, transfer, keep, begin, data, gzip]() -> absl::Status {
+        // Inflated here, off the loop, and never past what a chunk may hold.
+        if (gzip) {
+          ASSIGN_OR_RETURN(*data,
+                           net::Gunzip(*data, raft::kMaxSnapshotChunkBytes));
+        }
         if (begin) RETURN_IF_ERROR(staging->Begin(transfer, keep));
         return staging->Append(transfer, *data);
       },
-      [this, alive, transfer, size](absl::Status status) {
+      [this, alive, transfer, data](absl::Status status) {
         if (alive.expired() || !*alive.lock()) return;
         --snapshot_jobs_in_flight_;
         if (!incoming_.has_value() || incoming_->transfer != transfer) return;
@@ -204,7 +229,7 @@ void NodeDriver::DeliverSnapshotChunk(raft::SnapshotChunk chunk) {
           incoming_.reset();
           return;
         }
-        incoming_->offset += size;
+        incoming_->offset += data->size();
         AckChunk(incoming_->from, transfer, incoming_->offset, true);
       });
 }

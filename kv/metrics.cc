@@ -193,6 +193,12 @@ NodeMetrics::NodeMetrics()
                       .Name("raftkv_peer_sent_bytes_total")
                       .Help("Entry and snapshot bytes sent, by peer.")
                       .Register(*registry_)),
+      peer_wire_bytes_(
+          BuildCounter()
+              .Name("raftkv_peer_batch_bytes_total")
+              .Help("Bytes of the message batches sent as encoded (plain or "
+                    "packed, --peer-encoding), by peer.")
+              .Register(*registry_)),
       peer_connects_(BuildCounter()
                          .Name("raftkv_peer_connects_total")
                          .Help("Connections established, by peer.")
@@ -300,6 +306,8 @@ std::string NodeMetrics::Render(const NodeSample& s) {
     Advance(PeerCounter(peer_messages_, p.id),
             static_cast<double>(p.messages_sent));
     Advance(PeerCounter(peer_bytes_, p.id), static_cast<double>(p.bytes_sent));
+    Advance(PeerCounter(peer_wire_bytes_, p.id),
+            static_cast<double>(p.batch_bytes));
     Advance(PeerCounter(peer_connects_, p.id), static_cast<double>(p.connects));
     Advance(PeerCounter(peer_failures_, p.id), static_cast<double>(p.failures));
     PeerGauge(peer_rtt_, p.id).Set(p.round_trip_seconds);

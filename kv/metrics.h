@@ -114,6 +114,7 @@ class NodeMetrics {
   prometheus::Counter& dropped_;
   prometheus::Family<prometheus::Counter>& peer_messages_;
   prometheus::Family<prometheus::Counter>& peer_bytes_;
+  prometheus::Family<prometheus::Counter>& peer_wire_bytes_;
   prometheus::Family<prometheus::Counter>& peer_connects_;
   prometheus::Family<prometheus::Counter>& peer_failures_;
   prometheus::Family<prometheus::Gauge>& peer_rtt_;

@@ -75,6 +75,12 @@ struct NodeOptions {
   uint64_t compact_after_entries = 10000;
   // Snapshot streams send at most this many MiB per second (0: unlimited).
   uint64_t snapshot_rate_mib = 0;
+  // Snapshot chunks go out gzip-compressed (--snapshot-compression=gzip).
+  bool snapshot_gzip = false;
+  // Peer batches go out in Cap'n Proto's packed encoding
+  // (--peer-encoding=packed). Off by default: on loopback it costs more CPU
+  // than it saves (benchmarks/RESULTS.md).
+  bool peer_packed = false;
   // One record per notable event (role changes, warnings, errors). Empty:
   // silent.
   LogSink log;

@@ -128,6 +128,7 @@ absl::Status NodeRuntime::Open() {
   peers.erase(options_.id);
   peer_transport_ = std::make_unique<net::PeerTransport>(io_, cluster_id_,
                                                          peers, config.seed);
+  peer_transport_->set_packed(options_.peer_packed);
   transport_ = std::make_unique<Transport>(peer_transport_.get());
   peer_transport_->set_on_peer_down([this](raft::NodeId id) {
     if (driver_ != nullptr) driver_->PeerDown(id);
@@ -159,6 +160,7 @@ absl::Status NodeRuntime::Open() {
   driver_options.session_ttl_ms = options_.session_ttl_ms;
   driver_options.snapshot_bytes_per_tick =
       (options_.snapshot_rate_mib << 20) * options_.tick_ms / 1000;
+  driver_options.snapshot_gzip = options_.snapshot_gzip;
   driver_options.initial_members = identity_.initial_members;
   driver_options.on_members_changed = [this](const MemberAddresses& members) {
     // Dial the members of the configuration in force; a member this node

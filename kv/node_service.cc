@@ -41,11 +41,21 @@ class PeerService : public virtual RaftPeer::Server {
           "lists different node ids)");
     }
     std::vector<raft::Message> messages;
-    for (auto wire : params.getMessages()) {
-      absl::StatusOr<raft::Message> m = net::FromWire(wire);
-      if (!m.ok()) continue;  // malformed ones are dropped
-      if (auto refused = Impersonation(m->from)) return kj::mv(*refused);
-      messages.push_back(std::move(*m));
+    if (params.hasPacked()) {  // --peer-encoding=packed
+      capnp::Data::Reader packed = params.getPacked();
+      absl::StatusOr<std::vector<raft::Message>> unpacked =
+          net::UnpackMessages(absl::string_view(
+              reinterpret_cast<const char*>(packed.begin()), packed.size()));
+      if (!unpacked.ok()) return kj::READY_NOW;  // dropped, like one message
+      messages = std::move(*unpacked);
+    } else {
+      for (auto wire : params.getMessages()) {
+        absl::StatusOr<raft::Message> m = net::FromWire(wire);
+        if (m.ok()) messages.push_back(std::move(*m));  // malformed: dropped
+      }
+    }
+    for (const raft::Message& m : messages) {
+      if (auto refused = Impersonation(m.from)) return kj::mv(*refused);
     }
     if (params.hasClientAddress() && !messages.empty()) {
       runtime_.NoteClientAddress(messages.front().from,

@@ -196,10 +196,21 @@ void PeerTransport::Flush(Link& link) {
         bytes += m.snapshot_data.size();
         if (bytes >= kMaxBatchBytes) break;
       }
-      auto list = request.initMessages(static_cast<unsigned>(count));
-      for (size_t i = 0; i < count; ++i) {
-        ToWire(link.queue.front(), list[static_cast<unsigned>(i)]);
-        link.queue.pop_front();
+      if (packed_) {
+        const std::string packed = PackMessages(link.queue, count);
+        request.setPacked(capnp::Data::Reader(
+            reinterpret_cast<const kj::byte*>(packed.data()), packed.size()));
+        link.stats.batch_bytes += packed.size();
+        link.queue.erase(link.queue.begin(),
+                         link.queue.begin() + static_cast<ptrdiff_t>(count));
+      } else {
+        auto list = request.initMessages(static_cast<unsigned>(count));
+        for (size_t i = 0; i < count; ++i) {
+          ToWire(link.queue.front(), list[static_cast<unsigned>(i)]);
+          link.queue.pop_front();
+        }
+        link.stats.batch_bytes +=
+            list.asReader().totalSize().wordCount * sizeof(capnp::word);
       }
       ++link.calls_in_flight;
       link.stats.messages_sent += count;

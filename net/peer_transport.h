@@ -56,6 +56,7 @@ struct PeerLinkStats {
   raft::NodeId id = 0;
   uint64_t messages_sent = 0;
   uint64_t bytes_sent = 0;    // entries and snapshot payload, framing excluded
+  uint64_t batch_bytes = 0;   // the batches as encoded (plain or packed)
   uint64_t connects = 0;      // connections established
   uint64_t failures = 0;      // connections given up (error, reset, deadline)
   uint64_t down_reports = 0;  // lost, then the redial refused or closed
@@ -87,6 +88,9 @@ class PeerTransport {
   void set_on_peer_down(std::function<void(raft::NodeId)> on_peer_down) {
     on_peer_down_ = std::move(on_peer_down);
   }
+  // Batches go out in Cap'n Proto's packed encoding (--peer-encoding=packed)
+  // instead of as plain lists; a receiver takes either.
+  void set_packed(bool packed) { packed_ = packed; }
   // Tells every peer where this node serves clients (--client-bind).
   void set_client_address(std::string address) {
     client_address_ = std::move(address);
@@ -127,6 +131,7 @@ class PeerTransport {
   uint64_t dropped_ = 0;
   std::shared_ptr<Tls> tls_;
   std::string client_address_;
+  bool packed_ = false;
   std::function<void(raft::NodeId)> on_peer_down_;
   kj::TaskSet::ErrorHandler* error_handler_;
   kj::Own<kj::TaskSet> tasks_;

@@ -46,6 +46,7 @@ struct SnapshotChunk {
   data @4 :Data;
   last @5 :Bool;
   message @6 :RaftMessage;   # with last: the kSnapshot message
+  gzip @7 :Bool;             # data is a gzip stream; offset counts uncompressed bytes
 }
 
 struct SnapshotAck {
@@ -56,12 +57,20 @@ struct SnapshotAck {
   ok @4 :Bool;
 }
 
+# A batch of messages as one Cap'n Proto message, sent in the packed encoding
+# (--peer-encoding=packed) as deliver's `packed`.
+struct RaftBatch {
+  messages @0 :List(RaftMessage);
+}
+
 interface RaftPeer {
   # Delivers a batch of messages from one peer, in order. The reply only acknowledges
   # receipt; Raft's own responses travel as messages the other way.
-  deliver @0 (clusterId :UInt64, messages :List(RaftMessage), clientAddress :Text) -> ();
+  deliver @0 (clusterId :UInt64, messages :List(RaftMessage), clientAddress :Text,
+              packed :Data) -> ();
   # clientAddress: where the sender serves clients, when not on this port
   # (--client-bind); "not the leader" answers name it.
+  # packed: instead of `messages`, a RaftBatch in Cap'n Proto's packed encoding.
   # Streams a snapshot: one chunk per call, the next only after its SnapshotAck.
   snapshotChunk @1 (clusterId :UInt64, chunk :SnapshotChunk) -> ();
   snapshotAck @2 (clusterId :UInt64, ack :SnapshotAck) -> ();

@@ -1,5 +1,9 @@
 #include "net/raft_codec.h"
 
+#include <capnp/serialize-packed.h>
+#include <kj/exception.h>
+#include <kj/io.h>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -112,6 +116,7 @@ void ToWire(const raft::SnapshotChunk& chunk,
   out.setTransfer(chunk.transfer);
   out.setOffset(chunk.offset);
   out.setData(AsData(chunk.data));
+  out.setGzip(chunk.gzip);
   out.setLast(chunk.last);
   if (chunk.last) ToWire(chunk.message, out.initMessage());
 }
@@ -128,6 +133,7 @@ absl::StatusOr<raft::SnapshotChunk> FromWire(wire::SnapshotChunk::Reader in) {
                      " bytes exceeds the limit of ", kMaxSnapshotChunkBytes));
   }
   chunk.data = ToString(in.getData());
+  chunk.gzip = in.getGzip();
   chunk.last = in.getLast();
   if (chunk.last) {
     ASSIGN_OR_RETURN(chunk.message, FromWire(in.getMessage()));
@@ -152,6 +158,42 @@ void ToWire(const raft::SnapshotAck& ack, wire::SnapshotAck::Builder out) {
 raft::SnapshotAck FromWire(wire::SnapshotAck::Reader in) {
   return raft::SnapshotAck{in.getFrom(), in.getTo(), in.getTransfer(),
                            in.getNextOffset(), in.getOk()};
+}
+
+std::string PackMessages(const std::deque<raft::Message>& messages,
+                         size_t count) {
+  capnp::MallocMessageBuilder builder;
+  auto list = builder.initRoot<wire::RaftBatch>().initMessages(
+      static_cast<unsigned>(count));
+  for (size_t i = 0; i < count; ++i)
+    ToWire(messages[i], list[static_cast<unsigned>(i)]);
+  kj::VectorOutputStream out;
+  capnp::writePackedMessage(out, builder);
+  kj::ArrayPtr<kj::byte> bytes = out.getArray();
+  return std::string(reinterpret_cast<const char*>(bytes.begin()),
+                     bytes.size());
+}
+
+absl::StatusOr<std::vector<raft::Message>> UnpackMessages(
+    absl::string_view packed) {
+  capnp::ReaderOptions limits;
+  limits.traversalLimitInWords = kMaxUnpackedBatchBytes / sizeof(capnp::word);
+  limits.nestingLimit = 16;
+  std::vector<raft::Message> messages;
+  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
+    kj::ArrayInputStream in(kj::arrayPtr(
+        reinterpret_cast<const kj::byte*>(packed.data()), packed.size()));
+    capnp::PackedMessageReader reader(in, limits);
+    for (auto wire : reader.getRoot<wire::RaftBatch>().getMessages()) {
+      absl::StatusOr<raft::Message> m = FromWire(wire);
+      if (m.ok()) messages.push_back(std::move(*m));
+    }
+  });
+  KJ_IF_MAYBE (e, failure) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed packed batch: ", e->getDescription().cStr()));
+  }
+  return messages;
 }
 
 }  // namespace raftkv::net

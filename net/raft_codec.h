@@ -7,7 +7,12 @@
 #ifndef RAFTKV_NET_RAFT_CODEC_H_
 #define RAFTKV_NET_RAFT_CODEC_H_
 
+#include <deque>
+#include <string>
+#include <vector>
+
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "net/raft.capnp.h"
 #include "raft/message.h"
 
@@ -16,8 +21,21 @@ namespace raftkv::net {
 void ToWire(const raft::Message& message, wire::RaftMessage::Builder out);
 absl::StatusOr<raft::Message> FromWire(wire::RaftMessage::Reader in);
 
-// The largest chunk a receiver accepts (senders use 1 MiB).
-inline constexpr size_t kMaxSnapshotChunkBytes = 4 << 20;
+// The first `count` of `messages` as a RaftBatch in Cap'n Proto's packed
+// encoding (--peer-encoding=packed): zero bytes, which fill the high words of
+// small integers and the padding, shrink to a tag bit each.
+std::string PackMessages(const std::deque<raft::Message>& messages,
+                         size_t count);
+// The messages of a packed RaftBatch, malformed ones left out (as in a plain
+// batch). A batch that is not a packed message, or whose segment table claims
+// more than kMaxUnpackedBatchBytes, is an error, refused before its segments
+// are allocated. (A sender's batch holds about 4 MiB of entries: see
+// PeerTransport::kMaxBatchBytes and Config::max_entries_bytes_per_message.)
+inline constexpr size_t kMaxUnpackedBatchBytes = 64 << 20;
+absl::StatusOr<std::vector<raft::Message>> UnpackMessages(
+    absl::string_view packed);
+
+using raft::kMaxSnapshotChunkBytes;
 
 void ToWire(const raft::SnapshotChunk& chunk, wire::SnapshotChunk::Builder out);
 absl::StatusOr<raft::SnapshotChunk> FromWire(wire::SnapshotChunk::Reader in);

@@ -27,6 +27,7 @@
 #ifndef RAFTKV_RAFT_MESSAGE_H_
 #define RAFTKV_RAFT_MESSAGE_H_
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,12 +80,19 @@ struct Message {
 // kSnapshot message into the follower's core once everything is staged.
 // `transfer` names one stream; the receiver acknowledges each chunk once it
 // is staged, and the sender sends the next only then (flow control).
+// The largest chunk a receiver accepts, as sent and once inflated (senders use
+// 1 MiB).
+inline constexpr size_t kMaxSnapshotChunkBytes = 4 << 20;
+
 struct SnapshotChunk {
   NodeId from = kNoNode;
   NodeId to = kNoNode;
   uint64_t transfer = 0;
   uint64_t offset = 0;  // bytes of the stream before `data`
   std::string data;
+  // `data` is a gzip stream of the chunk's bytes (the sender's
+  // --snapshot-compression); `offset` still counts uncompressed bytes.
+  bool gzip = false;
   bool last = false;
   // With `last`: the kSnapshot message for the receiver's core.
   Message message;

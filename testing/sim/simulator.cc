@@ -235,6 +235,9 @@ class Simulation {
     driver_options.snapshot_chunk_bytes = 64 + rng_() % 512;  // many chunks
     driver_options.snapshot_timeout_ticks = 20;
     driver_options.snapshot_bytes_per_tick = rng_() % 2 == 0 ? 0 : 300;
+    // Half the nodes send compressed chunks (no draw of its own, so that a
+    // seed keeps its schedule).
+    driver_options.snapshot_gzip = driver_options.snapshot_chunk_bytes % 2 == 0;
     // Short enough that a leader whose clock runs ahead expires sessions.
     driver_options.session_ttl_ms = options_.session_ttl_ms;
     SimNode* raw = &node;
