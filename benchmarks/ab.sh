@@ -2,6 +2,11 @@
 # ab.sh: two kvnode binaries measured side by side, alternated, on this machine.
 #
 #   benchmarks/ab.sh A_KVNODE B_KVNODE [--rounds=2] [--duration=5s] [--workloads="put:1 put:64 get:64"]
+#                    [--a-flags="--flag=value ..."] [--b-flags="..."]
+#
+# A workload is OP:CLIENTS or OP:CLIENTS:VALUE_BYTES (default 256). --a-flags and --b-flags
+# are added to each `serve` of that side: the same binary twice compares two settings
+# (for example --b-flags=--peer-encoding=packed).
 #
 # For each round and each binary in turn (A, B, A, B, ...): starts a 3-node cluster of
 # that binary on loopback ports in a temporary directory, runs each workload with the
@@ -10,12 +15,14 @@
 # line per run. Build the two binaries with -c opt from the two commits to compare.
 set -euo pipefail
 a=$1; b=$2; shift 2
-rounds=2; duration=5s; workloads="put:1 put:64 get:64"
+rounds=2; duration=5s; workloads="put:1 put:64 get:64"; a_flags=""; b_flags=""
 for arg in "$@"; do
   case "$arg" in
     --rounds=*) rounds="${arg#*=}" ;;
     --duration=*) duration="${arg#*=}" ;;
     --workloads=*) workloads="${arg#*=}" ;;
+    --a-flags=*) a_flags="${arg#*=}" ;;
+    --b-flags=*) b_flags="${arg#*=}" ;;
     *) echo "ab.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -25,27 +32,29 @@ stop() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p
 trap 'stop; rm -rf "$work"' EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-run_cluster() {  # $1: label, $2: binary
-  local bin=$2 ports=() cluster=""
+run_cluster() {  # $1: label, $2: binary, $3: extra serve flags
+  local bin=$2 flags=$3 ports=() cluster=""
   for i in 1 2 3; do ports[$i]=$(free_port); cluster+="${cluster:+,}$i=127.0.0.1:${ports[$i]}"; done
   rm -rf "$work/data"; mkdir -p "$work/data"
   for i in 1 2 3; do
-    "$bin" serve --node-id=$i --cluster="$cluster" --data-dir="$work/data/$i" --quiet >"$work/data/$i.log" 2>&1 &
+    "$bin" serve --node-id=$i --cluster="$cluster" --data-dir="$work/data/$i" --quiet $flags >"$work/data/$i.log" 2>&1 &
     pids+=($!)
   done
   for _ in $(seq 1 100); do "$b" --cluster="$cluster" --timeout=1s put ab/ready 1 >/dev/null 2>&1 && break; sleep 0.1; done
   for w in $workloads; do
-    local op=${w%%:*} clients=${w##*:} ratio=0
+    local op clients size ratio=0
+    IFS=: read -r op clients size <<<"$w"
+    size=${size:-256}
     [[ $op == get ]] && ratio=1
     "$b" --cluster="$cluster" --output=json bench --clients="$clients" --duration="$duration" \
-      --read-ratio=$ratio | tail -1 | python3 -c "
+      --read-ratio=$ratio --value-size="$size" | tail -1 | python3 -c "
 import json,sys; r=json.load(sys.stdin); l=r['latency_ms']
-print(f\"$1 {'$op':4} {r['clients']:4} clients {r['throughput_ops_s']:9.0f} ops/s  p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms\")"
+print(f\"$1 {'$op':4} {r['clients']:4} clients {r['value_size']:6} B {r['throughput_ops_s']:9.0f} ops/s  p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms\")"
   done
   stop
 }
 
 for r in $(seq 1 "$rounds"); do
-  run_cluster A "$a"
-  run_cluster B "$b"
+  run_cluster A "$a" "$a_flags"
+  run_cluster B "$b" "$b_flags"
 done

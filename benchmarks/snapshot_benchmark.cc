@@ -17,10 +17,16 @@
 //   bazel run -c opt //benchmarks:snapshot_benchmark                 # 1 GiB
 //   bazel run -c opt //benchmarks:snapshot_benchmark -- --store_mib=256
 //   ... -- --snapshot_rate_mib=64          # the nodes' --snapshot-rate-mib
+//   ... -- --snapshot_compression=gzip     # the nodes' --snapshot-compression
+//   ... -- --fill=text                     # values: repeat (one byte, the
+//          default), text (JSON-like records) or random (incompressible)
+// With the transfer it also reports leader_cpu_s and follower_cpu_s: the CPU
+// time both ends used from the restart until caught up.
 
 #include <benchmark/benchmark.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,6 +34,8 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -44,6 +52,45 @@ std::string kvnode;
 uint64_t store_mib = 1024;
 double load_seconds = 5;
 uint64_t rate_mib = 0;  // --snapshot_rate_mib for the nodes
+std::string compression = "none";
+std::string fill = "repeat";
+
+// One 1 MiB value of the --fill kind, different for each `i`.
+std::string FillValue(uint64_t i) {
+  std::string value;
+  value.reserve(1 << 20);
+  std::mt19937_64 rng(i * 7919 + 1);
+  if (fill == "random") {
+    while (value.size() < (1u << 20)) value.push_back(static_cast<char>(rng()));
+  } else if (fill == "text") {
+    while (value.size() < (1u << 20)) {
+      absl::StrAppend(&value, "{\"id\":", rng() % 1000000, ",\"user\":\"user",
+                      rng() % 5000, "\",\"score\":", rng() % 100,
+                      ",\"tags\":[\"a\",\"b\"]}\n");
+    }
+  } else {
+    value.assign(1 << 20, 'v');
+  }
+  value.resize(1 << 20);
+  return value;
+}
+
+// User plus system CPU seconds a process has used, or 0 if it is gone.
+double CpuSeconds(pid_t pid) {
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  // After the name: state is field 3; utime and stime are fields 14 and 15.
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14 || n == 15) ticks += strtod(field.c_str(), nullptr);
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 // Resident memory of a process in MiB, or 0 if it is gone: its own
 // (anonymous) memory, without the pages of files it maps (LevelDB maps its
@@ -76,7 +123,8 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
        .dir = dir,
        .nodes = 3,
        .extra_flags = {"--quiet", "--compact-after-entries=64",
-                       absl::StrCat("--snapshot-rate-mib=", rate_mib)}});
+                       absl::StrCat("--snapshot-rate-mib=", rate_mib),
+                       "--snapshot-compression=" + compression}});
   if (!created.ok() || !(*created)->StartAll().ok())
     return state.SkipWithError("could not start a 3-node cluster");
   cli::LocalCluster& cluster = **created;
@@ -116,14 +164,14 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
     idle_sampler.Stop();
     if (!idle.ok()) return state.SkipWithError("load failed");
     cluster.Signal(follower, SIGKILL);
-    const std::string value(1 << 20, 'v');
     for (uint64_t i = 0; i < store_mib; ++i) {
-      if (!(*client)->Put(absl::StrCat("fill/", i), value).ok())
+      if (!(*client)->Put(absl::StrCat("fill/", i), FillValue(i)).ok())
         return state.SkipWithError("fill failed");
     }
     const double leader_base = RssMib(cluster.pid(leader));
     Sampler sampler(cluster, leader, follower);
     const auto start = std::chrono::steady_clock::now();
+    const double leader_cpu = CpuSeconds(cluster.pid(leader));
     if (!cluster.StartNode(follower).ok())
       return state.SkipWithError("restart failed");
     auto busy = Load(cluster);
@@ -137,6 +185,9 @@ void BM_SnapshotUnderLoad(benchmark::State& state) {
     const double transfer_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
+    state.counters["leader_cpu_s"] =
+        CpuSeconds(cluster.pid(leader)) - leader_cpu;
+    state.counters["follower_cpu_s"] = CpuSeconds(cluster.pid(follower));
     sampler.Stop();
     if (!busy.ok()) return state.SkipWithError("load failed");
     state.SetIterationTime(transfer_s);
@@ -179,6 +230,9 @@ int main(int argc, char** argv) {
                  [](const char* value) {
                    b::rate_mib = strtoull(value, nullptr, 10);
                  }},
+       BenchFlag{"snapshot_compression",
+                 [](const char* value) { b::compression = value; }},
+       BenchFlag{"fill", [](const char* value) { b::fill = value; }},
        BenchFlag{"load_seconds", [](const char* value) {
                    b::load_seconds = strtod(value, nullptr);
                  }}});

@@ -91,7 +91,7 @@ ABSL_FLAG(uint64_t, compact_after_entries, 10000,
           "applied entries");
 ABSL_FLAG(uint64_t, snapshot_rate_mib, 0,
           "serve: send snapshots to followers at most this fast, in MiB/s "
-          "(0: unlimited)");
+          "on the wire (0: unlimited)");
 ABSL_FLAG(std::string, snapshot_compression, "none",
           "serve: none, or gzip: snapshot chunks sent compressed");
 ABSL_FLAG(std::string, peer_encoding, "plain",

@@ -130,7 +130,8 @@ struct DriverOptions {
   uint64_t snapshot_timeout_ticks = 40;
   // Snapshot streams together send at most this many bytes per tick (a token
   // bucket refilled every tick; 0: unlimited), so that a large transfer does
-  // not starve the writes the node serves meanwhile of disk and CPU.
+  // not starve the writes the node serves meanwhile of the network, disk and
+  // CPU. Counted on the wire: after compression (snapshot_gzip).
   uint64_t snapshot_bytes_per_tick = 0;
   // The members' addresses until the log says otherwise: the --cluster of
   // the bootstrap, or what a joining node was told by the cluster.
@@ -328,6 +329,7 @@ class NodeDriver {
   std::string read_prefix_;  // unique to this run (Open)
 
   // Snapshot streams this node sends, one per follower at most.
+  static constexpr int kGzipSkipAfterMiss = 15;
   struct Outgoing {
     uint64_t transfer = 0;
     std::shared_ptr<storage::KvSnapshotReader> reader;
@@ -335,6 +337,7 @@ class NodeDriver {
     uint64_t offset = 0;      // bytes acknowledged
     uint64_t in_flight = 0;   // bytes of the chunk not yet acknowledged
     uint64_t wire_bytes = 0;  // sent, after compression
+    int gzip_skip = 0;        // chunks to send uncompressed before trying again
     bool last_sent = false;
     bool waiting_for_budget = false;  // the next chunk waits for a tick
     uint64_t deadline = 0;

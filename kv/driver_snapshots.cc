@@ -73,7 +73,11 @@ void NodeDriver::SendNextChunk(raft::NodeId to) {
   auto chunk = std::make_shared<Read>();
   std::shared_ptr<storage::KvSnapshotReader> reader = out.reader;
   const size_t max_bytes = options_.snapshot_chunk_bytes;
-  const bool gzip = options_.snapshot_gzip;
+  // A chunk that did not shrink says the store is incompressible (already
+  // compressed or random values): the next kGzipSkipAfterMiss chunks are sent
+  // as they are, and compression is tried again after them.
+  const bool gzip = options_.snapshot_gzip && out.gzip_skip == 0;
+  if (out.gzip_skip > 0) --out.gzip_skip;
   const uint64_t transfer = out.transfer;
   std::weak_ptr<bool> alive = alive_;
   ++snapshot_jobs_in_flight_;
@@ -91,7 +95,7 @@ void NodeDriver::SendNextChunk(raft::NodeId to) {
         }
         return absl::OkStatus();
       },
-      [this, alive, to, transfer, chunk](absl::Status status) {
+      [this, alive, to, transfer, chunk, gzip](absl::Status status) {
         if (alive.expired() || !*alive.lock()) return;
         --snapshot_jobs_in_flight_;
         auto it = outgoing_.find(to);
@@ -109,16 +113,18 @@ void NodeDriver::SendNextChunk(raft::NodeId to) {
         next.transfer = transfer;
         next.offset = out.offset;
         if (chunk->data.has_value()) {
+          if (gzip && !chunk->gzip) out.gzip_skip = kGzipSkipAfterMiss;
           next.data = std::move(*chunk->data);
           next.gzip = chunk->gzip;
         } else {
           next.last = true;
           next.message = out.message;
         }
-        // Offsets and the rate limit count the bytes the follower stages.
+        // Offsets count the bytes the follower stages; the rate limit counts
+        // the bytes on the wire.
         out.in_flight = chunk->size;
         out.wire_bytes += next.data.size();
-        snapshot_budget_ -= static_cast<int64_t>(chunk->size);
+        snapshot_budget_ -= static_cast<int64_t>(next.data.size());
         out.last_sent = next.last;
         out.deadline = ticks_ + options_.snapshot_timeout_ticks;
         peers_->SendSnapshotChunk(std::move(next));

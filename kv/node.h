@@ -73,7 +73,8 @@ struct NodeOptions {
   uint64_t request_timeout_ms = 5000;
   uint64_t session_ttl_ms = 30 * 60 * 1000;
   uint64_t compact_after_entries = 10000;
-  // Snapshot streams send at most this many MiB per second (0: unlimited).
+  // Snapshot streams send at most this many MiB per second on the wire (after
+  // compression; 0: unlimited).
   uint64_t snapshot_rate_mib = 0;
   // Snapshot chunks go out gzip-compressed (--snapshot-compression=gzip).
   bool snapshot_gzip = false;
