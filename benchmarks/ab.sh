@@ -11,8 +11,9 @@
 # For each round and each binary in turn (A, B, A, B, ...): starts a 3-node cluster of
 # that binary on loopback ports in a temporary directory, runs each workload with the
 # B binary's `kvnode bench` (the same load generator for both, so only the servers
-# differ), records throughput, p50 and p99, and stops the cluster (by PID). Prints one
-# line per run. Build the two binaries with -c opt from the two commits to compare.
+# differ), records throughput, p50, p99 and the servers' CPU time per 1,000 operations
+# (user + system of the three nodes, from /proc), and stops the cluster (by PID). Prints
+# one line per run. Build the two binaries with -c opt from the two commits to compare.
 set -euo pipefail
 a=$1; b=$2; shift 2
 rounds=2; duration=5s; workloads="put:1 put:64 get:64"; a_flags=""; b_flags=""
@@ -30,6 +31,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/ab.XXXXXX")
 pids=()
 stop() { for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 trap 'stop; rm -rf "$work"' EXIT
+# User + system CPU ticks of the running servers, in milliseconds.
+cpu_ms() {
+  local total=0 p f
+  for p in "${pids[@]}"; do
+    f=$(cut -d')' -f2 "/proc/$p/stat" 2>/dev/null) || continue
+    set -- $f
+    total=$((total + ${12} + ${13}))
+  done
+  echo $((total * 1000 / $(getconf CLK_TCK)))
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 run_cluster() {  # $1: label, $2: binary, $3: extra serve flags
@@ -46,10 +57,13 @@ run_cluster() {  # $1: label, $2: binary, $3: extra serve flags
     IFS=: read -r op clients size <<<"$w"
     size=${size:-256}
     [[ $op == get ]] && ratio=1
+    local cpu_before; cpu_before=$(cpu_ms)
     "$b" --cluster="$cluster" --output=json bench --clients="$clients" --duration="$duration" \
-      --read-ratio=$ratio --value-size="$size" | tail -1 | python3 -c "
-import json,sys; r=json.load(sys.stdin); l=r['latency_ms']
-print(f\"$1 {'$op':4} {r['clients']:4} clients {r['value_size']:6} B {r['throughput_ops_s']:9.0f} ops/s  p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms\")"
+      --read-ratio=$ratio --value-size="$size" | tail -1 >"$work/bench.json"
+    CPU_MS=$(( $(cpu_ms) - cpu_before )) python3 -c "
+import json,os,sys; r=json.load(open(sys.argv[1])); l=r['latency_ms']
+cpu=int(os.environ['CPU_MS'])*1000/max(r['ops'],1)
+print(f\"$1 {'$op':4} {r['clients']:4} clients {r['value_size']:6} B {r['throughput_ops_s']:9.0f} ops/s  p50 {l['p50']:6.2f}  p99 {l['p99']:6.2f} ms  cpu {cpu:6.1f} ms/1k ops\")" "$work/bench.json"
   done
   stop
 }

@@ -102,7 +102,8 @@ Client::Impl::Attempt GetAttempt(const std::string& key,
                                  net::wire::Consistency consistency,
                                  std::optional<std::string>* value) {
   return [&key, consistency, value](KvService::Client& kv) {
-    auto request = kv.getRequest();
+    auto request = kv.getRequest(
+        capnp::MessageSize{4 + key.size() / sizeof(capnp::word), 0});
     request.setKey(AsData(key));
     request.setConsistency(consistency);
     return request.send().then([value](auto response) {
@@ -115,13 +116,17 @@ Client::Impl::Attempt GetAttempt(const std::string& key,
 }
 
 // A write for `session` with `sequence` (the same for every retry: exactly
-// once); `fill` sets the command, and a value in the answer lands in `*value`.
+// once); `fill` sets the command, whose keys and values take `bytes` in all,
+// and a value in the answer lands in `*value`.
 template <typename Fill>
 Client::Impl::Attempt WriteAttempt(uint64_t session, uint64_t sequence,
-                                   Fill fill,
+                                   Fill fill, size_t bytes,
                                    std::optional<std::string>* value) {
-  return [session, sequence, fill, value](KvService::Client& kv) {
-    auto request = kv.writeRequest();
+  // A first segment that fits the command (Cap'n Proto's default is 8 KiB,
+  // zeroed, for every request).
+  const capnp::MessageSize size{16 + bytes / sizeof(capnp::word), 0};
+  return [session, sequence, fill, size, value](KvService::Client& kv) {
+    auto request = kv.writeRequest(size);
     auto command = request.initCommand();
     command.getSession().setClientId(session);
     command.getSession().setSequence(sequence);
@@ -136,11 +141,11 @@ Client::Impl::Attempt WriteAttempt(uint64_t session, uint64_t sequence,
 }
 
 template <typename Fill>
-absl::StatusOr<Outcome> SendWrite(Client::Impl& impl, Fill fill,
+absl::StatusOr<Outcome> SendWrite(Client::Impl& impl, Fill fill, size_t bytes,
                                   std::optional<std::string>* value) {
   Client::Session& session = impl.default_session_;
   return impl.Call(
-      WriteAttempt(session.id, session.next_sequence++, fill, value));
+      WriteAttempt(session.id, session.next_sequence++, fill, bytes, value));
 }
 
 }  // namespace
@@ -160,7 +165,7 @@ absl::Status Client::Put(const std::string& key, const std::string& value) {
         command.initPut().setKey(AsData(key));
         command.getPut().setValue(AsData(value));
       },
-      nullptr);
+      key.size() + value.size(), nullptr);
   if (!reply.ok()) return reply.status();
   return ToStatus(*reply);
 }
@@ -196,7 +201,7 @@ void Client::PutAsync(Session& session, std::string key, std::string value,
         command.initPut().setKey(AsData(owned->first));
         command.getPut().setValue(AsData(owned->second));
       },
-      nullptr);
+      owned->first.size() + owned->second.size(), nullptr);
   impl_->StartAsync(impl_->CallAsync(std::move(attempt))
                         .then([&session, done = std::move(done)](
                                   absl::StatusOr<Outcome> reply) {
@@ -225,7 +230,7 @@ absl::StatusOr<bool> Client::Delete(const std::string& key) {
       [&](net::wire::Command::Builder command) {
         command.initDelete().setKey(AsData(key));
       },
-      nullptr);
+      key.size(), nullptr);
   if (!reply.ok()) return reply.status();
   if (absl::Status status = ToStatus(*reply); !status.ok()) return status;
   return reply->code == Code::kOk;
@@ -244,6 +249,7 @@ absl::StatusOr<CasResult> Client::CompareAndSwap(
         if (expected.has_value()) c.setExpected(AsData(*expected));
         c.setValue(AsData(value));
       },
+      key.size() + (expected.has_value() ? expected->size() : 0) + value.size(),
       &cas.current);
   if (!reply.ok()) return reply.status();
   if (absl::Status status = ToStatus(*reply); !status.ok()) return status;

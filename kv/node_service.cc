@@ -171,44 +171,41 @@ class ClientService : public virtual KvService::Server {
   // Decode, admit, ask the runtime, encode.
   kj::Promise<void> Get(GetContext context) {
     if (auto denied = Denied(Role::kReadOnly, "get")) {
-      Encode(*denied, context.getResults().initResult());
+      Answer(context, *denied);
       return kj::READY_NOW;
     }
     auto params = context.getParams();
     std::string key = ToString(params.getKey());
     if (auto refused = admission_.Key(key)) {
-      Encode(*refused, context.getResults().initResult());
+      Answer(context, *refused);
       return kj::READY_NOW;
     }
     return runtime_.Get(std::move(key), Linearizable(params.getConsistency()))
-        .then([context](Outcome outcome) mutable {
-          Encode(outcome, context.getResults().initResult());
-        });
+        .then([context](Outcome outcome) mutable { Answer(context, outcome); });
   }
 
   kj::Promise<void> Write(WriteContext context) {
     if (auto denied = Denied(Role::kReadWrite, "a write")) {
-      Encode(*denied, context.getResults().initResult());
+      Answer(context, *denied);
       return kj::READY_NOW;
     }
     auto command = context.getParams().getCommand();
     if (auto refused = admission_.Command(command)) {
-      Encode(*refused, context.getResults().initResult());
+      Answer(context, *refused);
       return kj::READY_NOW;
     }
-    return runtime_.Write(command).then([context](Outcome outcome) mutable {
-      Encode(outcome, context.getResults().initResult());
-    });
+    return runtime_.Write(command).then(
+        [context](Outcome outcome) mutable { Answer(context, outcome); });
   }
 
   kj::Promise<void> List(ListContext context) {
     if (auto denied = Denied(Role::kReadOnly, "list")) {
-      Encode(*denied, context.getResults().initResult());
+      Answer(context, *denied);
       return kj::READY_NOW;
     }
     auto params = context.getParams();
     if (auto refused = admission_.ListPage(params.getLimit())) {
-      Encode(*refused, context.getResults().initResult());
+      Answer(context, *refused);
       return kj::READY_NOW;
     }
     storage::ScanOptions options;
@@ -309,54 +306,51 @@ class ClientService : public virtual KvService::Server {
 
   kj::Promise<void> saveSnapshot(SaveSnapshotContext context) override {
     if (auto denied = Denied(Role::kAdmin, "snapshot save")) {
-      Encode(*denied, context.getResults().initResult());
+      Answer(context, *denied);
       return kj::READY_NOW;
     }
     if (runtime_.core().role() != raft::Role::kLeader) {
-      Encode(runtime_.driver().NotLeader(), context.getResults().initResult());
+      Answer(context, runtime_.driver().NotLeader());
       return kj::READY_NOW;
     }
     auto sink = context.getParams().getSink();
-    return runtime_.ReadBarrier().then(
-        [this, context, sink](Outcome barrier) mutable -> kj::Promise<void> {
-          if (barrier.code != Code::kOk) {
-            Encode(barrier, context.getResults().initResult());
-            return kj::READY_NOW;
-          }
-          auto reader = runtime_.machine().store().ReadSnapshot();
-          if (!reader.ok()) {
-            Encode(Unavailable(std::string(reader.status().message())),
-                   context.getResults().initResult());
-            return kj::READY_NOW;
-          }
-          const raft::LogIndex index = (*reader)->applied_index();
-          auto begin = sink.beginRequest();
-          auto info = begin.initInfo();
-          info.setClusterId(runtime_.cluster_id());
-          info.setIndex(index);
-          info.setTerm(runtime_.core().log().TermOrZero(index));
-          const raft::ConfState conf = runtime_.core().ConfStateAt(index);
-          auto voters =
-              info.initVoters(static_cast<unsigned>(conf.voters.size()));
-          for (unsigned i = 0; i < conf.voters.size(); ++i)
-            voters.set(i, conf.voters[i]);
-          const MemberAddresses& known = runtime_.driver().members();
-          auto members = info.initMembers(static_cast<unsigned>(known.size()));
-          unsigned i = 0;
-          for (const auto& [id, address] : known) {
-            members[i].setId(id);
-            members[i].setAddress(address);
-            ++i;
-          }
-          std::shared_ptr<storage::KvSnapshotReader> shared(std::move(*reader));
-          return begin.send()
-              .then([sink, shared](auto&&) mutable {
-                return Stream(sink, shared);
-              })
-              .then([context]() mutable {
-                context.getResults().initResult().setCode(net::wire::Code::OK);
-              });
-        });
+    return runtime_.ReadBarrier().then([this, context,
+                                        sink](Outcome barrier) mutable
+                                       -> kj::Promise<void> {
+      if (barrier.code != Code::kOk) {
+        Answer(context, barrier);
+        return kj::READY_NOW;
+      }
+      auto reader = runtime_.machine().store().ReadSnapshot();
+      if (!reader.ok()) {
+        Answer(context, Unavailable(std::string(reader.status().message())));
+        return kj::READY_NOW;
+      }
+      const raft::LogIndex index = (*reader)->applied_index();
+      auto begin = sink.beginRequest();
+      auto info = begin.initInfo();
+      info.setClusterId(runtime_.cluster_id());
+      info.setIndex(index);
+      info.setTerm(runtime_.core().log().TermOrZero(index));
+      const raft::ConfState conf = runtime_.core().ConfStateAt(index);
+      auto voters = info.initVoters(static_cast<unsigned>(conf.voters.size()));
+      for (unsigned i = 0; i < conf.voters.size(); ++i)
+        voters.set(i, conf.voters[i]);
+      const MemberAddresses& known = runtime_.driver().members();
+      auto members = info.initMembers(static_cast<unsigned>(known.size()));
+      unsigned i = 0;
+      for (const auto& [id, address] : known) {
+        members[i].setId(id);
+        members[i].setAddress(address);
+        ++i;
+      }
+      std::shared_ptr<storage::KvSnapshotReader> shared(std::move(*reader));
+      return begin.send()
+          .then([sink, shared](auto&&) mutable { return Stream(sink, shared); })
+          .then([context]() mutable {
+            context.getResults().initResult().setCode(net::wire::Code::OK);
+          });
+    });
   }
 
   // One chunk per call, each after the previous one was taken (the client
@@ -380,7 +374,7 @@ class ClientService : public virtual KvService::Server {
 
   kj::Promise<void> members(MembersContext context) override {
     if (auto denied = Denied(Role::kReadOnly, "member list")) {
-      Encode(*denied, context.getResults().initResult());
+      Answer(context, *denied);
       return kj::READY_NOW;
     }
     auto results = context.getResults();
@@ -409,29 +403,29 @@ class ClientService : public virtual KvService::Server {
 
   kj::Promise<void> changeMembership(ChangeMembershipContext context) override {
     if (auto denied = Denied(Role::kAdmin, "a membership change")) {
-      Encode(*denied, context.getResults().initResult());
+      Answer(context, *denied);
       return kj::READY_NOW;
     }
     MemberChange change;
     if (auto error = ParseMemberChange(runtime_, context.getParams().getSteps(),
                                        &change)) {
-      Encode(*error, context.getResults().initResult());
+      Answer(context, *error);
       return kj::READY_NOW;
     }
     return runtime_.ChangeMembership(std::move(change.steps), change.added)
         .then([this, context](Outcome result) mutable {
-          Encode(result, context.getResults().initResult());
+          Answer(context, result);
         });
   }
 
   kj::Promise<void> moveLeader(MoveLeaderContext context) override {
     if (auto denied = Denied(Role::kAdmin, "move-leader")) {
-      Encode(*denied, context.getResults().initResult());
+      Answer(context, *denied);
       return kj::READY_NOW;
     }
     return runtime_.MoveLeader(context.getParams().getNodeId())
         .then([this, context](Outcome result) mutable {
-          Encode(result, context.getResults().initResult());
+          Answer(context, result);
         });
   }
 

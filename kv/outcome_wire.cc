@@ -54,6 +54,15 @@ Code FromWire(net::wire::Code code) {
   return Code::kUnavailable;
 }
 
+capnp::MessageSize ResultSize(const Outcome& outcome) {
+  // The results struct and the Result itself (data and pointer sections,
+  // rounded up), then each text or data field padded to a word.
+  const size_t bytes = outcome.message.size() + 1 +
+                       (outcome.value.has_value() ? outcome.value->size() : 0) +
+                       outcome.leader_address.size() + 1;
+  return capnp::MessageSize{16 + bytes / sizeof(capnp::word) + 3, 0};
+}
+
 void Encode(const Outcome& outcome, net::wire::Result::Builder out) {
   out.setCode(ToWire(outcome.code));
   out.setMessage(outcome.message);

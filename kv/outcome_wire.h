@@ -7,6 +7,8 @@
 #ifndef RAFTKV_KV_OUTCOME_WIRE_H_
 #define RAFTKV_KV_OUTCOME_WIRE_H_
 
+#include <capnp/common.h>
+
 #include "kv/outcome.h"
 #include "net/kv.capnp.h"
 
@@ -16,6 +18,15 @@ net::wire::Code ToWire(Code code);
 Code FromWire(net::wire::Code code);
 
 void Encode(const Outcome& outcome, net::wire::Result::Builder out);
+// The words a message holding one Result with `outcome` needs (a size hint:
+// without one, Cap'n Proto allocates and zeroes an 8 KiB first segment for
+// every message).
+capnp::MessageSize ResultSize(const Outcome& outcome);
+// Answers a call whose results hold one `result` with `outcome`.
+template <typename Context>
+void Answer(Context& context, const Outcome& outcome) {
+  Encode(outcome, context.initResults(ResultSize(outcome)).initResult());
+}
 Outcome Decode(net::wire::Result::Reader in);
 
 }  // namespace raftkv::kv

@@ -63,5 +63,29 @@ TEST(OutcomeWireTest, TheLeaderHintAndValueTravelAsData) {
   EXPECT_FALSE(RoundTrip(absent).value.has_value());
 }
 
+// The size hint is enough: the answer fits the first segment it sizes (a
+// second segment would mean the hint is too small), and it is far below
+// Cap'n Proto's default 8 KiB for a small answer.
+TEST(OutcomeWireTest, ResultSizeFitsTheAnswerInOneSegment) {
+  Outcome ok;
+  Outcome value;
+  value.value = std::string(100000, 'v');
+  Outcome hint;
+  hint.code = Code::kNotLeader;
+  hint.message = std::string(333, 'm');
+  hint.leader_address = "127.0.0.1:7002";
+  hint.leader_id = 2;
+  for (const Outcome& outcome : {ok, value, hint}) {
+    const capnp::MessageSize size = ResultSize(outcome);
+    capnp::MallocMessageBuilder message(
+        static_cast<unsigned>(size.wordCount),
+        capnp::AllocationStrategy::FIXED_SIZE);
+    Encode(outcome,
+           message.initRoot<net::wire::KvService::GetResults>().initResult());
+    EXPECT_EQ(message.getSegmentsForOutput().size(), 1u);
+  }
+  EXPECT_LT(ResultSize(ok).wordCount, 64u);
+}
+
 }  // namespace
 }  // namespace raftkv::kv

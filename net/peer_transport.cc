@@ -186,16 +186,23 @@ void PeerTransport::Flush(Link& link) {
   if (link.queue.empty()) return;
   KJ_IF_MAYBE (peer, link.peer) {
     while (!link.queue.empty() && link.calls_in_flight < kMaxCallsInFlight) {
-      auto request = peer->deliverRequest();
-      request.setClusterId(cluster_id_);
-      if (!client_address_.empty()) request.setClientAddress(client_address_);
-      size_t count = 0, bytes = 0;
+      size_t count = 0, bytes = 0, entries = 0;
       for (const raft::Message& m : link.queue) {
         ++count;
+        entries += m.entries.size();
         for (const raft::Entry& e : m.entries) bytes += e.ByteSize();
         bytes += m.snapshot_data.size();
         if (bytes >= kMaxBatchBytes) break;
       }
+      // A first segment that fits the batch (Cap'n Proto's default is 8 KiB,
+      // zeroed, for every call): a message is 16 words, an entry 4 and its
+      // bytes.
+      auto request = peer->deliverRequest(capnp::MessageSize{
+          16 + count * 16 + entries * 4 + bytes / sizeof(capnp::word) +
+              client_address_.size() / sizeof(capnp::word),
+          0});
+      request.setClusterId(cluster_id_);
+      if (!client_address_.empty()) request.setClientAddress(client_address_);
       if (packed_) {
         const std::string packed = PackMessages(link.queue, count);
         request.setPacked(capnp::Data::Reader(
