@@ -53,7 +53,8 @@ NodeDriver::NodeDriver(DriverOptions options, const DriverSeams& seams)
       peers_(seams.peers),
       executor_(seams.storage_executor),
       snapshot_executor_(seams.snapshot_executor),
-      clock_(seams.clock) {}
+      clock_(seams.clock),
+      turn_end_(seams.turn_end) {}
 
 NodeDriver::~NodeDriver() { *alive_ = false; }
 
@@ -112,7 +113,7 @@ void NodeDriver::Deliver(const std::vector<raft::Message>& messages) {
     absl::Status status = core_->Step(m);
     (void)status;  // unknown peers and stale messages are dropped by design
   }
-  Process();
+  ProcessAtTurnEnd();
 }
 
 void NodeDriver::Write(net::wire::Command::Reader command, Reply reply) {
@@ -127,7 +128,7 @@ void NodeDriver::Write(net::wire::Command::Reader command, Reply reply) {
   }
   pending_writes_[*index] = PendingWrite{
       core_->term(), ticks_ + options_.request_timeout_ticks, std::move(reply)};
-  Process();
+  ProcessAtTurnEnd();
 }
 
 void NodeDriver::ReadBarrier(Reply reply) {
@@ -148,7 +149,18 @@ void NodeDriver::ReadBarrier(Reply reply) {
   pending_reads_[std::move(context)] =
       PendingRead{raft::kNoIndex, false,
                   ticks_ + options_.request_timeout_ticks, std::move(reply)};
-  Process();
+  ProcessAtTurnEnd();
+}
+
+void NodeDriver::ProcessAtTurnEnd() {
+  if (process_deferred_) return;  // already coming
+  process_deferred_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  turn_end_->Defer([this, alive] {
+    if (alive.expired() || !*alive.lock()) return;
+    process_deferred_ = false;
+    Process();
+  });
 }
 
 void NodeDriver::Process() {

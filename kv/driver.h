@@ -2,7 +2,10 @@
 // whole-node simulator and every test that runs a node.
 //
 // It owns the Raft core and the KV state machine and handles each Ready in the
-// order message.h prescribes (DESIGN.md, "The node: one driver, three seams"):
+// order message.h prescribes (DESIGN.md, "The node: one driver, three seams").
+// Client writes, reads and peer batches are stepped into the core as they
+// come, and the Ready loop runs once at the end of the turn (TurnEnd), so
+// that everything that arrived together shares one Ready:
 //   1. a leader's own appends and heartbeats go out at once (thesis §10.2.1);
 //   2. the snapshot, hard state and entries are persisted by one job on the
 //      off-loop executor, with one fsync (group commit: proposals that arrive
@@ -29,7 +32,8 @@
 // carries it.
 //
 // Seams (DriverSeams): storage (raft::LogStorage, storage::KvStore and
-// storage::SnapshotStaging), the network (PeerSender), off-loop work (two
+// storage::SnapshotStaging), the network (PeerSender), the end of the turn
+// (TurnEnd), off-loop work (two
 // OffLoopExecutors: one for the log and the store, one for snapshot streams,
 // so a long transfer never delays an fsync) and the wall clock (Clock, for
 // stamping commands; timeouts count ticks). Production wires them to LevelDB,
@@ -99,6 +103,18 @@ class OffLoopExecutor {
                    std::function<void(absl::Status)> done) = 0;
 };
 
+// Seam: runs `fn` on the loop once the work already queued there is done (the
+// end of the event loop's turn). The driver defers its Ready loop this way
+// after a client write, a read or a peer batch, so that whatever arrives
+// together is handled by one Ready: one fsync and one append per follower
+// for all the writes of a turn. Production: kj::evalLast; the simulator and
+// the transcript tests: after the step's deliveries and requests.
+class TurnEnd {
+ public:
+  virtual ~TurnEnd() = default;
+  virtual void Defer(std::function<void()> fn) = 0;
+};
+
 // Seam: the wall clock in milliseconds (stamped into commands; the state
 // machine expires sessions by it).
 class Clock {
@@ -155,6 +171,7 @@ struct DriverSeams {
   OffLoopExecutor* storage_executor = nullptr;
   OffLoopExecutor* snapshot_executor = nullptr;
   Clock* clock = nullptr;
+  TurnEnd* turn_end = nullptr;
 };
 
 // A snapshot's data, as the core carries it from the last chunk to the
@@ -267,6 +284,9 @@ class NodeDriver {
   };
 
   void Process();
+  // Process() once this turn's other events are handled (TurnEnd).
+  void ProcessAtTurnEnd();
+  bool process_deferred_ = false;
   absl::Status Persist(const raft::Ready& ready);
   void AfterPersist(raft::Ready& ready);
   void ApplyCommitted(const std::vector<raft::Entry>& committed);
@@ -302,6 +322,7 @@ class NodeDriver {
   OffLoopExecutor* const executor_;
   OffLoopExecutor* const snapshot_executor_;
   Clock* const clock_;
+  TurnEnd* const turn_end_;
   std::unique_ptr<StateMachine> machine_;
   std::unique_ptr<raft::Core> core_;
 

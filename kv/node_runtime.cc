@@ -61,6 +61,19 @@ class NodeRuntime::Transport final : public PeerSender {
   net::PeerTransport* transport_;
 };
 
+// The end of the event loop's turn: kj runs evalLast work once every event
+// queued before it (all the calls read from the sockets this turn) is done.
+class NodeRuntime::LoopTurnEnd final : public TurnEnd {
+ public:
+  explicit LoopTurnEnd(kj::TaskSet& tasks) : tasks_(tasks) {}
+  void Defer(std::function<void()> fn) override {
+    tasks_.add(kj::evalLast([fn = std::move(fn)] { fn(); }));
+  }
+
+ private:
+  kj::TaskSet& tasks_;
+};
+
 class NodeRuntime::SystemClock final : public Clock {
  public:
   uint64_t NowMs() override { return SystemNowMs(); }
@@ -193,6 +206,8 @@ absl::Status NodeRuntime::Open() {
   seams.storage_executor = worker_.get();
   seams.snapshot_executor = snapshot_worker_.get();
   seams.clock = clock_.get();
+  turn_end_ = std::make_unique<LoopTurnEnd>(*tasks_);
+  seams.turn_end = turn_end_.get();
   driver_ = std::make_unique<NodeDriver>(std::move(driver_options), seams);
   RETURN_IF_ERROR(driver_->Open(config));
   opened_ = true;

@@ -126,6 +126,7 @@ class NodeRuntime {
  private:
   class Transport;
   class SystemClock;
+  class LoopTurnEnd;
 
   kj::Promise<void> TickLoop();
   // Once a second: slow storage writes seen by the worker, peers that stay
@@ -178,6 +179,7 @@ class NodeRuntime {
   std::unique_ptr<net::PeerTransport> peer_transport_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<SystemClock> clock_;
+  std::unique_ptr<LoopTurnEnd> turn_end_;
   std::unique_ptr<StorageWorker> worker_;
   std::unique_ptr<StorageWorker> snapshot_worker_;
   std::unique_ptr<NodeDriver> driver_;

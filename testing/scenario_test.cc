@@ -356,6 +356,9 @@ class Harness {
           ++step_;
         }
       }
+      // The end of the turn of the deliveries before (and of the commands
+      // before the first round).
+      for (auto& [id, node] : nodes_) moved |= node.parts->turn_end.Run();
       std::vector<Packet> deliver;
       deliver.swap(mailbox_);
       for (Packet& packet : deliver) {

@@ -195,6 +195,25 @@ class SimExecutor final : public kv::OffLoopExecutor {
   std::deque<Job> jobs_;
 };
 
+// The end of a node's turn in the simulator: what the driver defers runs
+// after the step's deliveries and client requests (Run).
+class SimTurnEnd final : public kv::TurnEnd {
+ public:
+  void Defer(std::function<void()> fn) override {
+    deferred_.push_back(std::move(fn));
+  }
+  // Runs what was deferred; false if there was nothing.
+  bool Run() {
+    std::vector<std::function<void()>> now;
+    now.swap(deferred_);
+    for (auto& fn : now) fn();
+    return !now.empty();
+  }
+
+ private:
+  std::vector<std::function<void()>> deferred_;
+};
+
 class SimTransport final : public kv::PeerSender {
  public:
   explicit SimTransport(std::function<void(Packet)> send)
@@ -242,6 +261,7 @@ struct SimNode {
   std::unique_ptr<SimExecutor> disk;
   std::unique_ptr<SimExecutor> snapshot_disk;
   std::unique_ptr<SimTransport> transport;
+  SimTurnEnd turn_end;
   std::unique_ptr<SimClock> clock;
   std::unique_ptr<kv::NodeDriver> driver;
   uint64_t incarnation = 0;
@@ -272,6 +292,7 @@ struct SimNode {
     seams.storage_executor = disk.get();
     seams.snapshot_executor = snapshot_disk.get();
     seams.clock = clock;
+    seams.turn_end = &turn_end;
     return seams;
   }
 };

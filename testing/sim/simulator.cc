@@ -104,6 +104,9 @@ class Simulation {
         membership_.Step(now_);
       }
       clients_.Step(now_);
+      // The end of every node's turn: what this step's deliveries and
+      // requests deferred (one Ready for all of them).
+      for (auto& node : nodes_) node->turn_end.Run();
     }
     if (result_.ok &&
         clients_.last_write_acknowledged() < options_.fault_microticks) {
