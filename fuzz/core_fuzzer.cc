@@ -120,7 +120,13 @@ class Cluster {
 
   void Hostile(Script& script) {
     Message m;
-    m.type = static_cast<MessageType>(script.Byte() % 10);
+    // Bytes below 240 draw among the first ten types, as they did before the
+    // read messages existed (so the committed inputs still mean what they
+    // did); the top sixteen draw ReadIndex and ReadIndexResponse, with a
+    // context that may match a read the script started (case 7).
+    const uint8_t type = script.Byte();
+    m.type = static_cast<MessageType>(type < 240 ? type % 10 : 10 + type % 2);
+    if (type >= 240) m.context = std::to_string(script.Byte());
     // Unknown senders (0, 4..7) often, members' names sometimes. Either
     // way the cluster-wide checks stop here: Raft lets a node follow a
     // leader it does not know yet (a member its log has not added, thesis
