@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,8 +13,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,6 +22,7 @@
 #include "cli/command_table.h"
 #include "cli/commands.h"
 #include "cli/demo.h"
+#include "cli/flag_args.h"
 #include "cli/snapshot_commands.h"
 #include "kv/client.h"
 #include "kv/node.h"
@@ -238,93 +236,6 @@ const std::set<std::string> kFlags = {"node_id",
                                       "snapshot_compression",
                                       "peer_encoding"};
 
-// Accepts --node-id as well as --node_id, and checks names and values before
-// Abseil does, so that a mistake is a usage error (exit 2) with a one-line
-// message.
-bool NormalizeFlag(const std::string& arg_in, int depth,
-                   std::vector<std::string>* out);
-
-// A --flagfile holds one flag per line ("#" starts a comment); its flags are
-// checked and normalized like those on the command line, dashes included.
-bool ExpandFlagfile(const std::string& path, int depth,
-                    std::vector<std::string>* out) {
-  if (depth > 4) {
-    fprintf(stderr, "kvnode: --flagfile nesting is deeper than 4 at %s\n",
-            path.c_str());
-    return false;
-  }
-  std::ifstream in(path);
-  if (!in.good()) {
-    fprintf(stderr, "kvnode: cannot read --flagfile=%s\n", path.c_str());
-    return false;
-  }
-  std::string line;
-  while (std::getline(in, line)) {
-    line = std::string(absl::StripAsciiWhitespace(line));
-    if (line.empty() || line[0] == '#') continue;
-    if (!absl::StartsWith(line, "--")) {
-      fprintf(stderr,
-              "kvnode: %s: expected one --flag=value per line, got \"%s\"\n",
-              path.c_str(), line.c_str());
-      return false;
-    }
-    if (!NormalizeFlag(line, depth + 1, out)) return false;
-  }
-  return true;
-}
-
-bool NormalizeFlag(const std::string& arg_in, int depth,
-                   std::vector<std::string>* out) {
-  std::string arg = arg_in;
-  if (absl::StartsWith(arg, "--") && arg.size() > 2) {
-    size_t eq = arg.find('=');
-    const std::string given =
-        arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    std::string name = given;
-    for (char& c : name) {
-      if (c == '-') c = '_';
-    }
-    const std::string bare =
-        absl::StartsWith(name, "no") && kFlags.count(name.substr(2))
-            ? name.substr(2)
-            : name;
-    if (kFlags.count(bare) == 0) {
-      fprintf(stderr,
-              "kvnode: unknown flag --%s; run kvnode --help for the list\n",
-              given.c_str());
-      return false;
-    }
-    if (bare == "flagfile") {
-      if (eq == std::string::npos) {
-        fprintf(stderr,
-                "kvnode: --flagfile needs a path: --flagfile=node1.flags\n");
-        return false;
-      }
-      return ExpandFlagfile(arg.substr(eq + 1), depth, out);
-    }
-    if (eq != std::string::npos) {
-      absl::CommandLineFlag* flag = absl::FindCommandLineFlag(bare);
-      std::string error;
-      if (flag != nullptr && !flag->ParseFrom(arg.substr(eq + 1), &error)) {
-        fprintf(stderr, "kvnode: bad value for --%s: %s\n", bare.c_str(),
-                error.c_str());
-        return false;
-      }
-    }
-    arg = "--" + name + (eq == std::string::npos ? "" : arg.substr(eq));
-  }
-  out->push_back(arg);
-  return true;
-}
-
-bool NormalizeFlags(int argc, char** argv, std::vector<std::string>* out) {
-  out->push_back(argv[0]);
-  for (int i = 1; i < argc; ++i) {
-    if (!NormalizeFlag(argv[i], 0, out)) return false;
-  }
-  return true;
-}
-
 int Serve(bool cluster_given) {
   kv::NodeOptions options;
   options.id = absl::GetFlag(FLAGS_node_id);
@@ -477,7 +388,7 @@ int Main(int argc, char** argv) {
     return argc < 2 ? kExitUsage : kExitOk;
   }
   std::vector<std::string> normalized;
-  if (!NormalizeFlags(argc, argv, &normalized)) return kExitUsage;
+  if (!NormalizeFlags(argc, argv, kFlags, &normalized)) return kExitUsage;
   std::vector<char*> args;
   for (std::string& arg : normalized) args.push_back(arg.data());
   std::vector<char*> positional =
