@@ -90,6 +90,9 @@ ABSL_FLAG(uint64_t, compact_after_entries, 10000,
 ABSL_FLAG(uint64_t, snapshot_rate_mib, 0,
           "serve: send snapshots to followers at most this fast, in MiB/s "
           "on the wire (0: unlimited)");
+ABSL_FLAG(uint64_t, storage_write_buffer_mib, 4,
+          "serve: MiB of writes each LevelDB store buffers in memory (1 to "
+          "1024; up to twice this per store is held)");
 ABSL_FLAG(std::string, snapshot_compression, "none",
           "serve: none, or gzip: snapshot chunks sent compressed");
 ABSL_FLAG(std::string, peer_encoding, "plain",
@@ -162,6 +165,7 @@ Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-tic
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
   --compact-after-entries  --snapshot-rate-mib  --quiet  --fast-failover=true
   --snapshot-compression=none|gzip  --peer-encoding=plain|packed
+  --storage-write-buffer-mib=4
   clients: --consistency=linearizable|serializable  --read-from=leader|any
   --max-connections=1024  --idle-timeout-ms=600000
   TLS (serve, with --client-bind): --cert-file --key-file --trusted-ca-file
@@ -234,6 +238,7 @@ const std::set<std::string> kFlags = {"node_id",
                                       "compact_after_entries",
                                       "snapshot_rate_mib",
                                       "snapshot_compression",
+                                      "storage_write_buffer_mib",
                                       "peer_encoding"};
 
 int Serve(bool cluster_given) {
@@ -317,6 +322,14 @@ int Serve(bool cluster_given) {
     return kExitUsage;
   }
   options.snapshot_gzip = compression == "gzip";
+  options.storage_write_buffer_mib =
+      absl::GetFlag(FLAGS_storage_write_buffer_mib);
+  if (options.storage_write_buffer_mib < 1 ||
+      options.storage_write_buffer_mib > 1024) {
+    fprintf(stderr,
+            "kvnode: --storage-write-buffer-mib must be from 1 to 1024\n");
+    return kExitUsage;
+  }
   options.peer_packed = encoding == "packed";
   if (options.compact_after_entries == 0) {
     fprintf(stderr, "kvnode: --compact-after-entries must be at least 1\n");

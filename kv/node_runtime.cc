@@ -109,10 +109,16 @@ std::string NodeRuntime::AddressOf(raft::NodeId id) const {
 
 absl::Status NodeRuntime::Open() {
   RETURN_IF_ERROR(storage::MakeDirectories(options_.data_dir));
+  storage::LevelDbOpenOptions leveldb;
+  leveldb.write_buffer_bytes = options_.storage_write_buffer_mib << 20;
+  storage::LevelDbLogStorageOptions log_options;
+  log_options.leveldb = leveldb;
   ASSIGN_OR_RETURN(log_storage_, storage::LevelDbLogStorage::Open(
-                                     options_.data_dir + "/raft"));
-  ASSIGN_OR_RETURN(kv_store_,
-                   storage::LevelDbKvStore::Open(options_.data_dir + "/kv"));
+                                     options_.data_dir + "/raft", log_options));
+  storage::LevelDbKvStoreOptions kv_options;
+  kv_options.leveldb = leveldb;
+  ASSIGN_OR_RETURN(kv_store_, storage::LevelDbKvStore::Open(
+                                  options_.data_dir + "/kv", kv_options));
   ASSIGN_OR_RETURN(staging_, storage::FileSnapshotStaging::Open(
                                  options_.data_dir + "/snapshot-staging"));
   const raft::SnapshotMetadata snapshot = log_storage_->Snapshot();

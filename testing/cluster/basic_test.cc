@@ -2,7 +2,9 @@
 // every node.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "testing/cluster/harness.h"
@@ -87,6 +89,40 @@ TEST(ClusterBasicTest, StateDigest_SameOnEveryNode_ChangesWithAWrite) {
                 absl::StrCat(absl::Hex(*second.begin(), absl::kZeroPad16))),
             std::string::npos)
       << table.out;
+}
+
+// Table files (*.ldb) under a node's data directory: LevelDB writes one each
+// time a store's write buffer fills.
+int TableFiles(const std::string& dir) {
+  int tables = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    tables += entry.path().extension() == ".ldb";
+  }
+  return tables;
+}
+
+// --storage-write-buffer-mib reaches both stores: 6 MiB of writes fill the
+// default 4 MiB buffers (table files appear) and stay in 64 MiB ones.
+TEST(ClusterBasicTest, StorageWriteBuffer_IsWhatTheFlagSays) {
+  for (const bool large : {false, true}) {
+    HarnessOptions options;
+    if (large) options.extra_flags.push_back("--storage-write-buffer-mib=64");
+    auto harness = ClusterHarness::Start(options);
+    ASSERT_TRUE(harness.ok()) << harness.status();
+    ClusterHarness& h = **harness;
+    const std::string value(256 << 10, 'v');
+    for (int i = 0; i < 24; ++i)
+      ASSERT_TRUE(h.client().Put(absl::StrCat("big", i), value).ok());
+    ASSERT_TRUE(h.WaitForConvergence(20000).ok()) << h.Logs();
+    for (raft::NodeId id : h.ids()) {
+      const int tables = TableFiles(h.cluster().data_dir(id));
+      if (large) {
+        EXPECT_EQ(tables, 0) << "node " << id;
+      } else {
+        EXPECT_GT(tables, 0) << "node " << id;
+      }
+    }
+  }
 }
 
 }  // namespace
