@@ -221,10 +221,13 @@ int RunStatus(std::vector<std::string>& args, const CommandContext& ctx) {
   if (!Usage(args, 0, 0, "kvnode status")) return kExitUsage;
   size_t unreachable = 0;
   std::vector<Record> nodes;
-  for (const std::string& address : client.addresses()) {
+  std::vector<absl::StatusOr<kv::NodeInfo>> infos =
+      client.StatusAll(ctx.digest);
+  for (size_t i = 0; i < infos.size(); ++i) {
+    const std::string& address = client.addresses()[i];
+    const absl::StatusOr<kv::NodeInfo>& info = infos[i];
     Record node;
     node.Bytes("address", address);
-    auto info = client.Status(address, ctx.digest);
     node.Bool("reachable", info.ok());
     if (!info.ok()) {
       ++unreachable;

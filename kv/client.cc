@@ -337,28 +337,78 @@ absl::StatusOr<ListResult> Client::ListAt(const std::string& address,
   return list;
 }
 
+namespace {
+
+// A status request whose answer lands in `*info`.
+Client::Impl::Attempt StatusAttempt(bool with_digest, NodeInfo* info) {
+  return [with_digest, info](KvService::Client& kv) {
+    auto request = kv.statusRequest();
+    request.setWithDigest(with_digest);
+    return request.send().then([info](auto response) {
+      auto s = response.getStatus();
+      info->id = s.getNodeId();
+      info->role = s.getRole();
+      info->term = s.getTerm();
+      info->leader = s.getLeaderId();
+      info->leader_address = s.getLeaderAddress();
+      info->commit = s.getCommitIndex();
+      info->applied = s.getAppliedIndex();
+      info->digest = s.getDigest();
+      for (auto m : s.getMembers()) info->members[m.getId()] = m.getAddress();
+      return Outcome{};
+    });
+  };
+}
+
+}  // namespace
+
 absl::StatusOr<NodeInfo> Client::Status(const std::string& address,
                                         bool with_digest) {
   NodeInfo info;
-  auto reply = CallAt(*impl_, address, [&](KvService::Client& kv) {
-    auto request = kv.statusRequest();
-    request.setWithDigest(with_digest);
-    return request.send().then([&](auto response) {
-      auto s = response.getStatus();
-      info.id = s.getNodeId();
-      info.role = s.getRole();
-      info.term = s.getTerm();
-      info.leader = s.getLeaderId();
-      info.leader_address = s.getLeaderAddress();
-      info.commit = s.getCommitIndex();
-      info.applied = s.getAppliedIndex();
-      info.digest = s.getDigest();
-      for (auto m : s.getMembers()) info.members[m.getId()] = m.getAddress();
-      return Outcome{};
-    });
-  });
+  auto reply = CallAt(*impl_, address, StatusAttempt(with_digest, &info));
   if (!reply.ok()) return reply.status();
   return info;
+}
+
+std::vector<absl::StatusOr<NodeInfo>> Client::StatusAll(bool with_digest) {
+  const std::vector<std::string>& addresses = impl_->addresses_;
+  const size_t n = addresses.size();
+  std::vector<NodeInfo> infos(n);
+  std::vector<std::string> problems(n);
+  std::vector<Impl::Attempt> attempts;
+  for (size_t i = 0; i < n; ++i)
+    attempts.push_back(StatusAttempt(with_digest, &infos[i]));
+  // All at once: a frozen node costs the command one timeout, not one each.
+  kj::Vector<kj::Promise<void>> calls;
+  for (size_t i = 0; i < n; ++i) {
+    std::string* problem = &problems[i];
+    calls.add(impl_
+                  ->SendTo(addresses[i],
+                           impl_->options_.timeout_ms * kj::MILLISECONDS,
+                           attempts[i])
+                  .then(
+                      [problem](Outcome reply) {
+                        if (reply.code == Code::kUnavailable &&
+                            reply.message == "timed out") {
+                          *problem = reply.message;
+                        }
+                      },
+                      [problem](kj::Exception&& e) {
+                        *problem = e.getDescription().cStr();
+                      }));
+  }
+  kj::joinPromises(calls.releaseAsArray()).wait(impl_->io_.waitScope);
+  std::vector<absl::StatusOr<NodeInfo>> out;
+  for (size_t i = 0; i < n; ++i) {
+    if (problems[i].empty()) {
+      out.push_back(std::move(infos[i]));
+      continue;
+    }
+    impl_->Drop(addresses[i]);
+    out.push_back(absl::UnavailableError(absl::StrCat(
+        "node at ", addresses[i], " is unreachable: ", problems[i])));
+  }
+  return out;
 }
 
 }  // namespace raftkv::kv

@@ -148,6 +148,8 @@ class Client {
   absl::StatusOr<BackupInfo> SaveSnapshot(const std::string& path);
   absl::StatusOr<NodeInfo> Status(const std::string& address,
                                   bool with_digest = false);
+  // The status of every node of addresses(), asked at once, in that order.
+  std::vector<absl::StatusOr<NodeInfo>> StatusAll(bool with_digest = false);
   // A serializable scan of one node's own state from `start`, asked directly
   // (no redirection).
   absl::StatusOr<ListResult> ListAt(const std::string& address,
