@@ -9,6 +9,7 @@
 #include <string>
 
 #include "fuzz/capnp_input.h"
+#include "net/bytes.h"
 #include "net/gzip.h"
 #include "net/raft.capnp.h"
 #include "net/raft_codec.h"
@@ -58,10 +59,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
               if (message.ok()) CheckRoundTrip<wire::RaftMessage>(*message);
             }
             if (params.hasPacked()) {  // --peer-encoding=packed
-              auto packed = params.getPacked();
-              auto messages = raftkv::net::UnpackMessages(absl::string_view(
-                  reinterpret_cast<const char*>(packed.begin()),
-                  packed.size()));
+              auto messages = raftkv::net::UnpackMessages(
+                  raftkv::net::AsStringView(params.getPacked()));
               if (messages.ok()) {
                 for (const auto& m : *messages)
                   CheckRoundTrip<wire::RaftMessage>(m);

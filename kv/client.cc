@@ -8,6 +8,7 @@
 namespace raftkv::kv {
 
 using client_internal::CallAt;
+using client_internal::CallAtAsync;
 using client_internal::ToStatus;
 
 namespace {
@@ -286,27 +287,34 @@ absl::StatusOr<ListResult> Client::List(const std::string& prefix,
 
 namespace client_internal {
 
+kj::Promise<absl::StatusOr<Outcome>> CallAtAsync(
+    Client::Impl& impl, const std::string& address,
+    const Client::Impl::Attempt& attempt) {
+  auto unreachable = [&impl, address](const std::string& problem) {
+    impl.Drop(address);
+    return absl::StatusOr<Outcome>(absl::UnavailableError(
+        absl::StrCat("node at ", address, " is unreachable: ", problem)));
+  };
+  return kj::evalNow([&] {
+           return impl.SendTo(
+               address, impl.options_.timeout_ms * kj::MILLISECONDS, attempt);
+         })
+      .then(
+          [unreachable](Outcome reply) -> absl::StatusOr<Outcome> {
+            if (reply.code == Code::kUnavailable &&
+                reply.message == "timed out") {
+              return unreachable(reply.message);
+            }
+            return reply;
+          },
+          [unreachable](kj::Exception&& e) {
+            return unreachable(e.getDescription().cStr());
+          });
+}
+
 absl::StatusOr<Outcome> CallAt(Client::Impl& impl, const std::string& address,
                                const Client::Impl::Attempt& attempt) {
-  Outcome reply;
-  std::string problem;
-  KJ_IF_MAYBE (exception, kj::runCatchingExceptions([&] {
-                 reply =
-                     impl.SendTo(address,
-                                 impl.options_.timeout_ms * kj::MILLISECONDS,
-                                 attempt)
-                         .wait(impl.io_.waitScope);
-               })) {
-    problem = exception->getDescription().cStr();
-  } else if (reply.code == Code::kUnavailable && reply.message == "timed out") {
-    problem = reply.message;
-  }
-  if (!problem.empty()) {
-    impl.Drop(address);
-    return absl::UnavailableError(
-        absl::StrCat("node at ", address, " is unreachable: ", problem));
-  }
-  return reply;
+  return CallAtAsync(impl, address, attempt).wait(impl.io_.waitScope);
 }
 
 }  // namespace client_internal
@@ -374,39 +382,22 @@ std::vector<absl::StatusOr<NodeInfo>> Client::StatusAll(bool with_digest) {
   const std::vector<std::string>& addresses = impl_->addresses_;
   const size_t n = addresses.size();
   std::vector<NodeInfo> infos(n);
-  std::vector<std::string> problems(n);
   std::vector<Impl::Attempt> attempts;
   for (size_t i = 0; i < n; ++i)
     attempts.push_back(StatusAttempt(with_digest, &infos[i]));
   // All at once: a frozen node costs the command one timeout, not one each.
-  kj::Vector<kj::Promise<void>> calls;
-  for (size_t i = 0; i < n; ++i) {
-    std::string* problem = &problems[i];
-    calls.add(impl_
-                  ->SendTo(addresses[i],
-                           impl_->options_.timeout_ms * kj::MILLISECONDS,
-                           attempts[i])
-                  .then(
-                      [problem](Outcome reply) {
-                        if (reply.code == Code::kUnavailable &&
-                            reply.message == "timed out") {
-                          *problem = reply.message;
-                        }
-                      },
-                      [problem](kj::Exception&& e) {
-                        *problem = e.getDescription().cStr();
-                      }));
-  }
-  kj::joinPromises(calls.releaseAsArray()).wait(impl_->io_.waitScope);
+  kj::Vector<kj::Promise<absl::StatusOr<Outcome>>> calls;
+  for (size_t i = 0; i < n; ++i)
+    calls.add(CallAtAsync(*impl_, addresses[i], attempts[i]));
+  kj::Array<absl::StatusOr<Outcome>> replies =
+      kj::joinPromises(calls.releaseAsArray()).wait(impl_->io_.waitScope);
   std::vector<absl::StatusOr<NodeInfo>> out;
   for (size_t i = 0; i < n; ++i) {
-    if (problems[i].empty()) {
+    if (replies[i].ok()) {
       out.push_back(std::move(infos[i]));
-      continue;
+    } else {
+      out.push_back(replies[i].status());
     }
-    impl_->Drop(addresses[i]);
-    out.push_back(absl::UnavailableError(absl::StrCat(
-        "node at ", addresses[i], " is unreachable: ", problems[i])));
   }
   return out;
 }

@@ -167,6 +167,10 @@ absl::Status ToStatus(const Outcome& reply);
 // it.
 absl::StatusOr<Outcome> CallAt(Client::Impl& impl, const std::string& address,
                                const Client::Impl::Attempt& attempt);
+// The same, as a promise (Client::StatusAll asks every node at once).
+kj::Promise<absl::StatusOr<Outcome>> CallAtAsync(
+    Client::Impl& impl, const std::string& address,
+    const Client::Impl::Attempt& attempt);
 
 }  // namespace client_internal
 }  // namespace raftkv::kv

@@ -42,10 +42,8 @@ class PeerService : public virtual RaftPeer::Server {
     }
     std::vector<raft::Message> messages;
     if (params.hasPacked()) {  // --peer-encoding=packed
-      capnp::Data::Reader packed = params.getPacked();
       absl::StatusOr<std::vector<raft::Message>> unpacked =
-          net::UnpackMessages(absl::string_view(
-              reinterpret_cast<const char*>(packed.begin()), packed.size()));
+          net::UnpackMessages(net::AsStringView(params.getPacked()));
       if (!unpacked.ok()) return kj::READY_NOW;  // dropped, like one message
       messages = std::move(*unpacked);
     } else {

@@ -8,10 +8,17 @@
 
 #include <string>
 
+#include "absl/strings/string_view.h"
+
 namespace raftkv::net {
 
 inline std::string ToString(capnp::Data::Reader data) {
   return std::string(reinterpret_cast<const char*>(data.begin()), data.size());
+}
+
+inline absl::string_view AsStringView(capnp::Data::Reader data) {
+  return absl::string_view(reinterpret_cast<const char*>(data.begin()),
+                           data.size());
 }
 
 inline capnp::Data::Reader AsData(const std::string& s) {

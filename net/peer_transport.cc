@@ -6,6 +6,7 @@
 #include <deque>
 
 #include "net/buffered_stream.h"
+#include "net/bytes.h"
 #include "net/raft_codec.h"
 
 namespace raftkv::net {
@@ -205,8 +206,7 @@ void PeerTransport::Flush(Link& link) {
       if (!client_address_.empty()) request.setClientAddress(client_address_);
       if (packed_) {
         const std::string packed = PackMessages(link.queue, count);
-        request.setPacked(capnp::Data::Reader(
-            reinterpret_cast<const kj::byte*>(packed.data()), packed.size()));
+        request.setPacked(AsData(packed));
         link.stats.batch_bytes += packed.size();
         link.queue.erase(link.queue.begin(),
                          link.queue.begin() + static_cast<ptrdiff_t>(count));
