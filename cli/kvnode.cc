@@ -76,6 +76,15 @@ ABSL_FLAG(bool, fast_failover, true,
           "serve: when the leader's process is gone (its connection reset and "
           "a redial refused), campaign within two ticks instead of waiting "
           "out the election timeout");
+ABSL_FLAG(std::string, read_mode, "index",
+          "serve: how the leader confirms a linearizable read: index (one "
+          "heartbeat round per batch of reads, thesis 6.4) or lease (none "
+          "while a quorum acknowledged it within the election timeout, "
+          "thesis 6.4.1; assumes --lease-clock-drift; turns --fast-failover "
+          "off)");
+ABSL_FLAG(double, lease_clock_drift, 0.1,
+          "serve, --read-mode=lease: the most any node's clock may run faster "
+          "than another's, as a fraction (0.1: 10%)");
 ABSL_FLAG(uint64_t, election_ticks, 10,
           "serve: election timeout, in ticks (randomized up to 2x)");
 ABSL_FLAG(uint64_t, max_key_bytes, 4096, "serve: largest key accepted");
@@ -165,7 +174,7 @@ Other flags: --output=simple|table|json  --timeout=5s  --tick-ms  --election-tic
   --max-key-bytes  --max-value-bytes  --max-request-bytes  --session-ttl-ms
   --compact-after-entries  --snapshot-rate-mib  --quiet  --fast-failover=true
   --snapshot-compression=none|gzip  --peer-encoding=plain|packed
-  --storage-write-buffer-mib=4
+  --storage-write-buffer-mib=4  --read-mode=index|lease  --lease-clock-drift=0.1
   clients: --consistency=linearizable|serializable  --read-from=leader|any
   --max-connections=1024  --idle-timeout-ms=600000
   TLS (serve, with --client-bind): --cert-file --key-file --trusted-ca-file
@@ -210,6 +219,8 @@ const std::set<std::string> kFlags = {"node_id",
                                       "idle_timeout_ms",
                                       "election_ticks",
                                       "fast_failover",
+                                      "read_mode",
+                                      "lease_clock_drift",
                                       "max_key_bytes",
                                       "max_value_bytes",
                                       "max_request_bytes",
@@ -306,6 +317,16 @@ int Serve(bool cluster_given) {
   options.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout_ms);
   options.election_ticks = absl::GetFlag(FLAGS_election_ticks);
   options.fast_failover = absl::GetFlag(FLAGS_fast_failover);
+  const std::string read_mode = absl::GetFlag(FLAGS_read_mode);
+  options.lease_clock_drift = absl::GetFlag(FLAGS_lease_clock_drift);
+  if ((read_mode != "index" && read_mode != "lease") ||
+      !(options.lease_clock_drift >= 0 && options.lease_clock_drift < 1)) {
+    fprintf(stderr,
+            "kvnode: --read-mode must be index or lease and "
+            "--lease-clock-drift at least 0 and below 1\n");
+    return kExitUsage;
+  }
+  options.lease_reads = read_mode == "lease";
   options.max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
   options.max_value_bytes = absl::GetFlag(FLAGS_max_value_bytes);
   options.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);

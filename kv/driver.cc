@@ -69,6 +69,11 @@ absl::Status NodeDriver::Open(const raft::Config& config) {
   // a read this node forwarded before a restart must not confirm a new one.
   read_prefix_ = absl::StrCat("read-", clock_->MonotonicMicros(), "-",
                               clock_->NowMs(), "-");
+  tick_origin_us_ = clock_->MonotonicMicros();
+  // Catching up more than this at once changes nothing: twice the election
+  // timeout ends every lease and, without answers, every leadership.
+  max_catch_up_ = std::max<uint64_t>(
+      {100'000, 4 * config.election_ticks, 2 * options_.request_timeout_ticks});
   RefreshMembers();
   return absl::OkStatus();
 }
@@ -98,15 +103,52 @@ void NodeDriver::Observe(Timed what, uint64_t started_us) {
 
 void NodeDriver::Tick() {
   if (stopped_ || !failure_.ok()) return;
+  TickOnce();
+  Process();
+}
+
+void NodeDriver::TickOnce() {
   ++ticks_;
   core_->Tick();
   ExpireRequests();
   TickSnapshots();
-  Process();
+}
+
+uint64_t NodeDriver::CatchUpTicks() {
+  if (stopped_ || !failure_.ok() || core_ == nullptr) return 0;
+  const uint64_t now = clock_->MonotonicMicros();
+  if (now < tick_origin_us_) return 0;
+  const uint64_t due = (now - tick_origin_us_) / options_.tick_us;
+  if (due <= clock_ticks_) return 0;
+  const uint64_t ticks = std::min(due - clock_ticks_, max_catch_up_);
+  clock_ticks_ = due;  // past max_catch_up_, the rest is skipped
+  for (uint64_t i = 0; i < ticks && !stopped_ && failure_.ok(); ++i) {
+    TickOnce();
+  }
+  ProcessAtTurnEnd();
+  return ticks;
+}
+
+uint64_t NodeDriver::TicksDue() {
+  const uint64_t now = clock_->MonotonicMicros();
+  if (core_ == nullptr || now < tick_origin_us_) return 0;
+  const uint64_t due = (now - tick_origin_us_) / options_.tick_us;
+  return due > clock_ticks_ ? due - clock_ticks_ : 0;
+}
+
+uint64_t NodeDriver::MicrosToNextTick() {
+  const uint64_t next = tick_origin_us_ + (clock_ticks_ + 1) * options_.tick_us;
+  const uint64_t now = clock_->MonotonicMicros();
+  return next > now ? next - now : 0;
 }
 
 void NodeDriver::Deliver(const std::vector<raft::Message>& messages) {
   if (stopped_ || !failure_.ok()) return;
+#ifndef RAFTKV_MUTATION_LEASE_WITHOUT_CATCH_UP
+  // (Mutant: only the timer ticks, so a message that arrives first after a
+  // pause meets the ticks from before it.)
+  CatchUpTicks();
+#endif
   for (const raft::Message& m : messages) {
     // A snapshot's data arrives only as a stream of chunks.
     if (m.type == raft::MessageType::kSnapshot) continue;
@@ -134,6 +176,9 @@ void NodeDriver::Write(net::wire::Command::Reader command, Reply reply) {
 void NodeDriver::ReadBarrier(Reply reply) {
   if (stopped_ || !failure_.ok())
     return reply(Unavailable("node is shutting down"));
+#ifndef RAFTKV_MUTATION_LEASE_WITHOUT_CATCH_UP
+  CatchUpTicks();
+#endif
   // A follower asks its leader for the read index (thesis §6.4).
   if (role_ != raft::Role::kLeader &&
       (role_ != raft::Role::kFollower || leader_ == raft::kNoNode)) {

@@ -121,7 +121,8 @@ class Clock {
  public:
   virtual ~Clock() = default;
   virtual uint64_t NowMs() = 0;  // wall clock: stamped into commands
-  // A monotonic clock for durations (metrics only).
+  // A monotonic clock: what ticks follow (NodeDriver::CatchUpTicks) and
+  // durations for metrics.
   virtual uint64_t MonotonicMicros() = 0;
 };
 
@@ -133,6 +134,8 @@ struct DriverOptions {
   // Called on the loop with how long an apply batch, or a whole snapshot
   // stream sent or received, took (seconds); may be empty.
   std::function<void(Timed, double)> observe;
+  // The length of a tick on the monotonic clock (CatchUpTicks).
+  uint64_t tick_us = 50'000;
   // A waiting write or read fails with kUnavailable after this many ticks.
   uint64_t request_timeout_ticks = 100;
   uint64_t compact_after_entries = 10000;
@@ -191,6 +194,17 @@ class NodeDriver {
 
   // One tick of logical time: the core's timers and request timeouts.
   void Tick();
+  // The ticks the monotonic clock says are due since Open (one per tick_us),
+  // all at once if the loop fell behind or the process was paused; returns
+  // how many. Reads and peer messages call it first, so that a leader never
+  // judges its lease (raft::Config::lease_reads) by ticks its clock has
+  // outrun. Production's timer and the simulator call it; transcripts call
+  // Tick().
+  uint64_t CatchUpTicks();
+  // Microseconds until the next tick is due (for the timer).
+  uint64_t MicrosToNextTick();
+  // Ticks due on the clock and not yet done.
+  uint64_t TicksDue();
   // Steps messages received from peers (malformed and stale ones are
   // dropped, and so are snapshots that do not arrive as chunks).
   void Deliver(const std::vector<raft::Message>& messages);
@@ -307,6 +321,7 @@ class NodeDriver {
   void ServeReads();
   void FailForwardedReads();
   void ExpireRequests();
+  void TickOnce();  // Tick() without the Ready loop
   void MaybeCompact();
   // Recomputes members_ after the log or state machine changed.
   void RefreshMembers();
@@ -334,6 +349,11 @@ class NodeDriver {
   bool stopped_ = false;
   absl::Status failure_;
   uint64_t ticks_ = 0;
+  // CatchUpTicks: ticks are due every tick_us from tick_origin_us_;
+  // clock_ticks_ of them are done (or skipped).
+  uint64_t tick_origin_us_ = 0;
+  uint64_t clock_ticks_ = 0;
+  uint64_t max_catch_up_ = 0;
   DriverStats stats_;
   raft::Role role_ = raft::Role::kFollower;
   raft::NodeId leader_ = raft::kNoNode;

@@ -98,6 +98,14 @@ void NodeDriver::RefreshMembers() {
                                        ? options_.initial_members
                                        : machine_->applied_members();
   for (const auto& [id, address] : applied) peers.try_emplace(id, address);
+  // A node that is not in the configuration it has seen is still replaying
+  // the log from before it joined: the members it was told of when it joined
+  // are newer, and include the leader sending it that history (which an old
+  // record may not list: found by the simulator).
+  if (members_.count(options_.id) == 0) {
+    for (const auto& [id, address] : options_.initial_members)
+      peers.try_emplace(id, address);
+  }
   // And removed nodes the leader still tells that they were removed.
   for (raft::NodeId id : departing) {
     auto it = dialed_.find(id);

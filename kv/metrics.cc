@@ -147,6 +147,13 @@ NodeMetrics::NodeMetrics()
                           .Help("Times this node saw a new leader.")
                           .Register(*registry_)
                           .Add({})),
+      lease_reads_(BuildCounter()
+                       .Name("raftkv_raft_lease_reads_total")
+                       .Help("Linearizable reads this leader answered from its "
+                             "lease, without a heartbeat round "
+                             "(--read-mode=lease).")
+                       .Register(*registry_)
+                       .Add({})),
       entries_applied_(BuildCounter()
                            .Name("raftkv_raft_proposals_committed_total")
                            .Help("Committed log entries applied here.")
@@ -294,6 +301,7 @@ std::string NodeMetrics::Render(const NodeSample& s) {
   members_.Set(static_cast<double>(s.members));
   snapshots_sending_.Set(static_cast<double>(s.snapshots_sending));
   Advance(leader_changes_, static_cast<double>(s.driver.leader_changes));
+  Advance(lease_reads_, static_cast<double>(s.lease_reads));
   Advance(entries_applied_, static_cast<double>(s.driver.entries_applied));
   Advance(proposals_failed_, static_cast<double>(s.driver.proposals_failed));
   Advance(persists_, static_cast<double>(s.driver.persists));

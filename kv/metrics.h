@@ -47,6 +47,7 @@ struct NodeSample {
   size_t pending_reads = 0;
   size_t snapshots_sending = 0;
   size_t members = 0;
+  uint64_t lease_reads = 0;  // reads answered from the leader's lease
   DriverStats driver;
   std::vector<net::PeerLinkStats> peers;
   uint64_t messages_dropped = 0;
@@ -105,6 +106,7 @@ class NodeMetrics {
   prometheus::Gauge& members_;
   prometheus::Gauge& snapshots_sending_;
   prometheus::Counter& leader_changes_;
+  prometheus::Counter& lease_reads_;
   prometheus::Counter& entries_applied_;
   prometheus::Counter& proposals_failed_;
   prometheus::Counter& persists_;

@@ -67,6 +67,11 @@ struct NodeOptions {
   // Replace a leader whose process is gone (connection reset, redial
   // refused) within a tick or two (raft::Config::fast_failover).
   bool fast_failover = true;
+  // --read-mode=lease: the leader serves linearizable reads from its lease
+  // (raft::Config::lease_reads; turns fast_failover off), assuming no clock
+  // runs more than lease_clock_drift faster than another.
+  bool lease_reads = false;
+  double lease_clock_drift = 0.1;
   uint64_t max_key_bytes = 4 << 10;
   uint64_t max_value_bytes = 1 << 20;
   uint64_t max_request_bytes = 3 << 19;  // 1.5 MiB

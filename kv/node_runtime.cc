@@ -137,7 +137,12 @@ absl::Status NodeRuntime::Open() {
   raft::Config config;
   config.id = options_.id;
   config.election_ticks = options_.election_ticks;
-  config.fast_failover = options_.fast_failover;
+  // A lease holds only while followers wait out their election timeout after
+  // hearing from the leader; fast failover would let them stop waiting on
+  // the transport's word, so lease reads turn it off (raft::Core::LeaseValid).
+  config.lease_reads = options_.lease_reads;
+  config.lease_clock_drift = options_.lease_clock_drift;
+  config.fast_failover = options_.fast_failover && !options_.lease_reads;
   config.seed = SystemNowMs() ^ (options_.id * 0x9e3779b97f4a7c15ull);
   if (options_.log)
     config.log_sink = [this](absl::string_view line) {
@@ -173,6 +178,7 @@ absl::Status NodeRuntime::Open() {
     metrics_->ObserveDuration(what, seconds);
   };
   driver_options.id = options_.id;
+  driver_options.tick_us = options_.tick_ms * 1000;
   driver_options.request_timeout_ticks =
       std::max<uint64_t>(1, options_.request_timeout_ms / options_.tick_ms);
   driver_options.compact_after_entries = options_.compact_after_entries;
@@ -295,6 +301,7 @@ std::string NodeRuntime::RenderMetrics() {
   sample.pending_reads = driver_->pending_reads();
   sample.snapshots_sending = driver_->snapshots_sending();
   sample.members = driver_->members().size();
+  sample.lease_reads = core.lease_reads_served();
   sample.driver = driver_->stats();
   sample.store_bytes = storage::DirectoryBytes(options_.data_dir + "/kv");
   sample.log_bytes = storage::DirectoryBytes(options_.data_dir + "/raft");
@@ -411,10 +418,13 @@ void NodeRuntime::Deliver(std::vector<raft::Message> messages) {
 }
 
 kj::Promise<void> NodeRuntime::TickLoop() {
+  // Wakes when the next tick is due on the monotonic clock; the driver ticks
+  // as many as are due (more than one if the loop fell behind or the process
+  // was stopped).
   return io_.provider->getTimer()
-      .afterDelay(options_.tick_ms * kj::MILLISECONDS)
+      .afterDelay(driver_->MicrosToNextTick() * kj::MICROSECONDS)
       .then([this]() -> kj::Promise<void> {
-        driver_->Tick();
+        driver_->CatchUpTicks();
         // Once a second is often enough for warnings of seconds.
         if (++ticks_ % std::max<uint64_t>(1, 1000 / options_.tick_ms) == 0)
           CheckWarnings();
@@ -427,10 +437,10 @@ kj::Promise<void> NodeRuntime::WaitForLeadershipHandoff(int ticks_left) {
       !driver_->failure().ok())
     return kj::READY_NOW;
   return io_.provider->getTimer()
-      .afterDelay(options_.tick_ms * kj::MILLISECONDS)
+      .afterDelay(driver_->MicrosToNextTick() * kj::MICROSECONDS)
       .then([this, ticks_left] {
-        driver_->Tick();
-        return WaitForLeadershipHandoff(ticks_left - 1);
+        const int ticks = static_cast<int>(driver_->CatchUpTicks());
+        return WaitForLeadershipHandoff(ticks_left - std::max(1, ticks));
       });
 }
 

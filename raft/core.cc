@@ -97,7 +97,24 @@ absl::StatusOr<std::unique_ptr<Core>> Core::Create(const Config& config,
                      ") must exceed heartbeat_ticks (", config.heartbeat_ticks,
                      ") and heartbeat_ticks must be positive"));
   }
+  if (config.lease_reads &&
+      (!config.pre_vote || !config.check_quorum || config.fast_failover ||
+       !(config.lease_clock_drift >= 0 && config.lease_clock_drift < 1))) {
+    return absl::InvalidArgumentError(
+        "lease reads need pre-vote and check-quorum, fast failover off, and a "
+        "clock drift bound in [0, 1)");
+  }
   std::unique_ptr<Core> core(new Core(config, storage));
+  if (config.lease_reads) {
+    // A follower that acknowledged a round ignores elections for at least
+    // election_ticks - 1 of its own tick periods (its next tick may come at
+    // once), which is (election_ticks - 1) / (1 + drift) of the leader's at
+    // the least; one tick less for margin (Core::LeaseValid).
+    const double ticks = static_cast<double>(config.election_ticks - 1) /
+                         (1.0 + config.lease_clock_drift);
+    core->lease_ticks_ = ticks >= 2 ? static_cast<uint64_t>(ticks) - 1 : 0;
+    core->startup_lease_ticks_ = config.election_ticks;
+  }
   const InitialState initial = storage->GetInitialState();
   absl::Status loaded = core->LoadConfHistory(initial.snapshot);
   if (!loaded.ok()) return loaded;
@@ -145,11 +162,15 @@ void Core::ResetTerm(Term term) {
   transfer_target_ = kNoNode;
   pending_reads_.clear();
   round_in_flight_ = 0;
+  leader_ticks_ = 0;
+  lease_valid_ = false;
+  lease_forbidden_ = false;
   round_acks_.clear();
   broadcast_pending_ = false;
 }
 
 void Core::Tick() {
+  if (startup_lease_ticks_ > 0) --startup_lease_ticks_;
   if (role_ == Role::kLeader) {
     TickLeader();
     return;

@@ -17,7 +17,8 @@
 // in-flight window; commitment only of current-term entries by counting
 // replicas (§5.4.2); leadership transfer (thesis §3.10); ReadIndex with one
 // heartbeat round shared by every read that arrived before it (thesis §6.4),
-// also for followers, which ask the leader for the read index;
+// also for followers, which ask the leader for the read index; opted in,
+// reads served from the leader's lease without a round (thesis §6.4.1);
 // snapshots (§7); membership changes of one voter (thesis §4.1) or through a
 // joint configuration left automatically (§4.3), learners, and a removed
 // leader handing over (§4.2.2); every count asks the ProgressTracker's quorum.
@@ -72,6 +73,17 @@ struct Config {
   // the lease holds only because no follower votes within the election
   // timeout of hearing from the leader, and evidence ends that wait early.
   bool fast_failover = true;
+  // Leader lease reads (thesis §6.4.1): a leader that a quorum acknowledged
+  // recently serves reads at once, without a heartbeat round, trusting that
+  // no other leader can be elected before the acknowledging followers stop
+  // ignoring vote requests. Needs pre_vote and check_quorum, fast_failover
+  // off, and ticks that follow the monotonic clock (kv::NodeDriver::
+  // CatchUpTicks): see Core::LeaseValid for the argument. Off by default: it
+  // trades a clock assumption for a round trip.
+  bool lease_reads = false;
+  // The bound on clock drift the lease assumes: no node's ticks run more than
+  // this fraction faster than another's (0.1: 10%).
+  double lease_clock_drift = 0.1;
   // A learner is promoted only when it is at most this many entries behind
   // the leader's last index (thesis §4.2.1: a voter that cannot keep up
   // would stall commitment).
@@ -149,6 +161,22 @@ class Core {
   Term term() const { return term_; }
   NodeId leader() const { return leader_; }
   NodeId vote() const { return vote_; }
+  // Reads answered from the leader lease, without a round (for metrics).
+  uint64_t lease_reads_served() const { return lease_reads_served_; }
+  // The read index of the last of them (the simulator checks it is never
+  // stale).
+  LogIndex last_lease_read_index() const { return last_lease_read_index_; }
+  // For how many more ticks this node will ignore vote and pre-vote requests
+  // (Core::InLease): the promise a leader's lease counts on. `to` is the
+  // leader it promises (kNoNode: everyone, just after a start).
+  struct Promise {
+    uint64_t ticks = 0;
+    NodeId to = kNoNode;
+  };
+  Promise promise() const;
+  // How long a lease lasts, in this node's ticks from the round that renewed
+  // it (0: lease reads are off, or the timeout too short for one).
+  uint64_t lease_ticks() const { return lease_ticks_; }
   const RaftLog& log() const { return log_; }
   // The configuration in force: the last one in the log.
   const ConfState& conf_state() const { return tracker_.conf(); }
@@ -294,6 +322,26 @@ class Core {
     NodeId from = kNoNode;  // who asked: this node, or a follower
   };
   static constexpr size_t kMaxPendingReads = 1 << 16;
+  // Leader lease (thesis §6.4.1), in this leader's own ticks.
+  bool LeaseValid() const;
+  // Starts a round of heartbeats (with the reads queued); false if none
+  // could start.
+  bool StartRound(bool even_without_reads);
+  void AnswerRead(PendingRead read, LogIndex index);
+  uint64_t lease_ticks_ = 0;       // how long a lease lasts; 0: never valid
+  uint64_t leader_ticks_ = 0;      // ticks since this node became leader
+  uint64_t round_sent_tick_ = 0;   // when the round in flight was sent
+  LogIndex round_conf_index_ = 0;  // the configuration it was sent under
+  bool lease_valid_ = false;
+  uint64_t lease_start_tick_ = 0;  // when the last acknowledged round was sent
+  LogIndex lease_conf_index_ = 0;
+  bool lease_forbidden_ = false;  // a TimeoutNow went out this term
+  uint64_t lease_reads_served_ = 0;
+  LogIndex last_lease_read_index_ = 0;
+  // With lease reads, a node that has just started ignores vote requests for
+  // this many more ticks, as if it had just heard from a leader: it may have
+  // acknowledged a leader's round before it restarted.
+  uint64_t startup_lease_ticks_ = 0;
   std::deque<PendingRead> pending_reads_;
   uint64_t next_round_ = 1;
   uint64_t round_in_flight_ = 0;

@@ -11,9 +11,25 @@ namespace raftkv::raft {
 // Leader lease (thesis §6.2 with check-quorum, §9.6): a node that heard from a
 // leader within the minimum election timeout ignores vote requests, so a
 // partitioned node rejoining with a higher term cannot depose a healthy leader.
+// With lease reads, a node that has just started keeps that promise for the
+// leader it may have acknowledged before it restarted (thesis §6.4.1: the
+// leader's lease counts on it).
 bool Core::InLease() const {
+  if (startup_lease_ticks_ > 0) return true;
   return config_.check_quorum && leader_ != kNoNode &&
          election_elapsed_ < config_.election_ticks;
+}
+
+Core::Promise Core::promise() const {
+  Promise promise;
+  if (startup_lease_ticks_ > 0) promise.ticks = startup_lease_ticks_;
+  if (config_.check_quorum && leader_ != kNoNode &&
+      election_elapsed_ < config_.election_ticks &&
+      config_.election_ticks - election_elapsed_ > promise.ticks) {
+    promise.ticks = config_.election_ticks - election_elapsed_;
+    promise.to = leader_;
+  }
+  return promise;
 }
 
 void Core::BecomeFollower(Term term, NodeId leader) {

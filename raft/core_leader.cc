@@ -182,6 +182,7 @@ void Core::HandleAppendResponse(const Message& m) {
     }
   }
   if (m.from == transfer_target_ && pr.match() == log_.LastIndex()) {
+    lease_forbidden_ = true;  // its election ignores the followers' lease
     Message timeout;
     timeout.type = MessageType::kTimeoutNow;
     timeout.to = m.from;
@@ -219,7 +220,12 @@ void Core::StepLeader(const Message& m) {
       // A follower's read (thesis §6.4): it joins the next round like ours,
       // and the answer goes back to it. Bounded: a flood is dropped (the
       // follower's read times out and is retried).
-      if (pending_reads_.size() < kMaxPendingReads) {
+      if (LeaseValid()) {
+        ++lease_reads_served_;
+        last_lease_read_index_ = log_.committed();
+        AnswerRead(PendingRead{m.context, kNoIndex, 0, m.from},
+                   log_.committed());
+      } else if (pending_reads_.size() < kMaxPendingReads) {
         pending_reads_.push_back(PendingRead{m.context, kNoIndex, 0, m.from});
         StartReadRound();
       }
@@ -230,6 +236,7 @@ void Core::StepLeader(const Message& m) {
 }
 
 void Core::TickLeader() {
+  ++leader_ticks_;
   ++heartbeat_elapsed_;
   ++election_elapsed_;
   TickDeparting();
@@ -258,6 +265,12 @@ void Core::TickLeader() {
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_ticks) {
     heartbeat_elapsed_ = 0;
+    // With lease reads every heartbeat is a round, so that the lease is
+    // renewed before reads need it.
+    if (config_.lease_reads && round_in_flight_ == 0 &&
+        StartRound(/*even_without_reads=*/true)) {
+      return;  // the round's heartbeats went out
+    }
     BroadcastHeartbeat(round_in_flight_ != 0 ? EncodeRound(round_in_flight_)
                                              : std::string());
   }
@@ -277,6 +290,7 @@ absl::Status Core::TransferLeader(NodeId to) {
       0;  // the transfer must finish within one election timeout
   const Progress& pr = *tracker_.Find(to);
   if (pr.match() == log_.LastIndex()) {
+    lease_forbidden_ = true;  // its election ignores the followers' lease
     Message timeout;
     timeout.type = MessageType::kTimeoutNow;
     timeout.to = to;
@@ -309,35 +323,76 @@ absl::Status Core::ReadIndex(std::string context) {
     return absl::OkStatus();
   }
   if (role_ != Role::kLeader) return NotLeaderStatus();
+  if (LeaseValid()) {
+    ++lease_reads_served_;
+    last_lease_read_index_ = log_.committed();
+    read_states_.push_back(ReadState{log_.committed(), std::move(context)});
+    return absl::OkStatus();
+  }
   pending_reads_.push_back(
       PendingRead{std::move(context), kNoIndex, 0, config_.id});
   StartReadRound();
   return absl::OkStatus();
 }
 
-void Core::StartReadRound() {
-  if (role_ != Role::kLeader || round_in_flight_ != 0 || pending_reads_.empty())
-    return;
+// Thesis §6.4.1. Safety: the leader sent round r at its tick t; each follower
+// that acknowledged r received it after t and reset its election timer then,
+// and from then on, for election_ticks of its own ticks, it ignores vote and
+// pre-vote requests (Core::InLease, also across a restart) and starts no
+// election. A quorum acknowledged r, and every election needs the pre-vote
+// and then the vote of a quorum, which overlaps it (in the same
+// configuration: a change of configuration ends the lease). So no other
+// leader can exist until the first of those followers' timers runs out,
+// which is more than lease_ticks_ of the leader's ticks after t while no
+// clock runs more than lease_clock_drift faster than another, and while the
+// leader's ticks keep up with its clock (the driver catches them up before
+// every read and message, so a paused process cannot count stale ticks).
+// What would break it is ruled out: fast failover drops a follower's promise
+// on the transport's word (so it is off), a leadership transfer's election
+// ignores the promise (so a leader that sent TimeoutNow serves no lease reads
+// for the rest of its term), and a new leader serves reads only after an
+// entry of its term has committed (§6.4).
+bool Core::LeaseValid() const {
+#ifdef RAFTKV_MUTATION_LEASE_TOO_LONG  // for mutation_test
+  // A deliberate bug: a lease a hundred election timeouts long.
+  const uint64_t lease_ticks = 100 * config_.election_ticks;
+#else
+  const uint64_t lease_ticks = lease_ticks_;
+#endif
+  return config_.lease_reads && role_ == Role::kLeader && lease_valid_ &&
+         !lease_forbidden_ && lease_conf_index_ == conf_index() &&
+         leader_ticks_ - lease_start_tick_ < lease_ticks &&
+         log_.TermOrZero(log_.committed()) == term_;
+}
+
+void Core::StartReadRound() { StartRound(/*even_without_reads=*/false); }
+
+bool Core::StartRound(bool even_without_reads) {
+  if (role_ != Role::kLeader || round_in_flight_ != 0) return false;
+  if (pending_reads_.empty() && !even_without_reads) return false;
   // Thesis §6.4: a new leader serves reads only once an entry of its term has
   // committed, so that its commit index is at least that of every earlier
   // leader.
-  if (log_.TermOrZero(log_.committed()) != term_) return;
-  bool any = false;
+  if (log_.TermOrZero(log_.committed()) != term_) return false;
+  bool any = even_without_reads;
   for (PendingRead& read : pending_reads_) {
     if (read.round != 0) continue;
     read.round = next_round_;
     read.index = log_.committed();
     any = true;
   }
-  if (!any) return;
+  if (!any) return false;
+  round_sent_tick_ = leader_ticks_;
+  round_conf_index_ = conf_index();
   round_in_flight_ = next_round_++;
   round_acks_.clear();
   round_acks_.insert(config_.id);
   if (tracker_.IsQuorum(round_acks_)) {
     OnReadAck(config_.id, EncodeRound(round_in_flight_));
-    return;
+    return false;  // settled by this node alone: no heartbeats sent
   }
   BroadcastHeartbeat(EncodeRound(round_in_flight_));
+  return true;
 }
 
 void Core::OnReadAck(NodeId from, const std::string& context) {
@@ -350,25 +405,35 @@ void Core::OnReadAck(NodeId from, const std::string& context) {
 void Core::MaybeFinishReadRound() {
   const uint64_t round = round_in_flight_;
   if (round == 0 || !tracker_.IsQuorum(round_acks_)) return;
+  if (config_.lease_reads && round_conf_index_ == conf_index()) {
+    lease_valid_ = true;
+    lease_start_tick_ = round_sent_tick_;
+    lease_conf_index_ = round_conf_index_;
+  }
   // A quorum still follows us: every read queued before this round began is
   // safe.
   while (!pending_reads_.empty() && pending_reads_.front().round != 0 &&
          pending_reads_.front().round <= round) {
-    PendingRead& read = pending_reads_.front();
-    if (read.from == config_.id) {
-      read_states_.push_back(ReadState{read.index, std::move(read.context)});
-    } else {
-      Message answer;
-      answer.type = MessageType::kReadIndexResponse;
-      answer.to = read.from;
-      answer.index = read.index;
-      answer.context = std::move(read.context);
-      Send(std::move(answer));
-    }
+    PendingRead read = std::move(pending_reads_.front());
     pending_reads_.pop_front();
+    const LogIndex index = read.index;
+    AnswerRead(std::move(read), index);
   }
   round_in_flight_ = 0;
   StartReadRound();
+}
+
+void Core::AnswerRead(PendingRead read, LogIndex index) {
+  if (read.from == config_.id) {
+    read_states_.push_back(ReadState{index, std::move(read.context)});
+    return;
+  }
+  Message answer;
+  answer.type = MessageType::kReadIndexResponse;
+  answer.to = read.from;
+  answer.index = index;
+  answer.context = std::move(read.context);
+  Send(std::move(answer));
 }
 
 }  // namespace raftkv::raft

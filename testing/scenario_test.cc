@@ -8,7 +8,7 @@
 // stabilizes, and delivery is synchronous and loss-free (except across
 // partitions), so a transcript shows exactly one interleaving. Commands:
 //   > cluster N [prevote=off] [checkquorum=off] [fastfailover=off]
-//     [promotelag=N]             N voters
+//     [promotelag=N] [lease]     N voters (lease: lease reads, thesis §6.4.1)
 //   > peer-down ID DOWN        ID's transport reports DOWN's process gone
 //   > campaign ID | tick ID [COUNT] | tick-all COUNT
 //   > stabilize [verbose]     deliver messages and run disk jobs until nothing
@@ -176,6 +176,7 @@ class Harness {
       if (args[i] == "prevote=off") pre_vote_ = false;
       if (args[i] == "checkquorum=off") check_quorum_ = false;
       if (args[i] == "fastfailover=off") fast_failover_ = false;
+      if (args[i] == "lease") lease_reads_ = true;
       if (args[i].rfind("promotelag=", 0) == 0)
         promote_lag_ = Int(args[i].substr(11));
     }
@@ -249,7 +250,8 @@ class Harness {
     config.election_ticks = 10;
     config.pre_vote = pre_vote_;
     config.check_quorum = check_quorum_;
-    config.fast_failover = fast_failover_;
+    config.fast_failover = fast_failover_ && !lease_reads_;
+    config.lease_reads = lease_reads_;
     config.max_promote_lag = promote_lag_;
     SimNode& node = *nodes_[id].parts;
     node.disk = std::make_unique<sim::SimExecutor>([] { return 0; });
@@ -424,6 +426,7 @@ class Harness {
   bool pre_vote_ = true;
   bool check_quorum_ = true;
   bool fast_failover_ = true;
+  bool lease_reads_ = false;
   uint64_t promote_lag_ = 1000;
 };
 

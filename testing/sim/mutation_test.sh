@@ -5,11 +5,13 @@
 # commit counted on its new half only, a second membership change proposed while one is
 # uncommitted, a configuration put in force at commit instead of at append, a
 # follower that, on evidence its leader is dead, campaigns again in that leader's term, a
-# follower that serves a read at its own commit index instead of the leader's) or in the node
+# follower that serves a read at its own commit index instead of the leader's, a leader
+# lease a hundred election timeouts long) or in the node
 # driver (a
 # write acknowledged before it is applied, a write acknowledged once persisted but before it
 # is committed, a linearizable read served before the state machine reached its read index,
-# a read served by the leader from its own state without a ReadIndex round).
+# a read served by the leader from its own state without a ReadIndex round, lease reads
+# judged by ticks a paused process has not caught up).
 # Within 3,000 seeds (each mutant stops at its first violation; most fall on the first
 # hundred), the simulator must report a violation for every one of them; a mutant that
 # survives means the simulator has gone blind to that rule.

@@ -34,6 +34,12 @@ ABSL_FLAG(double, disk_stall_rate, 0.03,
           "chance that a disk write stalls for 20-60 microticks");
 ABSL_FLAG(double, false_peer_down_rate, 0.0005,
           "chance per microtick that a node is told a live peer is down");
+ABSL_FLAG(double, pause_rate, 0.0005,
+          "chance per step that some node pauses (SIGSTOP) for a while");
+ABSL_FLAG(uint64_t, lease_seeds, 4,
+          "seeds that are multiples of this run with lease reads (0: none)");
+ABSL_FLAG(double, lease_clock_drift, 0.1,
+          "the clock drift bound lease reads assume");
 ABSL_FLAG(int, clients, 5, "concurrent client sessions");
 ABSL_FLAG(double, membership_rate, 0.002,
           "chance per microtick that the operator proposes a membership change "
@@ -77,6 +83,9 @@ int main(int argc, char** argv) {
   options.disk_fail_rate = absl::GetFlag(FLAGS_disk_fail_rate);
   options.disk_stall_rate = absl::GetFlag(FLAGS_disk_stall_rate);
   options.clients = absl::GetFlag(FLAGS_clients);
+  options.pause_rate = absl::GetFlag(FLAGS_pause_rate);
+  options.lease_seeds = absl::GetFlag(FLAGS_lease_seeds);
+  options.lease_clock_drift = absl::GetFlag(FLAGS_lease_clock_drift);
   options.session_ttl_ms = absl::GetFlag(FLAGS_session_ttl_ms);
   options.serializable_as_linearizable =
       absl::GetFlag(FLAGS_serializable_as_linearizable);
@@ -89,7 +98,7 @@ int main(int argc, char** argv) {
   const uint64_t first = absl::GetFlag(FLAGS_first_seed);
   uint64_t violations = 0, committed = 0, crashes = 0, peer_down = 0, ops = 0,
            unknown = 0, leaders = 0, histories = 0, disk_failures = 0,
-           expired = 0;
+           expired = 0, pauses = 0, lease_reads = 0;
   raftkv::testing::sim::MembershipStats members;
   size_t fewest_voters = 0;
   uint64_t run = 0;
@@ -105,6 +114,8 @@ int main(int argc, char** argv) {
     histories += result.history_checked ? 1 : 0;
     disk_failures += result.disk_failures;
     expired += result.sessions_expired;
+    pauses += result.pauses;
+    lease_reads += result.lease_reads;
     leaders += result.leaders_elected;
     members.proposed += result.membership.proposed;
     members.refused += result.membership.refused;
@@ -144,7 +155,8 @@ int main(int argc, char** argv) {
   printf(
       "total: committed_entries=%llu leaders_elected=%llu crashes=%llu "
       "peer_down_reports=%llu disk_failures=%llu histories_checked=%llu "
-      "operations=%llu unknown_outcomes=%llu sessions_expired=%llu\n",
+      "operations=%llu unknown_outcomes=%llu sessions_expired=%llu "
+      "pauses=%llu lease_reads=%llu\n",
       static_cast<unsigned long long>(committed),
       static_cast<unsigned long long>(leaders),
       static_cast<unsigned long long>(crashes),
@@ -153,7 +165,9 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(histories),
       static_cast<unsigned long long>(ops),
       static_cast<unsigned long long>(unknown),
-      static_cast<unsigned long long>(expired));
+      static_cast<unsigned long long>(expired),
+      static_cast<unsigned long long>(pauses),
+      static_cast<unsigned long long>(lease_reads));
   printf(
       "membership: changes_proposed=%llu (joint=%llu removing_the_leader=%llu) "
       "acknowledged=%llu refused=%llu nodes_retired=%llu members_max=%zu "

@@ -48,6 +48,14 @@ void SimClients::Step(uint64_t now) {
         // drop, the attempt is lost and the client tries again.
         client.waiting = false;
         Retry(client, 20 + rng_() % 40);
+      } else if (now_ >= client.attempt_deadline) {
+        // No answer in time (a paused node, a lost message): as the client
+        // library does, give up on this node and try another; replies to
+        // the abandoned attempt are ignored.
+        client.waiting = false;
+        client.believed_leader = 0;
+        ++stats_.abandoned;
+        Retry(client, 1 + rng_() % 10);
       }
       continue;
     }
@@ -121,6 +129,7 @@ void SimClients::Attempt(Client& client, size_t index) {
   client.waiting = true;
   client.attempt_node = target;
   client.attempt_incarnation = node.incarnation;
+  client.attempt_deadline = now_ + 150 + rng_() % 150;
   const uint64_t attempt = ++client.attempt;
   const Kind kind = client.kind;
   const std::string key = client.op.key;
@@ -144,43 +153,52 @@ void SimClients::Attempt(Client& client, size_t index) {
     }
     mailbox_.push_back(std::move(r));
   };
-  if (kind == Kind::kGet) {
-    node.driver->Get(key, true, [deliver](kv::Outcome result) {
+  // What the request does when it reaches the node: at once, or when a
+  // paused node resumes.
+  auto issue = [&node, deliver, kind, key, client_id = client.id,
+                sequence = client.sequence, op = client.op]() {
+    if (kind == Kind::kGet) {
+      node.driver->Get(key, true, [deliver](kv::Outcome result) {
+        deliver(std::move(result), nullptr);
+      });
+      return;
+    }
+    if (kind == Kind::kList) {
+      storage::ScanOptions scan;
+      scan.prefix = "k";
+      scan.limit = 1000;
+      node.driver->Scan(scan, true,
+                        [deliver](kv::Outcome result, storage::ScanPage page) {
+                          deliver(std::move(result), &page);
+                        });
+      return;
+    }
+    auto reply = [deliver](kv::Outcome result) {
       deliver(std::move(result), nullptr);
-    });
-    return;
-  }
-  if (kind == Kind::kList) {
-    storage::ScanOptions scan;
-    scan.prefix = "k";
-    scan.limit = 1000;
-    node.driver->Scan(scan, true,
-                      [deliver](kv::Outcome result, storage::ScanPage page) {
-                        deliver(std::move(result), &page);
-                      });
-    return;
-  }
-  auto reply = [deliver](kv::Outcome result) {
-    deliver(std::move(result), nullptr);
+    };
+    capnp::MallocMessageBuilder message;
+    auto command = message.initRoot<net::wire::Command>();
+    command.getSession().setClientId(client_id);
+    command.getSession().setSequence(sequence);
+    if (kind == Kind::kPut) {
+      command.initPut().setKey(net::AsData(op.key));
+      command.getPut().setValue(net::AsData(op.value));
+    } else if (kind == Kind::kDelete) {
+      command.initDelete().setKey(net::AsData(op.key));
+    } else {
+      auto cas = command.initCas();
+      cas.setKey(net::AsData(op.key));
+      cas.setExpectAbsent(!op.expected.has_value());
+      if (op.expected.has_value()) cas.setExpected(net::AsData(*op.expected));
+      cas.setValue(net::AsData(op.value));
+    }
+    node.driver->Write(command.asReader(), std::move(reply));
   };
-  capnp::MallocMessageBuilder message;
-  auto command = message.initRoot<net::wire::Command>();
-  command.getSession().setClientId(client.id);
-  command.getSession().setSequence(client.sequence);
-  const Operation& op = client.op;
-  if (kind == Kind::kPut) {
-    command.initPut().setKey(net::AsData(op.key));
-    command.getPut().setValue(net::AsData(op.value));
-  } else if (kind == Kind::kDelete) {
-    command.initDelete().setKey(net::AsData(op.key));
+  if (now_ < node.paused_until) {
+    node.held.push_back(std::move(issue));  // waits in the node's socket
   } else {
-    auto cas = command.initCas();
-    cas.setKey(net::AsData(op.key));
-    cas.setExpectAbsent(!op.expected.has_value());
-    if (op.expected.has_value()) cas.setExpected(net::AsData(*op.expected));
-    cas.setValue(net::AsData(op.value));
+    issue();
   }
-  node.driver->Write(command.asReader(), std::move(reply));
 }
 
 void SimClients::Retry(Client& client, uint64_t delay) {

@@ -3,8 +3,10 @@
 // the client library does: put, linearizable get, delete, cas and list over a
 // small key set so that operations conflict, plus serializable gets. A write
 // is retried with the same sequence number through "not the leader",
-// timeouts and crashes until it gets a definite answer (exactly-once makes
-// that safe); what is still open at the end has an unknown outcome.
+// timeouts (an attempt unanswered for 150-300 microticks is abandoned and
+// tried elsewhere, as the client library does) and crashes until it gets a
+// definite answer (exactly-once makes that safe); what is still open at the end
+// has an unknown outcome.
 //
 // Every operation is recorded with its invoke and return microtick and its
 // outcome, for the linearizability checker. A list is recorded as one read of
@@ -42,6 +44,7 @@ struct ClientStats {
   uint64_t serializable_reads = 0;  // recorded apart
   uint64_t writes_acknowledged = 0;
   uint64_t retries = 0;
+  uint64_t abandoned = 0;         // attempts given up after 150-300 microticks
   uint64_t sessions_expired = 0;  // "session expired" answers
 };
 
@@ -75,6 +78,7 @@ class SimClients {
     bool waiting = false;  // an attempt is outstanding
     NodeId attempt_node = 0;
     uint64_t attempt_incarnation = 0;
+    uint64_t attempt_deadline = 0;
     uint64_t retry_at = 0;
     NodeId believed_leader = 0;
     std::map<std::string, std::optional<std::string>> last_seen;

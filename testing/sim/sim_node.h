@@ -168,8 +168,9 @@ class SimExecutor final : public kv::OffLoopExecutor {
     jobs_.push_back({std::move(job), std::move(done), 0, std::nullopt});
   }
   bool busy() const { return !jobs_.empty(); }
-  // Advances the disk to `now`.
-  void Step(uint64_t now) {
+  // Advances the disk to `now`; a paused process's disk goes on writing, but
+  // the completion waits for the process (`report` false).
+  void Step(uint64_t now, bool report = true) {
     if (jobs_.empty()) return;
     Job& job = jobs_.front();
     if (job.run_at == 0) job.run_at = now + latency_();
@@ -177,7 +178,7 @@ class SimExecutor final : public kv::OffLoopExecutor {
       job.status = job.job();
       return;
     }
-    if (job.status.has_value() && now > job.run_at) {
+    if (report && job.status.has_value() && now > job.run_at) {
       Job done = std::move(jobs_.front());
       jobs_.pop_front();
       done.done(*done.status);
@@ -232,23 +233,28 @@ class SimTransport final : public kv::PeerSender {
   std::function<void(Packet)> send_;
 };
 
-// A node's wall clock: runs at its own rate from its own offset.
+// A node's clocks: the wall clock runs at its own rate from its own offset;
+// the monotonic clock (which its ticks follow) at another rate, as NTP
+// slews the one and not the other.
 class SimClock final : public kv::Clock {
  public:
-  SimClock(const uint64_t* now, double rate, uint64_t offset_ms)
-      : now_(now), rate_(rate), offset_ms_(offset_ms) {}
+  SimClock(const uint64_t* now, double rate, uint64_t offset_ms,
+           double mono_rate)
+      : now_(now), rate_(rate), offset_ms_(offset_ms), mono_rate_(mono_rate) {}
   uint64_t NowMs() override {
     return offset_ms_ +
            static_cast<uint64_t>(static_cast<double>(*now_) * rate_);
   }
   uint64_t MonotonicMicros() override {
-    return static_cast<uint64_t>(static_cast<double>(*now_) * rate_ * 1000);
+    return static_cast<uint64_t>(static_cast<double>(*now_) * mono_rate_ *
+                                 1000);
   }
 
  private:
   const uint64_t* now_;
   double rate_;
   uint64_t offset_ms_;
+  double mono_rate_;
 };
 
 struct SimNode {
@@ -266,12 +272,17 @@ struct SimNode {
   std::unique_ptr<kv::NodeDriver> driver;
   uint64_t incarnation = 0;
   uint64_t restart_at = 0;
-  uint64_t tick_period = 10;
-  uint64_t next_tick_at = 0;
+  // Its monotonic clock's rate: a tick (10 ms of it) lasts 10 / mono_rate
+  // microticks.
+  double mono_rate = 1.0;
   double clock_rate = 1.0;
   uint64_t clock_offset_ms = 0;
   bool storage_failed = false;  // set by the driver's on_failure
   bool retired = false;         // removed from the cluster and stopped for good
+  // Paused (SIGSTOP) until this microtick: nothing runs, and what reaches it
+  // waits: client requests in `held`, messages in the network.
+  uint64_t paused_until = 0;
+  std::vector<std::function<void()>> held;
   // The members it was first told of (bootstrap, or the join handshake), and
   // the peers its driver says to dial now: it can send to no one else.
   kv::MemberAddresses initial_members;
@@ -280,6 +291,7 @@ struct SimNode {
   // Hash chain of the durable log: chain[i] covers entries 1..i.
   std::vector<uint64_t> chain{0};
   LogIndex last_commit_seen = 0;
+  uint64_t lease_reads_seen = 0;  // of this incarnation's core
 
   // The driver's seams: this node's storage, disks and transport, and
   // `clock`. REQUIRES: disk, snapshot_disk and transport are set.

@@ -95,6 +95,11 @@ void SimSafety::Observe(SimNode& node) {
   absl::Status local = core.CheckInvariants();
   if (!local.ok()) return Fail(std::string(local.message()));
   const LogIndex commit = core.log().committed();
+  if (core.lease_reads_served() > node.lease_reads_seen) {
+    node.lease_reads_seen = core.lease_reads_served();
+    CheckLeaseRead(node);
+    if (failed_) return;
+  }
   // §5.4.2: a leader commits by counting replicas only an entry of its
   // current term (earlier entries commit with it).
   if (core.role() == Role::kLeader && commit > node.last_commit_seen &&
@@ -179,22 +184,73 @@ void SimSafety::RecordCommitted(SimNode& node, const Entry& e) {
                              " before ", e.index - 1));
   }
   const uint64_t prev_chain = e.index == 1 ? 0 : prev->second.chain;
-  committed_.emplace(e.index, Committed{e.term, e.data,
-                                        HashEntry(prev_chain, e.term, e.data)});
+  committed_.emplace(
+      e.index, Committed{e.term, e.data, HashEntry(prev_chain, e.term, e.data),
+                         node.driver->core().term()});
 }
 
-// Leader completeness (§5.4): a leader's log holds every committed entry.
+// Thesis §6.4.1. A read served from the leader's lease (at once, at the
+// leader's commit index) is stale if anything beyond that index was already
+// committed: by another leader, elected while this one trusted its lease. And
+// the reason it cannot be, checked at every lease read whether or not another
+// election happened: a quorum of the configuration still promises not to
+// vote (raft::Core::promise: for this leader, or for anyone after a start),
+// by the ticks their clocks say are due; a node that is down cannot vote.
+void SimSafety::CheckLeaseRead(SimNode& leader) {
+  const Core& core = leader.driver->core();
+  if (core.last_lease_read_index() < max_committed_) {
+    return Fail(absl::StrCat(
+        "stale lease read: leader ", leader.id, " of term ", core.term(),
+        " served a read at index ", core.last_lease_read_index(),
+        " from its lease, but ", max_committed_, " was committed"));
+  }
+  auto promises = [&](NodeId id) {
+    if (id == leader.id) return true;
+    if (id == 0 || id > slots_()) return false;
+    SimNode& node = node_(id);
+    if (node.driver == nullptr) return !node.retired;  // down: cannot vote
+    const raft::Core::Promise promise = node.driver->core().promise();
+    const bool to_leader =
+        promise.to == raft::kNoNode ||
+        (promise.to == leader.id && node.driver->core().term() == core.term());
+    return to_leader && promise.ticks > node.driver->TicksDue();
+  };
+  const raft::ConfState& conf = core.conf_state();
+  for (const auto* half : {&conf.voters, &conf.voters_outgoing}) {
+    if (half->empty()) continue;
+    std::vector<NodeId> promising;
+    for (NodeId id : *half) {
+      if (promises(id)) promising.push_back(id);
+    }
+    if (promising.size() < half->size() / 2 + 1) {
+      return Fail(absl::StrCat(
+          "lease read by leader ", leader.id, " of term ", core.term(),
+          " while only nodes ", absl::StrJoin(promising, ","), " of voters ",
+          absl::StrJoin(*half, ","), " still promise not to vote"));
+    }
+  }
+}
+
+// Leader completeness (§5.4): a leader's log holds every entry committed in
+// an earlier term. (A candidate paused with the votes of its term in its
+// socket may win that term after later terms committed more: that is not a
+// violation, and its entries will never commit.)
 void SimSafety::CheckLeaderCompleteness(SimNode& node) {
   const Core& core = node.driver->core();
-  if (core.log().LastIndex() < max_committed_) {
-    return Fail(absl::StrCat("leader completeness: leader ", node.id,
-                             " of term ", core.term(), " ends at ",
-                             core.log().LastIndex(), " but ", max_committed_,
-                             " is committed"));
+  LogIndex bound = max_committed_;
+  while (bound > 0) {
+    auto it = committed_.find(bound);
+    if (it == committed_.end() || it->second.seen_in_term < core.term()) break;
+    --bound;
+  }
+  if (core.log().LastIndex() < bound) {
+    return Fail(absl::StrCat(
+        "leader completeness: leader ", node.id, " of term ", core.term(),
+        " ends at ", core.log().LastIndex(), " but ", bound, " is committed"));
   }
   const LogIndex from = std::max<LogIndex>(1, core.log().FirstIndex());
-  if (from > max_committed_) return;
-  auto entries = core.log().Slice(from, max_committed_ + 1, raft::kNoByteLimit);
+  if (from > bound) return;
+  auto entries = core.log().Slice(from, bound + 1, raft::kNoByteLimit);
   if (!entries.ok()) return Fail(entries.status().ToString());
   for (const Entry& e : *entries) {
     const Committed& c = committed_.at(e.index);

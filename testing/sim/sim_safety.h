@@ -8,6 +8,8 @@
 //     §5.4.3), committed entries never lost, §5.4.2's commit rule;
 //   - every newly committed entry durable on a quorum of the configuration(s)
 //     in force in the leader's log (thesis §4.1, §4.3);
+//   - every lease read (thesis §6.4.1): never stale, and served only while a
+//     quorum still promises not to vote;
 //   - each core's own CheckInvariants().
 // The first violation is reported through `fail`, with the values that show
 // it; later ones are ignored.
@@ -48,11 +50,15 @@ class SimSafety {
   void CheckCommitQuorum(SimNode& leader);
   void RecordCommitted(SimNode& node, const raft::Entry& e);
   void CheckLeaderCompleteness(SimNode& node);
+  void CheckLeaseRead(SimNode& leader);
 
   struct Committed {
     raft::Term term;
     std::string data;
     uint64_t chain;
+    // The term of the node it was first seen committed on: the entry was
+    // committed in this term or an earlier one.
+    raft::Term seen_in_term;
   };
 
   std::function<SimNode&(NodeId)> node_;

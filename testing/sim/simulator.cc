@@ -41,6 +41,8 @@ class Simulation {
  public:
   explicit Simulation(const SimOptions& options)
       : options_(options),
+        lease_reads_(options.lease_seeds > 0 &&
+                     options.seed % options.lease_seeds == 0),
         rng_(options.seed),
         safety_([this](NodeId id) -> SimNode& { return Node(id); },
                 [this] { return nodes_.size(); },
@@ -77,6 +79,12 @@ class Simulation {
     for (now_ = 0; now_ < end && result_.ok; ++now_) {
       if (now_ == options_.fault_microticks) Heal();
       const bool faulty = now_ < options_.fault_microticks;
+      // A node that resumes reads its clients' requests first, before the
+      // messages that waited for it and before its timer fires: a read served
+      // then must not trust ticks from before the pause.
+      for (auto& node : nodes_) {
+        if (now_ >= node->paused_until && !node->held.empty()) Resume(*node);
+      }
       DeliverMessages();
       for (size_t i = 0; i < nodes_.size(); ++i) {
         SimNode* node = nodes_[i].get();
@@ -90,11 +98,14 @@ class Simulation {
           Stop(*node, 50 + rng_() % 200);  // the supervisor restarts it
           continue;
         }
-        if (now_ >= node->next_tick_at) {
-          node->next_tick_at += node->tick_period;
-          node->driver->Tick();
-          safety_.Observe(*node);
+        if (now_ < node->paused_until) {
+          node->disk->Step(now_, /*report=*/false);
+          continue;
         }
+        // The node's timer: the ticks its monotonic clock says are due.
+        if (node->driver != nullptr && node->driver->CatchUpTicks() > 0)
+          safety_.Observe(*node);
+        if (node->driver == nullptr) continue;
         node->disk->Step(now_);
         if (node->driver != nullptr) node->snapshot_disk->Step(now_);
         safety_.Observe(*node);
@@ -120,6 +131,10 @@ class Simulation {
     result_.writes_acknowledged = clients_.stats().writes_acknowledged;
     result_.sessions_expired = clients_.stats().sessions_expired;
     result_.membership = membership_.stats();
+    for (auto& node : nodes_) {
+      if (node->driver != nullptr)
+        result_.lease_reads += node->driver->core().lease_reads_served();
+    }
     if (result_.ok) CheckHistory();
     return result_;
   }
@@ -136,8 +151,15 @@ class Simulation {
   SimNode& AddSlot(NodeId id) {
     auto node = std::make_unique<SimNode>();
     node->id = id;
-    node->tick_period = 8 + rng_() % 5;  // tick rates differ
-    node->next_tick_at = now_ + rng_() % node->tick_period;
+    // Tick rates differ: a tick lasts 8-12 microticks, or, with lease reads,
+    // 10 / (1 + up to the drift bound), so that no node's ticks run more than
+    // lease_clock_drift faster than another's.
+    const uint64_t tick_period = 8 + rng_() % 5;
+    const uint64_t draw = rng_() % 1001;
+    node->mono_rate = lease_reads_
+                          ? 1.0 + options_.lease_clock_drift *
+                                      static_cast<double>(draw) / 1000.0
+                          : 10.0 / static_cast<double>(tick_period);
     // Wall clocks disagree in offset and rate.
     node->clock_rate = 0.9 + static_cast<double>(rng_() % 201) / 1000.0;
     node->clock_offset_ms = 1'000'000 + rng_() % 3000;
@@ -181,7 +203,7 @@ class Simulation {
     SimNode* best = nullptr;
     for (auto& node : nodes_) {
       if (node->driver == nullptr || node->storage_failed ||
-          node->driver->role() != Role::kLeader)
+          now_ < node->paused_until || node->driver->role() != Role::kLeader)
         continue;
       if (best == nullptr ||
           node->driver->core().term() > best->driver->core().term())
@@ -205,7 +227,10 @@ class Simulation {
     config.heartbeat_ticks = 1;
     config.pre_vote = options_.pre_vote;
     config.check_quorum = options_.check_quorum;
-    config.fast_failover = options_.fast_failover;
+    // Lease reads turn fast failover off, as production does.
+    config.fast_failover = options_.fast_failover && !lease_reads_;
+    config.lease_reads = lease_reads_;
+    config.lease_clock_drift = options_.lease_clock_drift;
     config.max_entries_bytes_per_message = 2048;  // small: exercise pipelining
     config.max_inflight_messages = 8;
     // Often small, so that applying a backlog takes several Readies and a
@@ -229,10 +254,11 @@ class Simulation {
     NodeId from = node.id;
     node.transport = std::make_unique<sim::SimTransport>(
         [this, from](sim::Packet packet) { Send(from, std::move(packet)); });
-    node.clock = std::make_unique<sim::SimClock>(&now_, node.clock_rate,
-                                                 node.clock_offset_ms);
+    node.clock = std::make_unique<sim::SimClock>(
+        &now_, node.clock_rate, node.clock_offset_ms, node.mono_rate);
     kv::DriverOptions driver_options;
     driver_options.id = node.id;
+    driver_options.tick_us = 10'000;
     driver_options.request_timeout_ticks = 30;
     driver_options.compact_after_entries = options_.compact_every;
     driver_options.snapshot_chunk_bytes = 64 + rng_() % 512;  // many chunks
@@ -265,6 +291,7 @@ class Simulation {
     ++node.incarnation;
     node.storage_failed = false;
     node.last_commit_seen = node.driver->core().log().committed();
+    node.lease_reads_seen = 0;
     Trace(absl::StrCat("start node ", node.id, " incarnation ",
                        node.incarnation, " last index ",
                        node.driver->core().log().LastIndex(), " applied ",
@@ -275,7 +302,11 @@ class Simulation {
   // everything not durable.
   void Stop(SimNode& node, uint64_t restart_after) {
     Trace(absl::StrCat("stop node ", node.id));
+    if (node.driver != nullptr)
+      result_.lease_reads += node.driver->core().lease_reads_served();
     node.driver.reset();
+    node.paused_until = 0;
+    node.held.clear();  // the clients' connections drop with the process
     node.disk.reset();  // writes not yet on disk are lost
     node.snapshot_disk.reset();
     node.staging.Clear();
@@ -288,7 +319,8 @@ class Simulation {
   }
 
   void ReportPeerDown(SimNode& node, raft::NodeId down) {
-    if (!options_.fast_failover || node.driver == nullptr || node.id == down)
+    if (!options_.fast_failover || node.driver == nullptr || node.id == down ||
+        now_ < node.paused_until)
       return;
     ++result_.peer_down_reports;
     Trace(absl::StrCat("node ", node.id, " told node ", down, " is down"));
@@ -354,6 +386,15 @@ class Simulation {
       if (to_id == 0 || to_id > nodes_.size()) continue;  // no such node
       SimNode& to = Node(to_id);
       if (to.driver == nullptr || to.storage_failed) continue;
+      if (now_ < to.paused_until) {
+        // A paused process reads nothing: the message waits in its socket,
+        // and is read some time after the clients' requests.
+        network_.push(
+            InFlight{to.paused_until + 1 +
+                         rng_() % std::max<uint64_t>(1, options_.max_delay),
+                     seq_++, flight.packet});
+        continue;
+      }
       if (auto* chunk = std::get_if<raft::SnapshotChunk>(&flight.packet)) {
         to.driver->DeliverSnapshotChunk(std::move(*chunk));
       } else if (auto* ack = std::get_if<raft::SnapshotAck>(&flight.packet)) {
@@ -373,8 +414,48 @@ class Simulation {
     }
   }
 
+  // A pause (SIGSTOP, a long GC, a VM descheduled): the node does nothing
+  // for a while and then goes on as if no time had passed, except that its
+  // clocks moved.
+  void Pause() {
+    // The leader half the time: its pause is the one that tests leases.
+    SimNode* leader = Leader();
+    SimNode& victim = leader != nullptr && rng_() % 2 == 0
+                          ? *leader
+                          : *nodes_[rng_() % nodes_.size()];
+    if (victim.driver == nullptr || victim.retired ||
+        now_ < victim.paused_until)
+      return;
+    ++result_.pauses;
+    victim.paused_until = now_ + 20 + rng_() % 600;
+    Trace(
+        absl::StrCat("pause node ", victim.id, " until ", victim.paused_until));
+  }
+
+  // The end of a pause: the client requests that waited reach the node.
+  void Resume(SimNode& node) {
+    // The write that finished during the pause is reported first.
+    node.disk->Step(now_);
+    if (node.driver == nullptr) return;
+    std::vector<std::function<void()>> held;
+    held.swap(node.held);
+    Trace(absl::StrCat("node ", node.id, " resumes as ",
+                       raft::RoleName(node.driver->core().role()), " of term ",
+                       node.driver->core().term(), ", ", held.size(),
+                       " client requests waiting"));
+    // Each on its own connection, so each in a turn of its own, all before
+    // the timer's.
+    for (auto& request : held) {
+      if (node.driver == nullptr) break;
+      request();
+      node.turn_end.Run();
+      if (node.driver != nullptr) safety_.Observe(node);
+    }
+  }
+
   void InjectFaults() {
     if (Chance(options_.partition_rate)) Partition();
+    if (Chance(options_.pause_rate)) Pause();
     if (Chance(options_.crash_rate)) {
       SimNode& victim = *nodes_[rng_() % nodes_.size()];
       if (victim.driver != nullptr && !victim.retired) {
@@ -452,6 +533,7 @@ class Simulation {
   }
 
   const SimOptions options_;
+  const bool lease_reads_;  // this run's leaders serve reads from a lease
   std::mt19937_64 rng_;
   SimResult result_;
   uint64_t now_ = 0;
@@ -483,7 +565,9 @@ std::string ReplayFlags(const SimOptions& o) {
       " --membership_rate=", o.membership_rate,
       " --session_ttl_ms=", o.session_ttl_ms,
       " --fault_microticks=", o.fault_microticks,
-      " --heal_microticks=", o.heal_microticks,
+      " --heal_microticks=", o.heal_microticks, " --pause_rate=", o.pause_rate,
+      " --lease_seeds=", o.lease_seeds,
+      " --lease_clock_drift=", o.lease_clock_drift,
       o.serializable_as_linearizable ? " --serializable_as_linearizable" : "");
 }
 

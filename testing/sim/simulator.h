@@ -5,16 +5,19 @@
 // One run: N nodes, each the production kv::NodeDriver (the Ready loop, the
 // Raft core, the KV state machine with client sessions) over the in-memory
 // storage twins (sim_node.h). Time is in microticks (1 ms of a node's clock);
-// each node ticks every 8-12 microticks and its wall clock runs at its own
-// rate and offset. Messages take 1-15 microticks and may be dropped,
+// each node ticks every 8-12 microticks, following a monotonic clock
+// (kv::NodeDriver::CatchUpTicks), and its wall clock runs at its own rate and
+// offset. Messages take 1-15 microticks and may be dropped,
 // duplicated and so reordered; the network is cut by symmetric and
 // asymmetric partitions that change over time. A disk write completes after a
 // random latency, and sometimes stalls; a crash loses every write not yet
 // completed and the KV
 // store's unsynced writes, and the node restarts from its storage. A disk may
 // fail: the node must stop without acknowledging anything, and is restarted
-// on a repaired disk. Clients (sim_clients.h) issue put, get, delete, cas and
-// list with session retries through leader changes.
+// on a repaired disk. A node may pause (SIGSTOP) and resume. Every fourth
+// run serves reads from the leader's lease (thesis §6.4.1), its clocks
+// drifting within the lease's bound. Clients (sim_clients.h) issue put, get,
+// delete, cas and list with session retries through leader changes.
 //
 // Meanwhile an operator changes the members (sim_membership.h): new empty
 // nodes join as learners or voters, learners are promoted, voters and leaders
@@ -78,6 +81,17 @@ struct SimOptions {
   // told a live peer (usually its leader) is down.
   bool fast_failover = true;
   double false_peer_down_rate = 0.0005;
+  // Chance per step that some node (often the leader) pauses (SIGSTOP) for
+  // 20-620 microticks:
+  // messages and client requests to it wait, and it resumes with its clocks
+  // moved on.
+  double pause_rate = 0.0005;
+  // Runs whose seed is a multiple of this serve reads from the leader's lease
+  // (raft::Config::lease_reads, fast failover off; 0: none, 1: every run).
+  // Their nodes' ticks then differ in rate by at most lease_clock_drift, and
+  // every lease read is checked against what was committed (never stale).
+  uint64_t lease_seeds = 4;
+  double lease_clock_drift = 0.1;
   // Checks serializable reads as if they were linearizable: a run must then
   // report a violation (the checker's own test).
   bool serializable_as_linearizable = false;
@@ -100,6 +114,8 @@ struct SimResult {
   uint64_t writes_acknowledged = 0;
   uint64_t sessions_expired = 0;  // writes answered "session expired"
   uint64_t snapshots_sent = 0;
+  uint64_t pauses = 0;
+  uint64_t lease_reads = 0;  // reads leaders answered from their lease
   sim::MembershipStats membership;
   bool history_checked = false;
 };

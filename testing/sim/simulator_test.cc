@@ -1,7 +1,7 @@
 // Runs the whole-node simulator over 2,200 seeds (1,200 with 3 nodes, 1,000
 // with 5) under the default fault mix, each client history checked for
 // linearizability while an operator changes the members, plus a fault-free
-// run, other cluster sizes, determinism,
+// run, other cluster sizes, determinism, lease reads with paused leaders,
 // and the checker's own blind-spot test: serializable reads counted as
 // linearizable must be caught. A failure prints the seed and the command that
 // replays it.
@@ -27,7 +27,8 @@ class SimulatorSeedsTest : public ::testing::TestWithParam<Batch> {};
 
 TEST_P(SimulatorSeedsTest, NoViolations) {
   const Batch batch = GetParam();
-  uint64_t committed = 0, operations = 0, elected = 0, histories = 0;
+  uint64_t committed = 0, operations = 0, elected = 0, histories = 0,
+           pauses = 0, lease_reads = 0;
   sim::MembershipStats members;
   for (uint64_t seed = batch.first_seed; seed < batch.first_seed + batch.seeds;
        ++seed) {
@@ -42,6 +43,8 @@ TEST_P(SimulatorSeedsTest, NoViolations) {
     operations += result.operations;
     histories += result.history_checked ? 1 : 0;
     elected += result.leaders_elected;
+    pauses += result.pauses;
+    lease_reads += result.lease_reads;
     members.acknowledged += result.membership.acknowledged;
     members.joint += result.membership.joint;
     members.removed_leader += result.membership.removed_leader;
@@ -53,6 +56,9 @@ TEST_P(SimulatorSeedsTest, NoViolations) {
   EXPECT_EQ(histories, batch.seeds);
   EXPECT_GT(operations, batch.seeds * 500);
   EXPECT_GT(elected, batch.seeds);
+  // Nodes paused, and a quarter of the runs served reads from leases.
+  EXPECT_GT(pauses, batch.seeds);
+  EXPECT_GT(lease_reads, batch.seeds * 20);
   // And the members changed under the faults: joint changes, the leader
   // removed, removed nodes retired.
   EXPECT_GT(members.acknowledged, batch.seeds);
@@ -92,7 +98,8 @@ TEST(SimulatorTest, SameSeed_SameRun) {
 TEST(SimulatorTest, FaultFree_OneLeaderCommitsSteadily) {
   SimOptions options;
   options.drop_rate = options.duplicate_rate = options.partition_rate =
-      options.crash_rate = options.disk_fail_rate = options.membership_rate = 0;
+      options.crash_rate = options.disk_fail_rate = options.membership_rate =
+          options.pause_rate = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     options.seed = seed;
     SimResult result = RunSimulation(options);
@@ -135,6 +142,27 @@ TEST(SimulatorTest, SerializableReadsCheckedAsLinearizable_Violation) {
     }
   }
   EXPECT_GE(caught, 5);
+}
+
+TEST(SimulatorTest, LeaseReads_PausedLeaders_NeverStale) {
+  // Every run with lease reads, and many pauses (often of the leader): each
+  // lease read is checked against what was committed and against the
+  // followers' promises (sim_safety.h), and every history for linearizability.
+  SimOptions options;
+  options.lease_seeds = 1;
+  options.pause_rate = 0.002;
+  uint64_t pauses = 0, lease_reads = 0;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    options.seed = seed;
+    SimResult result = RunSimulation(options);
+    ASSERT_TRUE(result.ok) << result.violation
+                           << "\n  replay: bazel run //testing:raft_sim -- "
+                           << ReplayFlags(options);
+    pauses += result.pauses;
+    lease_reads += result.lease_reads;
+  }
+  EXPECT_GT(pauses, 60u * 4);
+  EXPECT_GT(lease_reads, 60u * 100);
 }
 
 TEST(SimulatorTest, DiskFailures_NodesStopAndRecover) {
