@@ -4,6 +4,7 @@
 #
 #   benchmarks/compare_etcd.sh [--duration=10s] [--clients="1 16 64 256"] [--failovers=20]
 #       [--scale-keys="10000 1000000"] [--value-sizes="1024 16384 262144"]
+#       [--kv-flags="--read-mode=lease"]
 #
 # Installs Debian's etcd-server if it is missing (as root; otherwise it says what to
 # install), builds kvnode and etcd_load with -c opt, starts both clusters in a temporary
@@ -15,6 +16,7 @@
 # of the leader to the first successful write, --failovers times each; the killed member
 # is restarted from its data and caught up before the next crash), and stops and removes
 # everything it started (by PID).
+# --kv-flags are added to every raftkv node's serve (etcd runs at its defaults).
 # The etcd client is benchmarks/etcd_load: the same closed loop as `kvnode bench`, over
 # etcd's v3 JSON gateway with one keep-alive HTTP/1.1 connection per client.
 set -euo pipefail
@@ -25,6 +27,7 @@ clients="1 16 64 256"
 failovers=20
 scale_keys="10000 1000000"
 value_sizes="1024 16384 262144"
+kv_flags=""
 for arg in "$@"; do
   case "$arg" in
     --scale-keys=*) scale_keys="${arg#*=}" ;;
@@ -32,6 +35,7 @@ for arg in "$@"; do
     --duration=*) duration="${arg#*=}" ;;
     --clients=*) clients="${arg#*=}" ;;
     --failovers=*) failovers="${arg#*=}" ;;
+    --kv-flags=*) kv_flags="${arg#*=}" ;;
     *) echo "compare_etcd.sh: unknown argument $arg (use --duration=10s --clients=\"1 16 64 256\" --failovers=20)" >&2; exit 2 ;;
   esac
 done
@@ -84,7 +88,9 @@ for i in 1 2 3; do kport[$i]=$(free_port); done
 kcluster="1=127.0.0.1:${kport[1]},2=127.0.0.1:${kport[2]},3=127.0.0.1:${kport[3]}"
 kv_pids=()
 start_kv() {  # $1: node id; restarts reuse its data directory
-  "$kvnode" serve --node-id=$1 --cluster="$kcluster" --data-dir="$work/kv$1" --quiet >>"$work/kv$1.log" 2>&1 &
+  # shellcheck disable=SC2086  # --kv-flags: several flags, split on spaces
+  "$kvnode" serve --node-id=$1 --cluster="$kcluster" --data-dir="$work/kv$1" --quiet $kv_flags \
+    >>"$work/kv$1.log" 2>&1 &
   pids+=($!); kv_pids[$1]=$!
 }
 for i in 1 2 3; do start_kv $i; done

@@ -255,6 +255,11 @@ class NodeDriver {
   void SetClientAddress(raft::NodeId id, std::string address) {
     client_addresses_[id] = std::move(address);
   }
+  // Node `id` listens for peers at `address`, as it told us with its
+  // messages: it is dialed too while the log this node has seen does not list
+  // it (a member added by a record not received yet, perhaps the leader or a
+  // candidate waiting for our answer). Forgotten on restart.
+  void LearnPeerAddress(raft::NodeId id, const std::string& address);
 
   // Graceful shutdown, step one: a leader hands leadership to its most
   // up-to-date follower (thesis §3.10). Returns whether a transfer started.
@@ -397,6 +402,7 @@ class NodeDriver {
   };
   std::optional<Incoming> incoming_;
   std::map<raft::NodeId, std::string> client_addresses_;
+  MemberAddresses learned_;  // LearnPeerAddress
   void Observe(Timed what, uint64_t started_us);
   uint64_t next_transfer_ = 0;
   int snapshot_jobs_in_flight_ = 0;

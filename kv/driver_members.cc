@@ -63,6 +63,17 @@ std::string NodeDriver::AddressOf(raft::NodeId id) const {
   return it == members_.end() ? "" : it->second;
 }
 
+void NodeDriver::LearnPeerAddress(raft::NodeId id, const std::string& address) {
+  if (id == options_.id || address.empty()) return;
+  auto [it, inserted] = learned_.try_emplace(id, address);
+  if (!inserted) {
+    if (it->second == address) return;
+    it->second = address;
+  }
+  refreshed_ = false;  // an input of RefreshMembers changed
+  RefreshMembers();
+}
+
 void NodeDriver::RefreshMembers() {
   // The newest record in the log first: its members are the ones to talk to
   // from the moment it is appended. Its context is empty only for the
@@ -98,14 +109,10 @@ void NodeDriver::RefreshMembers() {
                                        ? options_.initial_members
                                        : machine_->applied_members();
   for (const auto& [id, address] : applied) peers.try_emplace(id, address);
-  // A node that is not in the configuration it has seen is still replaying
-  // the log from before it joined: the members it was told of when it joined
-  // are newer, and include the leader sending it that history (which an old
-  // record may not list: found by the simulator).
-  if (members_.count(options_.id) == 0) {
-    for (const auto& [id, address] : options_.initial_members)
-      peers.try_emplace(id, address);
-  }
+  // And the nodes that told us where they listen (a joining node replaying
+  // old records that do not list its leader, a voter behind on the log that
+  // a newer member asks for its vote: both found by the simulator).
+  for (const auto& [id, address] : learned_) peers.try_emplace(id, address);
   // And removed nodes the leader still tells that they were removed.
   for (raft::NodeId id : departing) {
     auto it = dialed_.find(id);

@@ -164,6 +164,10 @@ absl::Status NodeRuntime::Open() {
   ASSIGN_OR_RETURN(Security security, LoadSecurity());
   UseSecurity(std::move(security));
   peer_transport_->set_client_address(options_.client_bind);
+  if (auto self = identity_.initial_members.find(options_.id);
+      self != identity_.initial_members.end()) {
+    peer_transport_->set_peer_address(self->second);
+  }
   clock_ = std::make_unique<SystemClock>();
   worker_ = std::make_unique<StorageWorker>([this](double seconds) {
     metrics_->ObservePersist(seconds);

@@ -108,6 +108,10 @@ class NodeRuntime {
   void NoteClientAddress(raft::NodeId id, const std::string& address) {
     driver_->SetClientAddress(id, address);
   }
+  // A peer listens for peers at `address` (node_service.cc, from deliver).
+  void NotePeerAddress(raft::NodeId id, const std::string& address) {
+    driver_->LearnPeerAddress(id, address);
+  }
   uint64_t cluster_id() const { return cluster_id_; }
   void Log(const std::string& line) const { Emit(LogLevel::kInfo, line); }
   void Emit(LogLevel level, const std::string& line) const;

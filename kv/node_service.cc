@@ -59,6 +59,9 @@ class PeerService : public virtual RaftPeer::Server {
       runtime_.NoteClientAddress(messages.front().from,
                                  params.getClientAddress());
     }
+    if (params.hasPeerAddress() && !messages.empty()) {
+      runtime_.NotePeerAddress(messages.front().from, params.getPeerAddress());
+    }
     runtime_.Deliver(std::move(messages));
     return kj::READY_NOW;
   }

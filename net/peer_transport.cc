@@ -200,10 +200,12 @@ void PeerTransport::Flush(Link& link) {
       // bytes.
       auto request = peer->deliverRequest(capnp::MessageSize{
           16 + count * 16 + entries * 4 + bytes / sizeof(capnp::word) +
-              client_address_.size() / sizeof(capnp::word),
+              (client_address_.size() + peer_address_.size()) /
+                  sizeof(capnp::word),
           0});
       request.setClusterId(cluster_id_);
       if (!client_address_.empty()) request.setClientAddress(client_address_);
+      if (!peer_address_.empty()) request.setPeerAddress(peer_address_);
       if (packed_) {
         const std::string packed = PackMessages(link.queue, count);
         request.setPacked(AsData(packed));

@@ -92,6 +92,11 @@ class PeerTransport {
   // instead of as plain lists; a receiver takes either.
   void set_packed(bool packed) { packed_ = packed; }
   // Tells every peer where this node serves clients (--client-bind).
+  // Sent with every batch, so that a peer whose log does not list this node
+  // yet can answer it.
+  void set_peer_address(std::string address) {
+    peer_address_ = std::move(address);
+  }
   void set_client_address(std::string address) {
     client_address_ = std::move(address);
   }
@@ -131,6 +136,7 @@ class PeerTransport {
   uint64_t dropped_ = 0;
   std::shared_ptr<Tls> tls_;
   std::string client_address_;
+  std::string peer_address_;
   bool packed_ = false;
   std::function<void(raft::NodeId)> on_peer_down_;
   kj::TaskSet::ErrorHandler* error_handler_;

@@ -67,10 +67,12 @@ interface RaftPeer {
   # Delivers a batch of messages from one peer, in order. The reply only acknowledges
   # receipt; Raft's own responses travel as messages the other way.
   deliver @0 (clusterId :UInt64, messages :List(RaftMessage), clientAddress :Text,
-              packed :Data) -> ();
+              packed :Data, peerAddress :Text) -> ();
   # clientAddress: where the sender serves clients, when not on this port
   # (--client-bind); "not the leader" answers name it.
   # packed: instead of `messages`, a RaftBatch in Cap'n Proto's packed encoding.
+  # peerAddress: where the sender listens for peers (its member address), so that
+  # a node whose log does not list it yet (a record it has not received) can answer.
   # Streams a snapshot: one chunk per call, the next only after its SnapshotAck.
   snapshotChunk @1 (clusterId :UInt64, chunk :SnapshotChunk) -> ();
   snapshotAck @2 (clusterId :UInt64, ack :SnapshotAck) -> ();

@@ -165,6 +165,25 @@ TEST(SimulatorTest, LeaseReads_PausedLeaders_NeverStale) {
   EXPECT_GT(lease_reads, 60u * 100);
 }
 
+TEST(SimulatorTest, FoundBefore_NodesAnswerMembersTheirLogDoesNotListYet) {
+  // Two runs that once ended without a leader: a joining node replaying old
+  // records that do not list the leader sending them, and a voter behind on
+  // the log asked for its vote by a member added after its last record. Both
+  // could not answer (no address) until deliver carried the sender's.
+  SimOptions paused;
+  paused.seed = 260;
+  paused.pause_rate = 0.002;
+  paused.lease_seeds = 1;
+  SimOptions lagging;
+  lagging.seed = 1424;
+  for (const SimOptions& options : {paused, lagging}) {
+    SimResult result = RunSimulation(options);
+    EXPECT_TRUE(result.ok) << result.violation
+                           << "\n  replay: bazel run //testing:raft_sim -- "
+                           << ReplayFlags(options);
+  }
+}
+
 TEST(SimulatorTest, DiskFailures_NodesStopAndRecover) {
   SimOptions options;
   options.disk_fail_rate = 0.002;
