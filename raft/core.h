@@ -174,9 +174,6 @@ class Core {
     NodeId to = kNoNode;
   };
   Promise promise() const;
-  // How long a lease lasts, in this node's ticks from the round that renewed
-  // it (0: lease reads are off, or the timeout too short for one).
-  uint64_t lease_ticks() const { return lease_ticks_; }
   const RaftLog& log() const { return log_; }
   // The configuration in force: the last one in the log.
   const ConfState& conf_state() const { return tracker_.conf(); }

@@ -17,6 +17,15 @@
 namespace raftkv::testing {
 namespace {
 
+// A run's verdict, with the command that replays it when it failed.
+::testing::AssertionResult Clean(const SimResult& result,
+                                 const SimOptions& options) {
+  if (result.ok) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << result.violation << "\n  replay: bazel run //testing:raft_sim -- "
+         << ReplayFlags(options);
+}
+
 struct Batch {
   int nodes;
   uint64_t first_seed;
@@ -36,9 +45,7 @@ TEST_P(SimulatorSeedsTest, NoViolations) {
     options.nodes = batch.nodes;
     options.seed = seed;
     SimResult result = RunSimulation(options);
-    ASSERT_TRUE(result.ok) << result.violation
-                           << "\n  replay: bazel run //testing:raft_sim -- "
-                           << ReplayFlags(options);
+    ASSERT_TRUE(Clean(result, options));
     committed += result.committed;
     operations += result.operations;
     histories += result.history_checked ? 1 : 0;
@@ -119,9 +126,7 @@ TEST(SimulatorTest, OtherClusterSizes_NoViolations) {
       options.nodes = nodes;
       options.seed = seed;
       SimResult result = RunSimulation(options);
-      ASSERT_TRUE(result.ok)
-          << result.violation << "\n  replay: bazel run //testing:raft_sim -- "
-          << ReplayFlags(options);
+      ASSERT_TRUE(Clean(result, options));
     }
   }
 }
@@ -155,9 +160,7 @@ TEST(SimulatorTest, LeaseReads_PausedLeaders_NeverStale) {
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     options.seed = seed;
     SimResult result = RunSimulation(options);
-    ASSERT_TRUE(result.ok) << result.violation
-                           << "\n  replay: bazel run //testing:raft_sim -- "
-                           << ReplayFlags(options);
+    ASSERT_TRUE(Clean(result, options));
     pauses += result.pauses;
     lease_reads += result.lease_reads;
   }
@@ -178,9 +181,7 @@ TEST(SimulatorTest, FoundBefore_NodesAnswerMembersTheirLogDoesNotListYet) {
   lagging.seed = 1424;
   for (const SimOptions& options : {paused, lagging}) {
     SimResult result = RunSimulation(options);
-    EXPECT_TRUE(result.ok) << result.violation
-                           << "\n  replay: bazel run //testing:raft_sim -- "
-                           << ReplayFlags(options);
+    EXPECT_TRUE(Clean(result, options));
   }
 }
 
@@ -191,9 +192,7 @@ TEST(SimulatorTest, DiskFailures_NodesStopAndRecover) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     options.seed = seed;
     SimResult result = RunSimulation(options);
-    ASSERT_TRUE(result.ok) << result.violation
-                           << "\n  replay: bazel run //testing:raft_sim -- "
-                           << ReplayFlags(options);
+    ASSERT_TRUE(Clean(result, options));
     failures += result.disk_failures;
   }
   EXPECT_GT(failures, 40u);
