@@ -252,8 +252,14 @@ int RunStatus(std::vector<std::string>& args, const CommandContext& ctx) {
     return kExitUnavailable;
   }
   // The members as the leader sees them: voters, learners, and how far
-  // each follower is behind.
-  absl::StatusOr<kv::Membership> membership = client.Members();
+  // each follower is behind. Not asked when no node knows a leader: nothing
+  // could answer before the timeout.
+  bool leader_known = false;
+  for (const auto& info : infos) leader_known |= info.ok() && info->leader != 0;
+  absl::StatusOr<kv::Membership> membership =
+      leader_known ? client.Members()
+                   : absl::UnavailableError(
+                         "no node knows a leader (the leader lists them)");
   if (membership.ok()) {
     report.record.List("members", MemberRecords(*membership));
   } else {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -141,6 +142,40 @@ TEST(ClusterFailoverTest, FrozenNodeFirstInList_CommandsDoNotWaitForIt) {
   for (int i = 0; i < 16; ++i) {
     EXPECT_EQ(contents->count(absl::StrCat("s", i)), 1u) << i;
   }
+}
+
+// With two of three nodes frozen the third knows no leader: `kvnode status`
+// shows the nodes and says why there is no member list, instead of waiting
+// for a leader that cannot answer.
+TEST(ClusterFailoverTest,
+     StatusWithoutALeader_SaysSoInsteadOfAskingForMembers) {
+  auto harness = ClusterHarness::Start();
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  auto leader = h.WaitForLeader();
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  const raft::NodeId awake = h.ids()[0] == *leader ? h.ids()[1] : h.ids()[0];
+  for (raft::NodeId id : h.ids()) {
+    if (id != awake) h.Pause(id);
+  }
+  // Until the awake node gives up on its leader (an election timeout).
+  bool leaderless = false;
+  for (int i = 0; i < 200 && !leaderless; ++i) {
+    auto info = h.Status(awake);
+    leaderless = info.ok() && info->leader == 0;
+    if (!leaderless) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(leaderless);
+  CommandOutput status = h.Run(
+      {"--cluster=" + h.cluster().client_cluster(), "--timeout=1s", "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("members: no node knows a leader"),
+            std::string::npos)
+      << status.out;
+  for (raft::NodeId id : h.ids()) {
+    if (id != awake) h.Resume(id);
+  }
+  ASSERT_TRUE(h.WaitForLeader().ok());
 }
 
 }  // namespace
