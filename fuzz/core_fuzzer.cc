@@ -9,6 +9,7 @@
 // message (a Byzantine fault Raft does not claim to survive), the cluster
 // must keep Raft's safety: one leader per term, and committed entries that
 // agree at every index two nodes have both committed (Raft §5.4).
+// //fuzz:core_lease_fuzzer runs the same scripts with lease reads on.
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -65,6 +66,11 @@ class Cluster {
       config.id = id;
       config.seed = id;
       config.election_ticks = 4;
+#ifdef CORE_FUZZER_LEASE_READS     // //fuzz:core_lease_fuzzer
+      config.election_ticks = 12;  // long enough for a lease of 9 ticks
+      config.lease_reads = true;
+      config.fast_failover = false;
+#endif
       auto core = Core::Create(config, node.storage.get());
       if (!core.ok()) Fail(std::string(core.status().message()));
       node.core = std::move(*core);

@@ -8,10 +8,11 @@ For a target NAME with sources SRCS (defining LLVMFuzzerTestOneInput):
     plain `bazel test //...` (no clang needed): each crash found and fixed stays fixed.
 """
 
-def fuzz_target(name, srcs, deps = []):
+def fuzz_target(name, srcs, deps = [], local_defines = []):
     native.cc_binary(
         name = name,
         srcs = srcs,
+        local_defines = local_defines,
         deps = deps + select({
             ":fuzzing": [],
             "//conditions:default": [":regression_main"],
@@ -25,6 +26,7 @@ def fuzz_target(name, srcs, deps = []):
         name = name + "_regression",
         size = "small",
         srcs = srcs,
+        local_defines = local_defines,
         deps = deps + [":regression_main"],
         args = ["fuzz/corpus/" + name],
         data = native.glob(["corpus/%s/*" % name]),
