@@ -59,6 +59,17 @@ TEST(ClusterBadInputTest, EveryMistakeHasItsMessageAndExitCode) {
       << malformed.err;
   EXPECT_TRUE(OneLine(malformed.err)) << malformed.err;
 
+  for (const char* lease : {"--read-mode=bogus", "--lease-clock-drift=1.5"}) {
+    CommandOutput bad_lease =
+        h.Run({"serve", "--node-id=1", "--cluster=1=127.0.0.1:1",
+               "--data-dir=/tmp/unused", "--read-mode=lease", lease});
+    EXPECT_EQ(bad_lease.exit_code, 2) << lease;
+    EXPECT_EQ(bad_lease.err,
+              "kvnode: --read-mode must be index or lease and "
+              "--lease-clock-drift at least 0 and below 1\n")
+        << lease;
+  }
+
   // A second server on a running node's data directory is refused and harms
   // nothing.
   const raft::NodeId id = h.ids()[0];
