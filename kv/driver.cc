@@ -115,13 +115,11 @@ void NodeDriver::TickOnce() {
 }
 
 uint64_t NodeDriver::CatchUpTicks() {
-  if (stopped_ || !failure_.ok() || core_ == nullptr) return 0;
-  const uint64_t now = clock_->MonotonicMicros();
-  if (now < tick_origin_us_) return 0;
-  const uint64_t due = (now - tick_origin_us_) / options_.tick_us;
-  if (due <= clock_ticks_) return 0;
-  const uint64_t ticks = std::min(due - clock_ticks_, max_catch_up_);
-  clock_ticks_ = due;  // past max_catch_up_, the rest is skipped
+  if (stopped_ || !failure_.ok()) return 0;
+  const uint64_t due = TicksDue();
+  if (due == 0) return 0;
+  const uint64_t ticks = std::min(due, max_catch_up_);
+  clock_ticks_ += due;  // past max_catch_up_, the rest is skipped
   for (uint64_t i = 0; i < ticks && !stopped_ && failure_.ok(); ++i) {
     TickOnce();
   }

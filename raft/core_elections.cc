@@ -14,11 +14,7 @@ namespace raftkv::raft {
 // With lease reads, a node that has just started keeps that promise for the
 // leader it may have acknowledged before it restarted (thesis §6.4.1: the
 // leader's lease counts on it).
-bool Core::InLease() const {
-  if (startup_lease_ticks_ > 0) return true;
-  return config_.check_quorum && leader_ != kNoNode &&
-         election_elapsed_ < config_.election_ticks;
-}
+bool Core::InLease() const { return promise().ticks > 0; }
 
 Core::Promise Core::promise() const {
   Promise promise;

@@ -138,6 +138,21 @@ void SimSafety::Observe(SimNode& node) {
   }
 }
 
+// Counted here, not by raft/quorum.h: the checker must not share the code it
+// checks.
+std::optional<SimSafety::ShortHalf> SimSafety::HalfWithoutAMajority(
+    const raft::ConfState& conf, const std::function<bool(NodeId)>& holds) {
+  for (const auto* half : {&conf.voters, &conf.voters_outgoing}) {
+    if (half->empty()) continue;
+    ShortHalf result{half, {}};
+    for (NodeId id : *half) {
+      if (holds(id)) result.holding.push_back(id);
+    }
+    if (result.holding.size() < half->size() / 2 + 1) return result;
+  }
+  return std::nullopt;
+}
+
 // Commitment with changing members (thesis §4.1, §4.3): the entry a leader
 // just committed is durable on a majority of the configuration in force in
 // its log (of both halves of a joint one).
@@ -154,16 +169,12 @@ void SimSafety::CheckCommitQuorum(SimNode& leader) {
     return chain != chains_.end() && node.chain.size() > commit &&
            node.chain[commit] == chain->second;
   };
-  for (const auto* half : {&conf.voters, &conf.voters_outgoing}) {
-    if (half->empty()) continue;
-    size_t held = 0;
-    for (NodeId id : *half) held += holds(id);
-    if (held < half->size() / 2 + 1) {
-      return Fail(absl::StrCat("leader ", leader.id, " of term ", core.term(),
-                               " committed index ", commit, " held durably by ",
-                               held, " of voters ", absl::StrJoin(*half, ","),
-                               " (", raft::DescribeConf(conf), ")"));
-    }
+  if (auto short_half = HalfWithoutAMajority(conf, holds)) {
+    return Fail(absl::StrCat("leader ", leader.id, " of term ", core.term(),
+                             " committed index ", commit, " held durably by ",
+                             short_half->holding.size(), " of voters ",
+                             absl::StrJoin(*short_half->half, ","), " (",
+                             raft::DescribeConf(conf), ")"));
   }
 }
 
@@ -215,19 +226,12 @@ void SimSafety::CheckLeaseRead(SimNode& leader) {
         (promise.to == leader.id && node.driver->core().term() == core.term());
     return to_leader && promise.ticks > node.driver->TicksDue();
   };
-  const raft::ConfState& conf = core.conf_state();
-  for (const auto* half : {&conf.voters, &conf.voters_outgoing}) {
-    if (half->empty()) continue;
-    std::vector<NodeId> promising;
-    for (NodeId id : *half) {
-      if (promises(id)) promising.push_back(id);
-    }
-    if (promising.size() < half->size() / 2 + 1) {
-      return Fail(absl::StrCat(
-          "lease read by leader ", leader.id, " of term ", core.term(),
-          " while only nodes ", absl::StrJoin(promising, ","), " of voters ",
-          absl::StrJoin(*half, ","), " still promise not to vote"));
-    }
+  if (auto short_half = HalfWithoutAMajority(core.conf_state(), promises)) {
+    return Fail(absl::StrCat(
+        "lease read by leader ", leader.id, " of term ", core.term(),
+        " while only nodes ", absl::StrJoin(short_half->holding, ","),
+        " of voters ", absl::StrJoin(*short_half->half, ","),
+        " still promise not to vote"));
   }
 }
 

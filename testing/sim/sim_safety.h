@@ -21,8 +21,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/types/span.h"
 #include "storage/kv_store.h"
@@ -51,6 +53,14 @@ class SimSafety {
   void RecordCommitted(SimNode& node, const raft::Entry& e);
   void CheckLeaderCompleteness(SimNode& node);
   void CheckLeaseRead(SimNode& leader);
+  // The first half of `conf` (its voters, then its outgoing voters) in which
+  // fewer than a majority satisfy `holds`, with those that do.
+  struct ShortHalf {
+    const std::vector<NodeId>* half;
+    std::vector<NodeId> holding;
+  };
+  static std::optional<ShortHalf> HalfWithoutAMajority(
+      const raft::ConfState& conf, const std::function<bool(NodeId)>& holds);
 
   struct Committed {
     raft::Term term;
