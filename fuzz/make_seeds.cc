@@ -52,10 +52,15 @@ raftkv::raft::Message Append() {
   return m;
 }
 
+// Peer stream frames (net/raft.capnp, PeerFrame), one per file.
 void PeerSeeds(const fs::path& dir) {
-  capnp::MallocMessageBuilder deliver;
-  auto params = deliver.initRoot<wire::RaftPeer::DeliverParams>();
-  params.setClusterId(42);
+  capnp::MallocMessageBuilder hello_frame;
+  auto hello = hello_frame.initRoot<wire::PeerFrame>().initHello();
+  hello.setClusterId(42);
+  hello.setFrom(2);
+  hello.setPeerAddress("127.0.0.1:7002");
+  Write(dir, "hello", raftkv::fuzz::FlatBytes(hello_frame));
+
   std::vector<raftkv::raft::Message> messages = {Append()};
   raftkv::raft::Message vote;
   vote.type = raftkv::raft::MessageType::kPreVote;
@@ -66,49 +71,43 @@ void PeerSeeds(const fs::path& dir) {
   snapshot.from = 1, snapshot.to = 3, snapshot.term = 3;
   snapshot.snapshot = {9, 3, {{1, 2, 3}, {4}}};
   messages.push_back(snapshot);
-  auto list = params.initMessages(static_cast<unsigned>(messages.size()));
+  capnp::MallocMessageBuilder batch;
+  auto list = batch.initRoot<wire::PeerFrame>().initMessages(
+      static_cast<unsigned>(messages.size()));
   for (unsigned i = 0; i < messages.size(); ++i)
     raftkv::net::ToWire(messages[i], list[i]);
-  Write(dir, "deliver",
-        std::string(1, '\0') + raftkv::fuzz::FlatBytes(deliver));
-  capnp::MallocMessageBuilder packed_deliver;
-  auto packed_params = packed_deliver.initRoot<wire::RaftPeer::DeliverParams>();
-  packed_params.setClusterId(42);
+  Write(dir, "messages", raftkv::fuzz::FlatBytes(batch));
+  capnp::MallocMessageBuilder packed_batch;
   const std::string packed = raftkv::net::PackMessages(
       std::deque<raftkv::raft::Message>(messages.begin(), messages.end()),
       messages.size());
-  packed_params.setPacked(raftkv::net::AsData(packed));
-  Write(dir, "deliver-packed",
-        std::string(1, '\0') + raftkv::fuzz::FlatBytes(packed_deliver));
+  packed_batch.initRoot<wire::PeerFrame>().setPacked(
+      raftkv::net::AsData(packed));
+  Write(dir, "packed", raftkv::fuzz::FlatBytes(packed_batch));
 
-  capnp::MallocMessageBuilder chunk_message;
-  auto chunk_params =
-      chunk_message.initRoot<wire::RaftPeer::SnapshotChunkParams>();
+  capnp::MallocMessageBuilder chunk_frame;
   raftkv::raft::SnapshotChunk chunk;
   chunk.from = 1, chunk.to = 3, chunk.transfer = 77, chunk.offset = 0;
   chunk.data = "RKVS-some-bytes";
   chunk.last = true;
   chunk.message = snapshot;
-  raftkv::net::ToWire(chunk, chunk_params.initChunk());
-  Write(dir, "chunk",
-        std::string(1, '\1') + raftkv::fuzz::FlatBytes(chunk_message));
-  capnp::MallocMessageBuilder gzip_message;
+  raftkv::net::ToWire(
+      chunk, chunk_frame.initRoot<wire::PeerFrame>().initSnapshotChunk());
+  Write(dir, "chunk", raftkv::fuzz::FlatBytes(chunk_frame));
+  capnp::MallocMessageBuilder gzip_frame;
   chunk.last = false;
   chunk.data = raftkv::net::Gzip(std::string(4000, 'a') + "RKVS");
   chunk.gzip = true;
   raftkv::net::ToWire(
-      chunk,
-      gzip_message.initRoot<wire::RaftPeer::SnapshotChunkParams>().initChunk());
-  Write(dir, "chunk-gzip",
-        std::string(1, '\1') + raftkv::fuzz::FlatBytes(gzip_message));
+      chunk, gzip_frame.initRoot<wire::PeerFrame>().initSnapshotChunk());
+  Write(dir, "chunk-gzip", raftkv::fuzz::FlatBytes(gzip_frame));
 
-  capnp::MallocMessageBuilder ack_message;
-  auto ack_params = ack_message.initRoot<wire::RaftPeer::SnapshotAckParams>();
+  capnp::MallocMessageBuilder ack_frame;
   raftkv::raft::SnapshotAck ack;
   ack.from = 3, ack.to = 1, ack.transfer = 77, ack.next_offset = 15;
-  raftkv::net::ToWire(ack, ack_params.initAck());
-  Write(dir, "ack",
-        std::string(1, '\2') + raftkv::fuzz::FlatBytes(ack_message));
+  raftkv::net::ToWire(ack,
+                      ack_frame.initRoot<wire::PeerFrame>().initSnapshotAck());
+  Write(dir, "ack", raftkv::fuzz::FlatBytes(ack_frame));
 }
 
 void ClientSeeds(const fs::path& dir) {

@@ -1,7 +1,7 @@
-// Peer message decode and validation (net/raft_codec.h): any bytes a peer
-// sends as the parameters of deliver, snapshotChunk or snapshotAck. The
-// decoder must refuse what is malformed without crashing, and what it accepts
-// must survive a round trip unchanged.
+// Peer stream frames (net/peer_stream.h, Dispatch, and the codec of
+// net/raft_codec.h under it): any bytes a peer sends as a frame. The decoder
+// must refuse what is malformed without crashing, and what it accepts must
+// survive a round trip unchanged.
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
@@ -11,6 +11,7 @@
 #include "fuzz/capnp_input.h"
 #include "net/bytes.h"
 #include "net/gzip.h"
+#include "net/peer_stream.h"
 #include "net/raft.capnp.h"
 #include "net/raft_codec.h"
 
@@ -43,48 +44,41 @@ void CheckRoundTrip(const Value& value) {
       });
 }
 
+// Checks what the receiver's decoding hands a node.
+class CheckingInbox final : public raftkv::net::PeerInbox {
+ public:
+  absl::Status Hello(uint64_t, raftkv::raft::NodeId, std::string_view,
+                     std::string_view) override {
+    return absl::OkStatus();
+  }
+  absl::Status Messages(std::vector<raftkv::raft::Message> messages) override {
+    for (const auto& m : messages) CheckRoundTrip<wire::RaftMessage>(m);
+    return absl::OkStatus();
+  }
+  absl::Status SnapshotChunk(raftkv::raft::SnapshotChunk chunk) override {
+    CheckRoundTrip<wire::SnapshotChunk>(chunk);
+    // What the receiving driver does with a compressed chunk.
+    if (chunk.gzip) {
+      (void)raftkv::net::Gunzip(chunk.data,
+                                raftkv::raft::kMaxSnapshotChunkBytes);
+    }
+    return absl::OkStatus();
+  }
+  absl::Status SnapshotAck(const raftkv::raft::SnapshotAck& ack) override {
+    CheckRoundTrip<wire::SnapshotAck>(ack);
+    return absl::OkStatus();
+  }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 1) return 0;
-  const uint8_t which = data[0] % 3;
-  ++data;
-  --size;
-  switch (which) {
-    case 0:
-      raftkv::fuzz::WithRoot<wire::RaftPeer::DeliverParams>(
-          data, size, [](wire::RaftPeer::DeliverParams::Reader params) {
-            for (auto m : params.getMessages()) {
-              auto message = FromWire(m);
-              if (message.ok()) CheckRoundTrip<wire::RaftMessage>(*message);
-            }
-            if (params.hasPacked()) {  // --peer-encoding=packed
-              auto messages = raftkv::net::UnpackMessages(
-                  raftkv::net::AsStringView(params.getPacked()));
-              if (messages.ok()) {
-                for (const auto& m : *messages)
-                  CheckRoundTrip<wire::RaftMessage>(m);
-              }
-            }
-          });
-      break;
-    case 1:
-      raftkv::fuzz::WithRoot<wire::RaftPeer::SnapshotChunkParams>(
-          data, size, [](wire::RaftPeer::SnapshotChunkParams::Reader params) {
-            auto chunk = FromWire(params.getChunk());
-            if (chunk.ok()) CheckRoundTrip<wire::SnapshotChunk>(*chunk);
-            // What the receiving driver does with a compressed chunk.
-            if (chunk.ok() && chunk->gzip) {
-              (void)raftkv::net::Gunzip(chunk->data,
-                                        raftkv::raft::kMaxSnapshotChunkBytes);
-            }
-          });
-      break;
-    default:
-      raftkv::fuzz::WithRoot<wire::RaftPeer::SnapshotAckParams>(
-          data, size, [](wire::RaftPeer::SnapshotAckParams::Reader params) {
-            CheckRoundTrip<wire::SnapshotAck>(FromWire(params.getAck()));
-          });
-  }
+  raftkv::fuzz::WithRoot<wire::PeerFrame>(
+      data, size, [](wire::PeerFrame::Reader frame) {
+        CheckingInbox inbox;
+        // As the first frame of a stream, and as a later one.
+        (void)raftkv::net::Dispatch(frame, false, inbox);
+        (void)raftkv::net::Dispatch(frame, true, inbox);
+      });
   return 0;
 }

@@ -216,14 +216,17 @@ NodeMetrics::NodeMetrics()
               .Help("Connections given up (error, reset, no answer within "
                     "the deadline), by peer.")
               .Register(*registry_)),
-      peer_rtt_(BuildGauge()
-                    .Name("raftkv_peer_round_trip_seconds")
-                    .Help("The last deliver call's round trip, by peer.")
-                    .Register(*registry_)),
-      peer_in_flight_(BuildGauge()
-                          .Name("raftkv_peer_append_window")
-                          .Help("Deliver calls in flight, by peer.")
-                          .Register(*registry_)),
+      peer_rtt_(
+          BuildGauge()
+              .Name("raftkv_peer_round_trip_seconds")
+              .Help("From a frame to its acknowledgement, the last one, by "
+                    "peer.")
+              .Register(*registry_)),
+      peer_in_flight_(
+          BuildGauge()
+              .Name("raftkv_peer_append_window")
+              .Help("Frames sent and not yet acknowledged, by peer.")
+              .Register(*registry_)),
       cpu_seconds_(BuildCounter()
                        .Name("raftkv_process_cpu_seconds_total")
                        .Help("User and system CPU time of the process.")
@@ -319,7 +322,7 @@ std::string NodeMetrics::Render(const NodeSample& s) {
     Advance(PeerCounter(peer_connects_, p.id), static_cast<double>(p.connects));
     Advance(PeerCounter(peer_failures_, p.id), static_cast<double>(p.failures));
     PeerGauge(peer_rtt_, p.id).Set(p.round_trip_seconds);
-    PeerGauge(peer_in_flight_, p.id).Set(p.calls_in_flight);
+    PeerGauge(peer_in_flight_, p.id).Set(p.frames_unacknowledged);
   }
 
   // The process, from /proc (proc(5)).

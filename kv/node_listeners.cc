@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "kv/node_runtime.h"
+#include "net/peer_stream.h"
 #include "net/peer_transport.h"
 #include "raft/status_macros.h"
 
@@ -158,12 +159,41 @@ kj::Promise<void> NodeRuntime::ServeConnection(
     Identity identity) {
   auto stream = kj::heap<net::BufferedStream>(kj::mv(accepted));
   net::BufferedStream& watched = *stream;
-  auto connection = kj::heap<ServerConnection>(
-      kj::mv(stream), MakeService(*this, listener.face, identity),
-      listener.limits);
-  kj::Promise<void> ends = connection->network.onDisconnect();
+  kj::Promise<void> served = nullptr;
+  if (listener.face == Face::kClients) {
+    served = ServeClients(listener, kj::mv(stream), identity);
+  } else {
+    // The peer face takes peer streams; the one port (no --client-bind)
+    // takes those and the clients' RPC connections, told apart by the first
+    // bytes.
+    served = watched.ConsumePrefix(net::PeerStreamPreamble())
+                 .then([this, &listener, stream = kj::mv(stream),
+                        identity](bool peer) mutable -> kj::Promise<void> {
+                   if (peer) {
+                     net::BufferedStream& read = *stream;
+                     return ServePeers(read, listener.limits, identity)
+                         .attach(kj::mv(stream));
+                   }
+                   if (listener.face == Face::kPeers) {
+                     Warn("peer-port-rpc",
+                          "closed a connection to the peer port that is not "
+                          "a peer stream (clients use --client-bind's port)");
+                     return kj::READY_NOW;
+                   }
+                   return ServeClients(listener, kj::mv(stream), identity);
+                 });
+  }
   if (options_.idle_timeout_ms > 0)
-    ends = ends.exclusiveJoin(CloseWhenIdle(watched, ~uint64_t{0}));
+    served = served.exclusiveJoin(CloseWhenIdle(watched, ~uint64_t{0}));
+  return served;
+}
+
+kj::Promise<void> NodeRuntime::ServeClients(Accepting& listener,
+                                            kj::Own<net::BufferedStream> stream,
+                                            const Identity& identity) {
+  auto connection = kj::heap<ServerConnection>(
+      kj::mv(stream), MakeClientService(*this, identity), listener.limits);
+  kj::Promise<void> ends = connection->network.onDisconnect();
   return ends.attach(kj::mv(connection));
 }
 

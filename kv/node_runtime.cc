@@ -154,8 +154,8 @@ absl::Status NodeRuntime::Open() {
     };
   std::map<raft::NodeId, std::string> peers = identity_.initial_members;
   peers.erase(options_.id);
-  peer_transport_ = std::make_unique<net::PeerTransport>(io_, cluster_id_,
-                                                         peers, config.seed);
+  peer_transport_ = std::make_unique<net::PeerTransport>(
+      io_, cluster_id_, options_.id, peers, config.seed);
   peer_transport_->set_packed(options_.peer_packed);
   transport_ = std::make_unique<Transport>(peer_transport_.get());
   peer_transport_->set_on_peer_down([this](raft::NodeId id) {

@@ -147,6 +147,13 @@ class NodeRuntime {
   kj::Promise<void> ServeConnection(Accepting& listener,
                                     kj::Own<kj::AsyncIoStream> stream,
                                     Identity identity);
+  kj::Promise<void> ServeClients(Accepting& listener,
+                                 kj::Own<net::BufferedStream> stream,
+                                 const Identity& identity);
+  // Reads a peer stream (node_peer_inbox.cc) whose preamble was read.
+  kj::Promise<void> ServePeers(net::BufferedStream& stream,
+                               capnp::ReaderOptions limits,
+                               const Identity& identity);
   kj::Promise<void> CloseWhenIdle(net::BufferedStream& stream,
                                   uint64_t last_bytes);
   kj::Promise<void> Shutdown();
@@ -202,9 +209,10 @@ class NodeRuntime {
   kj::Own<kj::TaskSet> tasks_;
 };
 
-// The RPC faces of a runtime (node_service.cc): what one listener serves.
-capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face,
-                                      const Identity& identity);
+// The client API (node_service.cc), served over Cap'n Proto RPC on the
+// client face and, without --client-bind, on the one port.
+capnp::Capability::Client MakeClientService(NodeRuntime& runtime,
+                                            const Identity& identity);
 
 }  // namespace raftkv::kv
 

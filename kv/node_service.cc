@@ -1,6 +1,6 @@
-// The RPC faces of a kvnode (net/kv.capnp): PeerService (Raft peer delivery),
-// ClientService (the client API), and NodeService, both on one port. Each
-// method decodes, asks the runtime, and encodes.
+// The client face of a kvnode (net/kv.capnp): ClientService, the client API
+// over Cap'n Proto RPC. Each method decodes, asks the runtime, and encodes.
+// (Peers send Raft messages over the peer stream instead: node_peer_inbox.cc.)
 #include <capnp/message.h>
 
 #include <chrono>
@@ -20,96 +20,8 @@ using net::ToString;
 namespace {
 
 using net::wire::KvService;
-using net::wire::RaftPeer;
 
-class PeerService : public virtual RaftPeer::Server {
- public:
-  // With TLS, `identity` is the peer certificate's name, "node-N": what it
-  // sends must come from node N.
-  PeerService(NodeRuntime& runtime, const Identity& identity)
-      : runtime_(runtime), identity_(identity) {
-    if (identity.authenticated) proven_ = net::NodeIdOfName(identity.name);
-  }
-
- protected:
-  kj::Promise<void> deliver(DeliverContext context) override {
-    auto params = context.getParams();
-    if (params.getClusterId() != runtime_.cluster_id()) {
-      return KJ_EXCEPTION(
-          FAILED,
-          "message from a member of another cluster (its --cluster "
-          "lists different node ids)");
-    }
-    std::vector<raft::Message> messages;
-    if (params.hasPacked()) {  // --peer-encoding=packed
-      absl::StatusOr<std::vector<raft::Message>> unpacked =
-          net::UnpackMessages(net::AsStringView(params.getPacked()));
-      if (!unpacked.ok()) return kj::READY_NOW;  // dropped, like one message
-      messages = std::move(*unpacked);
-    } else {
-      for (auto wire : params.getMessages()) {
-        absl::StatusOr<raft::Message> m = net::FromWire(wire);
-        if (m.ok()) messages.push_back(std::move(*m));  // malformed: dropped
-      }
-    }
-    for (const raft::Message& m : messages) {
-      if (auto refused = Impersonation(m.from)) return kj::mv(*refused);
-    }
-    if (params.hasClientAddress() && !messages.empty()) {
-      runtime_.NoteClientAddress(messages.front().from,
-                                 params.getClientAddress());
-    }
-    if (params.hasPeerAddress() && !messages.empty()) {
-      runtime_.NotePeerAddress(messages.front().from, params.getPeerAddress());
-    }
-    runtime_.Deliver(std::move(messages));
-    return kj::READY_NOW;
-  }
-
-  kj::Promise<void> snapshotChunk(SnapshotChunkContext context) override {
-    auto params = context.getParams();
-    if (params.getClusterId() != runtime_.cluster_id()) {
-      return KJ_EXCEPTION(FAILED, "snapshot chunk from another cluster");
-    }
-    absl::StatusOr<raft::SnapshotChunk> chunk =
-        net::FromWire(params.getChunk());
-    if (!chunk.ok()) return kj::READY_NOW;
-    if (auto refused = Impersonation(chunk->from)) return kj::mv(*refused);
-    runtime_.DeliverSnapshotChunk(std::move(*chunk));
-    return kj::READY_NOW;
-  }
-
-  kj::Promise<void> snapshotAck(SnapshotAckContext context) override {
-    auto params = context.getParams();
-    if (params.getClusterId() != runtime_.cluster_id()) {
-      return KJ_EXCEPTION(FAILED, "snapshot ack from another cluster");
-    }
-    const raft::SnapshotAck ack = net::FromWire(params.getAck());
-    if (auto refused = Impersonation(ack.from)) return kj::mv(*refused);
-    runtime_.DeliverSnapshotAck(ack);
-    return kj::READY_NOW;
-  }
-
- private:
-  // With TLS: an exception (the call fails, nothing is delivered) unless the
-  // certificate names node `from`.
-  std::optional<kj::Exception> Impersonation(raft::NodeId from) {
-    if (!identity_.authenticated || proven_ == from) return std::nullopt;
-    const std::string why =
-        absl::StrCat("peer certificate \"", identity_.name, "\" ",
-                     proven_ ? "" : "names no node (expected CN node-N) ",
-                     "but sends messages from node ", from);
-    runtime_.Warn(absl::StrCat("impostor-", identity_.name),
-                  absl::StrCat("refused a peer: ", why));
-    return KJ_EXCEPTION(FAILED, why);
-  }
-
-  NodeRuntime& runtime_;
-  const Identity identity_;
-  std::optional<raft::NodeId> proven_;
-};
-
-class ClientService : public virtual KvService::Server {
+class ClientService final : public KvService::Server {
  public:
   ClientService(NodeRuntime& runtime, const Identity& identity)
       : runtime_(runtime),
@@ -451,28 +363,11 @@ class ClientService : public virtual KvService::Server {
   const Role role_;
 };
 
-// Both faces on one port (no --client-bind).
-class NodeService final : public net::wire::Node::Server,
-                          public PeerService,
-                          public ClientService {
- public:
-  NodeService(NodeRuntime& runtime, const Identity& identity)
-      : PeerService(runtime, identity), ClientService(runtime, identity) {}
-};
-
 }  // namespace
 
-capnp::Capability::Client MakeService(NodeRuntime& runtime, Face face,
-                                      const Identity& identity) {
-  switch (face) {
-    case Face::kPeers:
-      return kj::heap<PeerService>(runtime, identity);
-    case Face::kClients:
-      return kj::heap<ClientService>(runtime, identity);
-    case Face::kBoth:
-      break;
-  }
-  return kj::heap<NodeService>(runtime, identity);
+capnp::Capability::Client MakeClientService(NodeRuntime& runtime,
+                                            const Identity& identity) {
+  return kj::heap<ClientService>(runtime, identity);
 }
 
 }  // namespace raftkv::kv

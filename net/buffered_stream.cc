@@ -51,6 +51,32 @@ kj::Promise<size_t> BufferedStream::ReadMore(kj::byte* out, size_t min_bytes,
       });
 }
 
+kj::Promise<bool> BufferedStream::ConsumePrefix(
+    kj::ArrayPtr<const kj::byte> prefix) {
+  const size_t have = end_ - begin_;
+  if (memcmp(buffer_.begin() + begin_, prefix.begin(),
+             std::min(have, prefix.size())) != 0) {
+    return false;
+  }
+  if (have >= prefix.size()) {
+    begin_ += prefix.size();
+    if (begin_ == end_) begin_ = end_ = 0;
+    return true;
+  }
+  if (begin_ > 0) {  // room for the rest of the prefix after what we have
+    memmove(buffer_.begin(), buffer_.begin() + begin_, have);
+    begin_ = 0;
+    end_ = have;
+  }
+  return inner_->tryRead(buffer_.begin() + end_, 1, buffer_.size() - end_)
+      .then([this, prefix](size_t n) -> kj::Promise<bool> {
+        if (n == 0) return false;  // ended first
+        bytes_read_ += n;
+        end_ += n;
+        return ConsumePrefix(prefix);
+      });
+}
+
 kj::Promise<void> BufferedStream::write(const void* buffer, size_t size) {
   kj::ArrayPtr<const kj::byte> piece(static_cast<const kj::byte*>(buffer),
                                      size);

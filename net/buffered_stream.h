@@ -57,6 +57,15 @@ class BufferedStream final : public kj::AsyncIoStream {
     inner_->getpeername(addr, length);
   }
 
+  // Waits until the stream is known to start with `prefix` or not (a byte
+  // differs, or the stream ends first). On a match the prefix is consumed;
+  // otherwise nothing is, and the next read starts at the first byte.
+  // `prefix` must outlive the promise and fit the read buffer.
+  kj::Promise<bool> ConsumePrefix(kj::ArrayPtr<const kj::byte> prefix);
+
+  // Bytes written to this stream that the underlying one has not taken yet.
+  size_t unwritten_bytes() const { return pending_.size() + in_flight_.size(); }
+
   // Bytes read from the underlying stream so far (an idle connection's
   // count stands still).
   uint64_t bytes_read() const { return bytes_read_; }

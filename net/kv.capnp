@@ -146,8 +146,3 @@ interface KvService {
   # is in it); answered once the last chunk was taken.
   saveSnapshot @7 (sink :SnapshotSink) -> (result :Result);
 }
-
-using Raft = import "/net/raft.capnp";
-
-# What every kvnode serves on its one port: Raft peers and clients alike.
-interface Node extends(Raft.RaftPeer, KvService) {}

@@ -1,5 +1,6 @@
 #include "net/peer_transport.h"
 
+#include <capnp/serialize-async.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -7,6 +8,7 @@
 
 #include "net/buffered_stream.h"
 #include "net/bytes.h"
+#include "net/peer_stream.h"
 #include "net/raft_codec.h"
 
 namespace raftkv::net {
@@ -24,15 +26,16 @@ class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
 
 IgnoreErrors ignore_errors;
 
-}  // namespace
-
-capnp::ReaderOptions PeerReaderOptions() {
+// A peer answers a stream with acknowledgements and at most a line of
+// refusal: anything larger is refused before it is allocated.
+capnp::ReaderOptions AcknowledgementLimits() {
   capnp::ReaderOptions options;
-  options.traversalLimitInWords =
-      (512ull << 20) / sizeof(capnp::word);  // 512 MiB
-  options.nestingLimit = 64;
+  options.traversalLimitInWords = (64 << 10) / sizeof(capnp::word);
+  options.nestingLimit = 8;
   return options;
 }
+
+}  // namespace
 
 void SetNoDelay(kj::AsyncIoStream& stream) {
   int one = 1;
@@ -43,31 +46,54 @@ void SetNoDelay(kj::AsyncIoStream& stream) {
   }
 }
 
+// One established connection. Its tasks (the acknowledgement reader, the
+// deadline, write errors) end with it; it is destroyed outside its own
+// callbacks (Reset hands it to the transport's tasks).
+struct PeerTransport::Connection final : public kj::TaskSet::ErrorHandler {
+  Connection(PeerTransport& transport, Link& link, uint64_t generation,
+             kj::Own<kj::AsyncIoStream> raw)
+      : transport(transport),
+        link(link),
+        generation(generation),
+        stream(kj::heap<BufferedStream>(kj::mv(raw))) {}
+  void taskFailed(kj::Exception&& e) override;
+
+  PeerTransport& transport;
+  Link& link;
+  const uint64_t generation;
+  kj::Own<BufferedStream> stream;
+  uint64_t frames_sent = 0;           // hello included
+  std::deque<kj::TimePoint> unacked;  // when each untaken frame was sent
+  bool watching = false;
+  kj::TaskSet tasks{*this};  // declared after the stream: cancelled first
+};
+
 struct PeerTransport::Link {
   raft::NodeId id;
   std::string address;
   std::deque<raft::Message> queue;
-  // The live connection, if any.
-  kj::Own<kj::AsyncIoStream> stream;
-  kj::Own<capnp::TwoPartyVatNetwork> network;
-  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc;
-  kj::Maybe<wire::RaftPeer::Client> peer;
+  kj::Own<Connection> connection;  // open: hello written
   bool connecting = false;
   bool up = false;       // answered since the last failure
   bool probing = false;  // redialled at once after losing an answering link
   uint64_t generation =
       0;  // bumps on every disconnect, to ignore stale completions
-  int calls_in_flight = 0;
   uint64_t backoff_ms = kMinBackoffMs;
   kj::TimePoint next_attempt = kj::origin<kj::TimePoint>();
   PeerLinkStats stats;
 };
 
+void PeerTransport::Connection::taskFailed(kj::Exception&& e) {
+  if (link.generation == generation) transport.Disconnect(link, e);
+}
+
 PeerTransport::PeerTransport(kj::AsyncIoContext& io, uint64_t cluster_id,
+                             raft::NodeId self,
                              std::map<raft::NodeId, std::string> peer_addresses,
                              uint64_t seed)
     : io_(io),
       cluster_id_(cluster_id),
+      self_(self),
       rng_(seed),
       error_handler_(&ignore_errors),
       tasks_(kj::heap<kj::TaskSet>(*error_handler_)) {
@@ -77,7 +103,7 @@ PeerTransport::PeerTransport(kj::AsyncIoContext& io, uint64_t cluster_id,
 void PeerTransport::SetPeers(
     const std::map<raft::NodeId, std::string>& peer_addresses) {
   // Links are never destroyed while the transport lives: completions of
-  // their calls still point at them (and ignore them by generation).
+  // their connections still point at them (and ignore them by generation).
   for (auto& [id, link] : links_) {
     auto it = peer_addresses.find(id);
     const std::string address = it == peer_addresses.end() ? "" : it->second;
@@ -100,14 +126,13 @@ void PeerTransport::SetPeers(
 
 void PeerTransport::Reset(Link& link) {
   ++link.generation;
-  link.peer = nullptr;
-  link.rpc = nullptr;
-  link.network = nullptr;
-  link.stream = nullptr;
+  if (link.connection.get() != nullptr) {
+    // Not here: this may run inside one of the connection's own callbacks.
+    tasks_->add(kj::evalLater([] {}).attach(kj::mv(link.connection)));
+  }
   link.connecting = false;
   link.up = false;
   link.probing = false;
-  link.calls_in_flight = 0;
   dropped_ += link.queue.size();
   link.queue.clear();
   link.backoff_ms = kMinBackoffMs;
@@ -115,6 +140,7 @@ void PeerTransport::Reset(Link& link) {
 }
 
 PeerTransport::~PeerTransport() {
+  for (auto& [id, link] : links_) link->connection = nullptr;
   tasks_ = nullptr;
   links_.clear();
 }
@@ -140,25 +166,19 @@ void PeerTransport::Send(std::vector<raft::Message> messages) {
 }
 
 void PeerTransport::SendSnapshotChunk(const raft::SnapshotChunk& chunk) {
-  SendNow(chunk.to, [this, &chunk](wire::RaftPeer::Client& peer) {
-    auto request = peer.snapshotChunkRequest();
-    request.setClusterId(cluster_id_);
-    ToWire(chunk, request.initChunk());
-    return request.send().ignoreResult();
+  SendNow(chunk.to, [&chunk](capnp::MallocMessageBuilder& frame) {
+    ToWire(chunk, frame.initRoot<wire::PeerFrame>().initSnapshotChunk());
   });
 }
 
 void PeerTransport::SendSnapshotAck(const raft::SnapshotAck& ack) {
-  SendNow(ack.to, [this, &ack](wire::RaftPeer::Client& peer) {
-    auto request = peer.snapshotAckRequest();
-    request.setClusterId(cluster_id_);
-    ToWire(ack, request.initAck());
-    return request.send().ignoreResult();
+  SendNow(ack.to, [&ack](capnp::MallocMessageBuilder& frame) {
+    ToWire(ack, frame.initRoot<wire::PeerFrame>().initSnapshotAck());
   });
 }
 
-template <typename Request>
-void PeerTransport::SendNow(raft::NodeId to, Request request) {
+template <typename Build>
+void PeerTransport::SendNow(raft::NodeId to, Build build) {
   auto it = links_.find(to);
   if (it == links_.end() || it->second->address.empty()) {
     ++dropped_;
@@ -168,15 +188,10 @@ void PeerTransport::SendNow(raft::NodeId to, Request request) {
   // What is queued goes first, so that the stream keeps its place among the
   // peer's messages.
   Flush(link);
-  KJ_IF_MAYBE (peer, link.peer) {
-    const uint64_t generation = link.generation;
-    Link* target = &link;
-    tasks_->add(
-        request(*peer).then([] {},
-                            [this, target, generation](kj::Exception&& e) {
-                              if (target->generation == generation)
-                                Disconnect(*target, e);
-                            }));
+  if (link.connection.get() != nullptr) {
+    kj::Own<capnp::MallocMessageBuilder> frame = NewFrame(1 << 10);
+    build(*frame);
+    Write(link, kj::mv(frame));
     return;
   }
   ++dropped_;
@@ -185,77 +200,89 @@ void PeerTransport::SendNow(raft::NodeId to, Request request) {
 
 void PeerTransport::Flush(Link& link) {
   if (link.queue.empty()) return;
-  KJ_IF_MAYBE (peer, link.peer) {
-    while (!link.queue.empty() && link.calls_in_flight < kMaxCallsInFlight) {
-      size_t count = 0, bytes = 0, entries = 0;
-      for (const raft::Message& m : link.queue) {
-        ++count;
-        entries += m.entries.size();
-        for (const raft::Entry& e : m.entries) bytes += e.ByteSize();
-        bytes += m.snapshot_data.size();
-        if (bytes >= kMaxBatchBytes) break;
-      }
-      // A first segment that fits the batch (Cap'n Proto's default is 8 KiB,
-      // zeroed, for every call): a message is 16 words, an entry 4 and its
-      // bytes.
-      auto request = peer->deliverRequest(capnp::MessageSize{
-          16 + count * 16 + entries * 4 + bytes / sizeof(capnp::word) +
-              (client_address_.size() + peer_address_.size()) /
-                  sizeof(capnp::word),
-          0});
-      request.setClusterId(cluster_id_);
-      if (!client_address_.empty()) request.setClientAddress(client_address_);
-      if (!peer_address_.empty()) request.setPeerAddress(peer_address_);
-      if (packed_) {
-        const std::string packed = PackMessages(link.queue, count);
-        request.setPacked(AsData(packed));
-        link.stats.batch_bytes += packed.size();
-        link.queue.erase(link.queue.begin(),
-                         link.queue.begin() + static_cast<ptrdiff_t>(count));
-      } else {
-        auto list = request.initMessages(static_cast<unsigned>(count));
-        for (size_t i = 0; i < count; ++i) {
-          ToWire(link.queue.front(), list[static_cast<unsigned>(i)]);
-          link.queue.pop_front();
-        }
-        link.stats.batch_bytes +=
-            list.asReader().totalSize().wordCount * sizeof(capnp::word);
-      }
-      ++link.calls_in_flight;
-      link.stats.messages_sent += count;
-      link.stats.bytes_sent += bytes;
-      const uint64_t generation = link.generation;
-      const kj::TimePoint sent = io_.provider->getTimer().now();
-      Link* target = &link;
-      // A call that is not answered within the deadline means a stalled
-      // connection (packets dropped, the peer paused or gone without a
-      // reset): TCP alone would wait out its backed-off retransmissions,
-      // seconds after a long partition heals. Redial instead.
-      tasks_->add(
-          io_.provider->getTimer()
-              .timeoutAfter(kCallDeadlineMs * kj::MILLISECONDS, request.send())
-              .then(
-                  [this, target, generation, sent](auto&&) {
-                    if (target->generation != generation) return;
-                    ++target->stats.answers;
-                    target->up = true;
-                    target->probing = false;
-                    target->stats.round_trip_seconds =
-                        static_cast<double>(
-                            (io_.provider->getTimer().now() - sent) /
-                            kj::NANOSECONDS) /
-                        1e9;
-                    --target->calls_in_flight;
-                    Flush(*target);
-                  },
-                  [this, target, generation](kj::Exception&& e) {
-                    if (target->generation != generation) return;
-                    Disconnect(*target, e);
-                  }));
-    }
+  if (link.connection.get() == nullptr) {
+    Connect(link);
     return;
   }
-  Connect(link);
+  // Far behind: the next Send tries again (its queue bounded meanwhile).
+  if (link.connection->stream->unwritten_bytes() >=
+      BufferedStream::kMaxPendingBytes) {
+    return;
+  }
+  while (!link.queue.empty()) {
+    size_t count = 0, bytes = 0, entries = 0;
+    for (const raft::Message& m : link.queue) {
+      ++count;
+      entries += m.entries.size();
+      for (const raft::Entry& e : m.entries) bytes += e.ByteSize();
+      bytes += m.snapshot_data.size();
+      if (bytes >= kMaxBatchBytes) break;
+    }
+    // A message is 16 words, an entry 4 and its bytes.
+    kj::Own<capnp::MallocMessageBuilder> frame =
+        NewFrame(count * 16 + entries * 4 + bytes / sizeof(capnp::word));
+    auto root = frame->initRoot<wire::PeerFrame>();
+    if (packed_) {
+      const std::string packed = PackMessages(link.queue, count);
+      root.setPacked(AsData(packed));
+      link.stats.batch_bytes += packed.size();
+      link.queue.erase(link.queue.begin(),
+                       link.queue.begin() + static_cast<ptrdiff_t>(count));
+    } else {
+      auto list = root.initMessages(static_cast<unsigned>(count));
+      for (size_t i = 0; i < count; ++i) {
+        ToWire(link.queue.front(), list[static_cast<unsigned>(i)]);
+        link.queue.pop_front();
+      }
+      link.stats.batch_bytes +=
+          list.asReader().totalSize().wordCount * sizeof(capnp::word);
+    }
+    link.stats.messages_sent += count;
+    link.stats.bytes_sent += bytes;
+    Write(link, kj::mv(frame));
+  }
+}
+
+void PeerTransport::Write(Link& link,
+                          kj::Own<capnp::MallocMessageBuilder> frame) {
+  Connection& connection = *link.connection;
+  ++connection.frames_sent;
+  connection.unacked.push_back(io_.provider->getTimer().now());
+  // The stream copies the frame at once; the promise reports a failure.
+  connection.tasks.add(WriteFrame(*connection.stream, kj::mv(frame)));
+  Watch(link);
+}
+
+void PeerTransport::Watch(Link& link) {
+  Connection& connection = *link.connection;
+  if (connection.watching || connection.unacked.empty()) return;
+  connection.watching = true;
+  kj::Timer& timer = io_.provider->getTimer();
+  Link* target = &link;
+  const uint64_t generation = link.generation;
+  // A frame not taken within the deadline means a stalled connection
+  // (packets dropped, the peer paused or gone without a reset): TCP alone
+  // would wait out its backed-off retransmissions, seconds after a long
+  // partition heals. Redial instead.
+  connection.tasks.add(
+      timer
+          .atTime(connection.unacked.front() +
+                  kFrameDeadlineMs * kj::MILLISECONDS)
+          .then([this, target, generation, &timer] {
+            if (target->generation != generation) return;
+            Connection& watched = *target->connection;
+            watched.watching = false;
+            if (!watched.unacked.empty() &&
+                timer.now() - watched.unacked.front() >=
+                    kFrameDeadlineMs * kj::MILLISECONDS) {
+              Disconnect(
+                  *target,
+                  KJ_EXCEPTION(OVERLOADED,
+                               "peer took no frame within the deadline"));
+              return;
+            }
+            Watch(*target);
+          }));
 }
 
 void PeerTransport::Connect(Link& link) {
@@ -300,29 +327,7 @@ void PeerTransport::Connect(Link& link) {
               [this, target, generation](kj::Own<kj::AsyncIoStream> stream) {
                 target->connecting = false;
                 if (target->generation != generation) return;
-                SetNoDelay(*stream);
-                target->stream = kj::heap<BufferedStream>(kj::mv(stream));
-                target->network = kj::heap<capnp::TwoPartyVatNetwork>(
-                    *target->stream, capnp::rpc::twoparty::Side::CLIENT,
-                    PeerReaderOptions());
-                target->rpc =
-                    kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(
-                        capnp::makeRpcClient(*target->network));
-                capnp::MallocMessageBuilder vat;
-                auto server = vat.initRoot<capnp::rpc::twoparty::VatId>();
-                server.setSide(capnp::rpc::twoparty::Side::SERVER);
-                target->peer =
-                    target->rpc->bootstrap(server).castAs<wire::RaftPeer>();
-                target->backoff_ms = kMinBackoffMs;
-                ++target->stats.connects;
-                tasks_->add(target->network->onDisconnect().then(
-                    [this, target, generation]() {
-                      if (target->generation == generation) {
-                        Disconnect(*target,
-                                   KJ_EXCEPTION(DISCONNECTED, "peer hung up"));
-                      }
-                    }));
-                Flush(*target);
+                Opened(*target, kj::mv(stream));
               },
               [this, target, generation](kj::Exception&& e) {
                 target->connecting = false;
@@ -330,12 +335,82 @@ void PeerTransport::Connect(Link& link) {
               }));
 }
 
+void PeerTransport::Opened(Link& link, kj::Own<kj::AsyncIoStream> stream) {
+  SetNoDelay(*stream);
+  link.connection =
+      kj::heap<Connection>(*this, link, link.generation, kj::mv(stream));
+  link.backoff_ms = kMinBackoffMs;
+  ++link.stats.connects;
+  Connection& connection = *link.connection;
+  connection.tasks.add(connection.stream->write(PeerStreamPreamble().begin(),
+                                                PeerStreamPreamble().size()));
+  kj::Own<capnp::MallocMessageBuilder> frame =
+      NewFrame((peer_address_.size() + client_address_.size()) / 8 + 8);
+  auto hello = frame->initRoot<wire::PeerFrame>().initHello();
+  hello.setClusterId(cluster_id_);
+  hello.setFrom(self_);
+  hello.setPeerAddress(peer_address_);
+  hello.setClientAddress(client_address_);
+  Write(link, kj::mv(frame));
+  connection.tasks.add(ReadAcknowledgements(link, link.generation));
+  Flush(link);
+}
+
+kj::Promise<void> PeerTransport::ReadAcknowledgements(Link& link,
+                                                      uint64_t generation) {
+  Link* target = &link;
+  return capnp::tryReadMessage(*link.connection->stream,
+                               AcknowledgementLimits())
+      .then([this, target,
+             generation](kj::Maybe<kj::Own<capnp::MessageReader>> read)
+                -> kj::Promise<void> {
+        if (target->generation != generation) return kj::READY_NOW;
+        KJ_IF_MAYBE (message, read) {
+          auto frame = (*message)->getRoot<wire::PeerFrame>();
+          if (frame.isReceived()) {
+            Acknowledged(*target, frame.getReceived());
+            return ReadAcknowledgements(*target, generation);
+          }
+          if (frame.isRefused()) {
+            // Not evidence that the peer is down: it is there, and said no.
+            return KJ_EXCEPTION(FAILED, "peer refused the stream",
+                                frame.getRefused());
+          }
+          return KJ_EXCEPTION(FAILED, "peer sent an unexpected frame");
+        }
+        return KJ_EXCEPTION(DISCONNECTED, "peer hung up");
+      });
+}
+
+void PeerTransport::Acknowledged(Link& link, uint64_t frames) {
+  Connection& connection = *link.connection;
+  const uint64_t untaken =
+      connection.frames_sent - std::min(frames, connection.frames_sent);
+  kj::Maybe<kj::TimePoint> sent;
+  while (connection.unacked.size() > untaken) {
+    sent = connection.unacked.front();
+    connection.unacked.pop_front();
+  }
+  ++link.stats.answers;
+  link.up = true;
+  link.probing = false;
+  KJ_IF_MAYBE (time, sent) {
+    link.stats.round_trip_seconds =
+        static_cast<double>((io_.provider->getTimer().now() - *time) /
+                            kj::NANOSECONDS) /
+        1e9;
+  }
+}
+
 std::vector<PeerLinkStats> PeerTransport::Stats() const {
   std::vector<PeerLinkStats> stats;
   for (const auto& [id, link] : links_) {
     if (link->address.empty()) continue;
     stats.push_back(link->stats);
-    stats.back().calls_in_flight = link->calls_in_flight;
+    stats.back().frames_unacknowledged =
+        link->connection.get() == nullptr
+            ? 0
+            : static_cast<int>(link->connection->unacked.size());
   }
   return stats;
 }

@@ -63,17 +63,30 @@ struct RaftBatch {
   messages @0 :List(RaftMessage);
 }
 
-interface RaftPeer {
-  # Delivers a batch of messages from one peer, in order. The reply only acknowledges
-  # receipt; Raft's own responses travel as messages the other way.
-  deliver @0 (clusterId :UInt64, messages :List(RaftMessage), clientAddress :Text,
-              packed :Data, peerAddress :Text) -> ();
-  # clientAddress: where the sender serves clients, when not on this port
-  # (--client-bind); "not the leader" answers name it.
-  # packed: instead of `messages`, a RaftBatch in Cap'n Proto's packed encoding.
-  # peerAddress: where the sender listens for peers (its member address), so that
-  # a node whose log does not list it yet (a record it has not received) can answer.
-  # Streams a snapshot: one chunk per call, the next only after its SnapshotAck.
-  snapshotChunk @1 (clusterId :UInt64, chunk :SnapshotChunk) -> ();
-  snapshotAck @2 (clusterId :UInt64, ack :SnapshotAck) -> ();
+# The peer stream (net/peer_stream.h): one TCP (or TLS) connection per pair of
+# nodes and direction, opened with an 8-byte preamble, then a sequence of
+# PeerFrames in Cap'n Proto's stream framing. The dialler sends hello first,
+# then messages, snapshot chunks and acks, one way; the receiver sends back only
+# `received` (how many frames it has taken, once per event-loop turn), or
+# `refused` before it closes.
+struct PeerHello {
+  clusterId @0 :UInt64;
+  from @1 :UInt64;            # the sender's node id
+  peerAddress @2 :Text;       # where the sender listens for peers (its member
+                              # address), so that a node whose log does not
+                              # list it yet can answer
+  clientAddress @3 :Text;     # where it serves clients, when not on this port
+                              # (--client-bind); "not the leader" answers name it
+}
+
+struct PeerFrame {
+  union {
+    hello @0 :PeerHello;
+    messages @1 :List(RaftMessage);   # a batch from one peer, in order
+    packed @2 :Data;                  # instead: a RaftBatch, packed encoding
+    snapshotChunk @3 :SnapshotChunk;  # one piece; the next after its ack
+    snapshotAck @4 :SnapshotAck;
+    received @5 :UInt64;              # receiver to sender: frames taken so far
+    refused @6 :Text;                 # receiver to sender, then it closes
+  }
 }
