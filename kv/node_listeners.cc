@@ -29,7 +29,7 @@ struct ServerConnection {
 
 // The largest message each face reads, checked against the frame's segment
 // table before anything is allocated (capnp's traversal limit): a client
-// request is at most --max-request-bytes plus RPC framing; a peer's deliver
+// request is at most --max-request-bytes plus RPC framing; a peer stream's
 // batch stops growing past 4 MiB (net::PeerTransport) and a snapshot chunk
 // is at most 4 MiB, with entries up to a request each.
 capnp::ReaderOptions LimitsFor(Face face, uint64_t max_request_bytes) {

@@ -104,11 +104,12 @@ class NodeRuntime {
   std::string LeaderAddress() const {
     return driver_->ClientAddressOf(driver_->leader());
   }
-  // A peer serves clients at `address` (node_service.cc, from deliver).
+  // A peer serves clients at `address` (node_peer_inbox.cc, from its hello).
   void NoteClientAddress(raft::NodeId id, const std::string& address) {
     driver_->SetClientAddress(id, address);
   }
-  // A peer listens for peers at `address` (node_service.cc, from deliver).
+  // A peer listens for peers at `address` (node_peer_inbox.cc, from its
+  // hello).
   void NotePeerAddress(raft::NodeId id, const std::string& address) {
     driver_->LearnPeerAddress(id, address);
   }

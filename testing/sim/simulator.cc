@@ -401,7 +401,7 @@ class Simulation {
         to.driver->DeliverSnapshotAck(*ack);
       } else {
         const Message& m = std::get<Message>(flight.packet);
-        // Where the sender listens, as production's deliver says.
+        // Where the sender listens, as production's peer stream hello says.
         to.driver->LearnPeerAddress(from, absl::StrCat("sim:", from));
         if (options_.trace && now_ >= options_.trace_messages_from) {
           Trace(absl::StrCat(raft::MessageTypeName(m.type), " ", m.from, "->",

@@ -172,7 +172,7 @@ TEST(SimulatorTest, FoundBefore_NodesAnswerMembersTheirLogDoesNotListYet) {
   // Two runs that once ended without a leader: a joining node replaying old
   // records that do not list the leader sending them, and a voter behind on
   // the log asked for its vote by a member added after its last record. Both
-  // could not answer (no address) until deliver carried the sender's.
+  // could not answer (no address) until peers told their address (now in the peer stream's hello).
   SimOptions paused;
   paused.seed = 260;
   paused.pause_rate = 0.002;
