@@ -37,6 +37,47 @@ TEST(BufferedStreamTest, DeliversEveryByteInOrderAcrossSmallAndLargeReads) {
   EXPECT_EQ(received, sent);
 }
 
+// A prefix is consumed only when the stream starts with it, whether it
+// arrives whole or a byte at a time; otherwise the bytes stay to be read.
+TEST(BufferedStreamTest, ConsumesAPrefixOnlyWhenTheStreamStartsWithIt) {
+  static const kj::byte kPrefix[4] = {0xff, 0xfe, 'P', '1'};
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  {
+    kj::TwoWayPipe pipe = io.provider->newTwoWayPipe();
+    BufferedStream reader(kj::mv(pipe.ends[0]));
+    auto matched = reader.ConsumePrefix(kj::arrayPtr(kPrefix, 4));
+    for (int i = 0; i < 4; ++i) {  // a byte per write
+      pipe.ends[1]->write(kPrefix + i, 1).wait(io.waitScope);
+      io.provider->getTimer()
+          .afterDelay(1 * kj::MILLISECONDS)
+          .wait(io.waitScope);
+    }
+    pipe.ends[1]->write("rest", 4).wait(io.waitScope);
+    EXPECT_TRUE(matched.wait(io.waitScope));
+    char buffer[4];
+    ASSERT_EQ(reader.tryRead(buffer, 4, 4).wait(io.waitScope), 4u);
+    EXPECT_EQ(std::string(buffer, 4), "rest");
+  }
+  {
+    kj::TwoWayPipe pipe = io.provider->newTwoWayPipe();
+    BufferedStream reader(kj::mv(pipe.ends[0]));
+    pipe.ends[1]->write("\xff\xfeXYZ", 5).wait(io.waitScope);
+    EXPECT_FALSE(
+        reader.ConsumePrefix(kj::arrayPtr(kPrefix, 4)).wait(io.waitScope));
+    char buffer[5];
+    ASSERT_EQ(reader.tryRead(buffer, 5, 5).wait(io.waitScope), 5u);
+    EXPECT_EQ(std::string(buffer, 5), "\xff\xfeXYZ");
+  }
+  {
+    kj::TwoWayPipe pipe = io.provider->newTwoWayPipe();
+    BufferedStream reader(kj::mv(pipe.ends[0]));
+    pipe.ends[1]->write("\xff", 1).wait(io.waitScope);
+    pipe.ends[1]->shutdownWrite();  // ends inside the prefix
+    EXPECT_FALSE(
+        reader.ConsumePrefix(kj::arrayPtr(kPrefix, 4)).wait(io.waitScope));
+  }
+}
+
 // Everything written in one event-loop turn leaves in one write, in order;
 // writes of a later turn while that one is in progress leave in the next.
 TEST(BufferedStreamTest, WritesOfOneTurnLeaveTogetherInOrder) {

@@ -108,6 +108,43 @@ TEST(ListenersTest, HugeFramesToTheClientPortCostNoMemory) {
   ASSERT_TRUE(h.client().Put("still", "serving").ok());  // the node is fine
 }
 
+// The same on the peer port, past a peer stream's preamble: a frame past the
+// peer limit (64 MiB) is refused from its segment table, and a connection
+// that is neither a peer stream nor (with --client-bind) the client API is
+// closed at once.
+TEST(ListenersTest, HugeFramesOnAPeerStreamCostNoMemory) {
+  auto harness = ClusterHarness::Start({.client_ports = true});
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  ClusterHarness& h = **harness;
+  ASSERT_TRUE(h.WaitForLeader().ok()) << h.Logs();
+  const raft::NodeId target = h.ids()[0];
+  const pid_t pid = h.cluster().pid(target);
+  const uint64_t before = PeakKiB(pid);
+  ASSERT_GT(before, 0u);
+  const unsigned char preamble[8] = {0xff, 0xff, 0xff, 0xff,
+                                     'R',  'K',  'P',  '1'};
+  {
+    const int fd = ConnectLoopback(h.cluster().port(target));
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(send(fd, preamble, sizeof(preamble), MSG_NOSIGNAL), 8);
+    SendHugeFrame(fd, 100ull << 20);
+    EXPECT_TRUE(ClosedWithin(fd, 5000)) << "100 MiB frame not refused";
+    close(fd);
+  }
+  {
+    const int fd = ConnectLoopback(h.cluster().port(target));
+    ASSERT_GE(fd, 0);
+    SendHugeFrame(fd, 1 << 10);  // an RPC frame, to the peer port
+    EXPECT_TRUE(ClosedWithin(fd, 5000)) << "RPC on the peer port not closed";
+    close(fd);
+  }
+  const uint64_t after = PeakKiB(pid);
+  EXPECT_LT(after, before + 8 * 1024)
+      << "peak resident memory grew from " << before << " KiB to " << after
+      << " KiB";
+  ASSERT_TRUE(h.client().Put("still", "serving").ok());  // peers fine too
+}
+
 TEST(ListenersTest, ConnectionFloodIsBoundedAndIdleOnesClose) {
   auto harness = ClusterHarness::Start(
       {.extra_flags = {"--tick-ms=20", "--max-connections=8",
