@@ -339,7 +339,6 @@ void PeerTransport::Opened(Link& link, kj::Own<kj::AsyncIoStream> stream) {
   SetNoDelay(*stream);
   link.connection =
       kj::heap<Connection>(*this, link, link.generation, kj::mv(stream));
-  link.backoff_ms = kMinBackoffMs;
   ++link.stats.connects;
   Connection& connection = *link.connection;
   connection.tasks.add(connection.stream->write(PeerStreamPreamble().begin(),
@@ -394,6 +393,9 @@ void PeerTransport::Acknowledged(Link& link, uint64_t frames) {
   ++link.stats.answers;
   link.up = true;
   link.probing = false;
+  // The peer took more than the hello: a working link, whose next failure
+  // starts the backoff afresh.
+  if (frames > 1) link.backoff_ms = kMinBackoffMs;
   KJ_IF_MAYBE (time, sent) {
     link.stats.round_trip_seconds =
         static_cast<double>((io_.provider->getTimer().now() - *time) /
@@ -427,7 +429,9 @@ void PeerTransport::Disconnect(Link& link, const kj::Exception& why) {
     if (on_peer_down_) on_peer_down_(link.id);
   }
   Reset(link);
-  if (was_up) {
+  // A peer that refused the stream (another cluster, a certificate naming
+  // another node) is not lost; it backs off like one that never answered.
+  if (was_up && why.getType() != kj::Exception::Type::FAILED) {
     // Redial at once: a refusal tells a crashed process from a lost packet.
     link.probing = true;
     Connect(link);

@@ -73,6 +73,7 @@ class CountingInbox final : public PeerInbox {
     return absl::OkStatus();
   }
   absl::Status Messages(std::vector<raft::Message> batch) override {
+    if (refuse_messages) return absl::PermissionDeniedError("not from you");
     messages += static_cast<int>(batch.size());
     ++frames;
     return absl::OkStatus();
@@ -83,6 +84,7 @@ class CountingInbox final : public PeerInbox {
   absl::Status SnapshotAck(const raft::SnapshotAck&) override {
     return absl::OkStatus();
   }
+  bool refuse_messages = false;
   int hellos = 0;
   int frames = 0;
   int messages = 0;
@@ -186,6 +188,24 @@ TEST(PeerTransportTest, ARefusedStreamFailsTheLinkWithoutReportingThePeerDown) {
   const std::vector<PeerLinkStats> stats = transport.Stats();
   ASSERT_EQ(stats.size(), 1u);
   EXPECT_GE(stats[0].failures, 2u);
+}
+
+// A peer that takes the hello and then refuses the messages: a connection
+// that opens is no working link, so the backoff grows (50 ms doubling to 250)
+// instead of starting afresh at every connect (which redialled about every
+// 60 ms: 22 connections in these 2 s).
+TEST(PeerTransportTest, BacksOffFromAPeerThatRefusesAfterTheHello) {
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  StreamServer server(io);
+  server.inbox.refuse_messages = true;
+  kj::Promise<void> accepting = server.AcceptLoop();
+  PeerTransport transport(io, 7, 1, {{2, server.Address()}}, 1);
+  int down = 0;
+  transport.set_on_peer_down([&](raft::NodeId) { ++down; });
+  SendHeartbeats(io, transport, accepting, 2, [] { return false; });
+  EXPECT_GE(server.connections, 2);
+  EXPECT_LE(server.connections, 12);  // 2 s of backoff allows about 9
+  EXPECT_EQ(down, 0);
 }
 
 }  // namespace
