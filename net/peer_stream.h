@@ -14,7 +14,10 @@
 // first word, 0xffffffff, would announce 2^32 segments as RPC framing, which no
 // RPC peer sends.
 //
-// Thread safety: everything here runs on one event loop thread.
+// Thread safety: everything here runs on one event loop thread. Invariants: a
+// stream's first frame is its hello and there is no other; the receiver
+// hands frames to its inbox in the order sent; each `received` count covers
+// every frame before it (counts never decrease).
 #ifndef RAFTKV_NET_PEER_STREAM_H_
 #define RAFTKV_NET_PEER_STREAM_H_
 
