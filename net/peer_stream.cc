@@ -120,6 +120,11 @@ absl::Status Dispatch(wire::PeerFrame::Reader frame, bool said_hello,
   if (!said_hello) return Unexpected("first (not a hello)");
   switch (which) {
     case wire::PeerFrame::MESSAGES: {
+      if (frame.getMessages().size() > kMaxBatchMessages) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("peer stream: a batch of ", frame.getMessages().size(),
+                         " messages; the limit is ", kMaxBatchMessages));
+      }
       std::vector<raft::Message> messages;
       messages.reserve(frame.getMessages().size());
       for (auto wire : frame.getMessages()) {

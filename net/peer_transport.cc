@@ -14,6 +14,10 @@
 namespace raftkv::net {
 namespace {
 
+static_assert(PeerTransport::kMaxQueuedMessages <= kMaxBatchMessages,
+              "a frame carries at most the queue, and a receiver takes at most "
+              "kMaxBatchMessages");
+
 constexpr uint64_t kMinBackoffMs = 50;
 // Low enough that a link comes back within about half a second of a heal
 // (backoff plus jitter plus one connect deadline); a redial is one SYN.

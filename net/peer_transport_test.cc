@@ -9,6 +9,7 @@
 
 #include "net/buffered_stream.h"
 #include "net/peer_stream.h"
+#include "net/raft_codec.h"
 
 namespace raftkv::net {
 namespace {
@@ -206,6 +207,22 @@ TEST(PeerTransportTest, BacksOffFromAPeerThatRefusesAfterTheHello) {
   EXPECT_GE(server.connections, 2);
   EXPECT_LE(server.connections, 12);  // 2 s of backoff allows about 9
   EXPECT_EQ(down, 0);
+}
+
+// A frame of more messages than a sender queues for a peer is refused before
+// any is decoded (a list of empty structs is cheap to send and costly to
+// decode).
+TEST(PeerStreamTest, RefusesABatchOfMoreMessagesThanASenderQueues) {
+  CountingInbox inbox;
+  for (size_t count : {kMaxBatchMessages, kMaxBatchMessages + 1}) {
+    capnp::MallocMessageBuilder frame;
+    frame.initRoot<wire::PeerFrame>().initMessages(
+        static_cast<unsigned>(count));
+    const absl::Status taken =
+        Dispatch(frame.getRoot<wire::PeerFrame>().asReader(), true, inbox);
+    EXPECT_EQ(taken.ok(), count == kMaxBatchMessages) << count << taken;
+  }
+  EXPECT_EQ(inbox.frames, 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <kj/exception.h>
 #include <kj/io.h>
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -78,7 +79,8 @@ absl::StatusOr<raft::Message> FromWire(wire::RaftMessage::Reader in) {
   m.transfer = in.getTransfer();
   m.context = ToString(in.getContext());
   auto entries = in.getEntries();
-  m.entries.reserve(entries.size());
+  // (Not entries.size(): a list of empty structs may claim millions.)
+  m.entries.reserve(std::min<size_t>(entries.size(), 1024));
   raft::LogIndex expected = m.index + 1;
   for (auto entry : entries) {
     if (entry.getType() > static_cast<uint8_t>(raft::EntryType::kConfChange)) {
@@ -184,7 +186,12 @@ absl::StatusOr<std::vector<raft::Message>> UnpackMessages(
     kj::ArrayInputStream in(kj::arrayPtr(
         reinterpret_cast<const kj::byte*>(packed.data()), packed.size()));
     capnp::PackedMessageReader reader(in, limits);
-    for (auto wire : reader.getRoot<wire::RaftBatch>().getMessages()) {
+    auto list = reader.getRoot<wire::RaftBatch>().getMessages();
+    if (list.size() > kMaxBatchMessages) {
+      KJ_FAIL_REQUIRE("more messages than a batch holds", list.size(),
+                      kMaxBatchMessages);
+    }
+    for (auto wire : list) {
       absl::StatusOr<raft::Message> m = FromWire(wire);
       if (m.ok()) messages.push_back(std::move(*m));
     }

@@ -31,7 +31,14 @@ std::string PackMessages(const std::deque<raft::Message>& messages,
 // more than kMaxUnpackedBatchBytes, is an error, refused before its segments
 // are allocated. (A sender's batch holds about 4 MiB of entries: see
 // PeerTransport::kMaxBatchBytes and Config::max_entries_bytes_per_message.)
+// So is one of more than kMaxBatchMessages messages.
 inline constexpr size_t kMaxUnpackedBatchBytes = 64 << 20;
+// The most messages a batch holds: a sender queues no more for one peer
+// (PeerTransport::kMaxQueuedMessages). A list of empty structs costs Cap'n
+// Proto's reader a word per element but a decoded raft::Message hundreds of
+// bytes, so a few bytes of (packed) input could otherwise claim millions of
+// them.
+inline constexpr size_t kMaxBatchMessages = 4096;
 absl::StatusOr<std::vector<raft::Message>> UnpackMessages(
     absl::string_view packed);
 
