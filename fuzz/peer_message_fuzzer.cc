@@ -47,8 +47,8 @@ void CheckRoundTrip(const Value& value) {
 // Checks what the receiver's decoding hands a node.
 class CheckingInbox final : public raftkv::net::PeerInbox {
  public:
-  absl::Status Hello(uint64_t, raftkv::raft::NodeId, std::string_view,
-                     std::string_view) override {
+  absl::Status Hello(uint64_t, raftkv::raft::NodeId, absl::string_view,
+                     absl::string_view) override {
     return absl::OkStatus();
   }
   absl::Status Messages(std::vector<raftkv::raft::Message> messages) override {

@@ -20,8 +20,8 @@ class NodePeerInbox final : public net::PeerInbox {
   }
 
   absl::Status Hello(uint64_t cluster_id, raft::NodeId from,
-                     std::string_view peer_address,
-                     std::string_view client_address) override {
+                     absl::string_view peer_address,
+                     absl::string_view client_address) override {
     if (cluster_id != runtime_.cluster_id()) {
       runtime_.Warn("peer-cluster",
                     absl::StrCat("refused a peer stream from node ", from,

@@ -1,6 +1,6 @@
-// Conversions between Cap'n Proto Data fields and std::string, the one home for
-// them. Thread safety: pure functions. Invariant: AsData's result aliases its
-// argument, which must outlive it.
+// Conversions between Cap'n Proto Data (and Text) fields and std::string, the
+// one home for them. Thread safety: pure functions. Invariant: AsData's result
+// aliases its argument, which must outlive it.
 #ifndef RAFTKV_NET_BYTES_H_
 #define RAFTKV_NET_BYTES_H_
 
@@ -19,6 +19,10 @@ inline std::string ToString(capnp::Data::Reader data) {
 inline absl::string_view AsStringView(capnp::Data::Reader data) {
   return absl::string_view(reinterpret_cast<const char*>(data.begin()),
                            data.size());
+}
+
+inline absl::string_view AsStringView(capnp::Text::Reader text) {
+  return absl::string_view(text.cStr(), text.size());
 }
 
 inline capnp::Data::Reader AsData(const std::string& s) {

@@ -15,10 +15,6 @@ constexpr kj::byte kPreamble[8] = {0xff, 0xff, 0xff, 0xff, 'R', 'K', 'P', '1'};
 // A refused sender gets this long to read why before the connection closes.
 constexpr uint64_t kRefusedLingerMs = 1000;
 
-std::string_view View(capnp::Text::Reader text) {
-  return std::string_view(text.cStr(), text.size());
-}
-
 absl::Status Unexpected(const char* what) {
   return absl::InvalidArgumentError(
       absl::StrCat("peer stream: unexpected ", what, " frame"));
@@ -114,24 +110,17 @@ absl::Status Dispatch(wire::PeerFrame::Reader frame, bool said_hello,
     if (said_hello) return Unexpected("second hello");
     auto hello = frame.getHello();
     return inbox.Hello(hello.getClusterId(), hello.getFrom(),
-                       View(hello.getPeerAddress()),
-                       View(hello.getClientAddress()));
+                       AsStringView(hello.getPeerAddress()),
+                       AsStringView(hello.getClientAddress()));
   }
   if (!said_hello) return Unexpected("first (not a hello)");
   switch (which) {
     case wire::PeerFrame::MESSAGES: {
-      if (frame.getMessages().size() > kMaxBatchMessages) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("peer stream: a batch of ", frame.getMessages().size(),
-                         " messages; the limit is ", kMaxBatchMessages));
-      }
-      std::vector<raft::Message> messages;
-      messages.reserve(frame.getMessages().size());
-      for (auto wire : frame.getMessages()) {
-        absl::StatusOr<raft::Message> m = FromWire(wire);
-        if (m.ok()) messages.push_back(std::move(*m));  // malformed: dropped
-      }
-      return inbox.Messages(std::move(messages));
+      // More than a sender ever queues refuses the stream.
+      absl::StatusOr<std::vector<raft::Message>> messages =
+          FromWire(frame.getMessages());
+      if (!messages.ok()) return messages.status();
+      return inbox.Messages(std::move(*messages));
     }
     case wire::PeerFrame::PACKED: {  // --peer-encoding=packed
       absl::StatusOr<std::vector<raft::Message>> unpacked =

@@ -24,10 +24,10 @@
 #include <capnp/message.h>
 #include <kj/async-io.h>
 
-#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "net/raft.capnp.h"
 #include "raft/message.h"
 
@@ -52,8 +52,8 @@ class PeerInbox {
   virtual ~PeerInbox() = default;
   // The first frame: who sends.
   virtual absl::Status Hello(uint64_t cluster_id, raft::NodeId from,
-                             std::string_view peer_address,
-                             std::string_view client_address) = 0;
+                             absl::string_view peer_address,
+                             absl::string_view client_address) = 0;
   virtual absl::Status Messages(std::vector<raft::Message> messages) = 0;
   virtual absl::Status SnapshotChunk(raft::SnapshotChunk chunk) = 0;
   virtual absl::Status SnapshotAck(const raft::SnapshotAck& ack) = 0;

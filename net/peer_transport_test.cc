@@ -66,7 +66,8 @@ TEST(PeerTransportTest, RedialsAPeerThatNeverAnswers) {
 class CountingInbox final : public PeerInbox {
  public:
   absl::Status Hello(uint64_t cluster_id, raft::NodeId from,
-                     std::string_view peer_address, std::string_view) override {
+                     absl::string_view peer_address,
+                     absl::string_view) override {
     ++hellos;
     if (cluster_id != 7) return absl::FailedPreconditionError("not cluster 7");
     last_from = from;

@@ -181,24 +181,33 @@ absl::StatusOr<std::vector<raft::Message>> UnpackMessages(
   capnp::ReaderOptions limits;
   limits.traversalLimitInWords = kMaxUnpackedBatchBytes / sizeof(capnp::word);
   limits.nestingLimit = 16;
-  std::vector<raft::Message> messages;
+  absl::StatusOr<std::vector<raft::Message>> decoded;
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
     kj::ArrayInputStream in(kj::arrayPtr(
         reinterpret_cast<const kj::byte*>(packed.data()), packed.size()));
     capnp::PackedMessageReader reader(in, limits);
-    auto list = reader.getRoot<wire::RaftBatch>().getMessages();
-    if (list.size() > kMaxBatchMessages) {
-      KJ_FAIL_REQUIRE("more messages than a batch holds", list.size(),
-                      kMaxBatchMessages);
-    }
-    for (auto wire : list) {
-      absl::StatusOr<raft::Message> m = FromWire(wire);
-      if (m.ok()) messages.push_back(std::move(*m));
-    }
+    decoded = FromWire(reader.getRoot<wire::RaftBatch>().getMessages());
   });
   KJ_IF_MAYBE (e, failure) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed packed batch: ", e->getDescription().cStr()));
+  }
+  return decoded;
+}
+
+absl::StatusOr<std::vector<raft::Message>> FromWire(
+    capnp::List<wire::RaftMessage>::Reader batch) {
+  if (batch.size() > kMaxBatchMessages) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch of ", batch.size(),
+                     " messages: more messages than a batch holds (",
+                     kMaxBatchMessages, ")"));
+  }
+  std::vector<raft::Message> messages;
+  messages.reserve(batch.size());
+  for (auto wire : batch) {
+    absl::StatusOr<raft::Message> m = FromWire(wire);
+    if (m.ok()) messages.push_back(std::move(*m));  // malformed: left out
   }
   return messages;
 }

@@ -41,6 +41,10 @@ inline constexpr size_t kMaxUnpackedBatchBytes = 64 << 20;
 inline constexpr size_t kMaxBatchMessages = 4096;
 absl::StatusOr<std::vector<raft::Message>> UnpackMessages(
     absl::string_view packed);
+// A batch's messages, plain or unpacked: malformed ones left out (Raft
+// resends), and more than kMaxBatchMessages an error, before any is decoded.
+absl::StatusOr<std::vector<raft::Message>> FromWire(
+    capnp::List<wire::RaftMessage>::Reader batch);
 
 using raft::kMaxSnapshotChunkBytes;
 
