@@ -69,13 +69,16 @@ class CountingInbox final : public PeerInbox {
                      absl::string_view peer_address,
                      absl::string_view) override {
     ++hellos;
+    if (refuse_all) return absl::PermissionDeniedError("not from you");
     if (cluster_id != 7) return absl::FailedPreconditionError("not cluster 7");
     last_from = from;
     last_peer_address = std::string(peer_address);
     return absl::OkStatus();
   }
   absl::Status Messages(std::vector<raft::Message> batch) override {
-    if (refuse_messages) return absl::PermissionDeniedError("not from you");
+    if (refuse_messages || refuse_all) {
+      return absl::PermissionDeniedError("not from you");
+    }
     messages += static_cast<int>(batch.size());
     ++frames;
     return absl::OkStatus();
@@ -87,6 +90,7 @@ class CountingInbox final : public PeerInbox {
     return absl::OkStatus();
   }
   bool refuse_messages = false;
+  bool refuse_all = false;
   int hellos = 0;
   int frames = 0;
   int messages = 0;
@@ -173,8 +177,9 @@ TEST(PeerTransportTest, SendsWhatOneTurnQueuedAsOneFrame) {
   EXPECT_EQ(server.inbox.frames, frames + 1);
 }
 
-// A peer of another cluster refuses the stream: the link fails (and keeps
-// trying), but a refusal is no evidence that the peer is down.
+// A peer of another cluster refuses the stream at its hello: nothing is
+// delivered, and the link fails and keeps trying (a refusal after answering:
+// the next test).
 TEST(PeerTransportTest, ARefusedStreamFailsTheLinkWithoutReportingThePeerDown) {
   kj::AsyncIoContext io = kj::setupAsyncIo();
   StreamServer server(io);
@@ -190,6 +195,25 @@ TEST(PeerTransportTest, ARefusedStreamFailsTheLinkWithoutReportingThePeerDown) {
   const std::vector<PeerLinkStats> stats = transport.Stats();
   ASSERT_EQ(stats.size(), 1u);
   EXPECT_GE(stats[0].failures, 2u);
+}
+
+// A peer that answered and then refuses the stream (and every redial) is
+// there and says no: its refusals are never taken for a crashed process,
+// whose redial would be refused by the kernel.
+TEST(PeerTransportTest, ARefusalAfterAnsweringIsNoEvidenceThatThePeerIsDown) {
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  StreamServer server(io);
+  kj::Promise<void> accepting = server.AcceptLoop();
+  PeerTransport transport(io, 7, 1, {{2, server.Address()}}, 1);
+  int down = 0;
+  transport.set_on_peer_down([&](raft::NodeId) { ++down; });
+  SendHeartbeats(io, transport, accepting, 5,
+                 [&] { return server.inbox.messages > 5; });
+  ASSERT_GT(server.inbox.messages, 5);
+  server.inbox.refuse_all = true;
+  SendHeartbeats(io, transport, accepting, 2, [] { return false; });
+  EXPECT_GE(server.connections, 2);
+  EXPECT_EQ(down, 0);
 }
 
 // A peer that takes the hello and then refuses the messages: a connection
