@@ -8,6 +8,7 @@
 #include "raft/mutex.h"
 #include "raft/status_macros.h"
 #include "storage/codec.h"
+#include "storage/log_records.h"
 
 namespace raftkv::storage {
 
@@ -38,32 +39,13 @@ std::string EncodeEntry(const Entry& entry) {
 
 std::string EncodeHardState(const raft::HardState& state) {
   std::string out;
-  PutBigEndian64(&out, state.term);
-  PutBigEndian64(&out, state.vote);
-  PutBigEndian64(&out, state.commit);
+  storage::EncodeHardState(state, &out);
   return out;
-}
-
-void PutIdList(std::string* out, const std::vector<raft::NodeId>& ids) {
-  PutBigEndian64(out, ids.size());
-  for (raft::NodeId id : ids) PutBigEndian64(out, id);
-}
-
-std::optional<std::vector<raft::NodeId>> GetIdList(absl::string_view* in) {
-  std::optional<uint64_t> count = GetBigEndian64(in);
-  if (!count.has_value() || *count > in->size() / 8) return std::nullopt;
-  std::vector<raft::NodeId> ids;
-  for (uint64_t i = 0; i < *count; ++i) ids.push_back(*GetBigEndian64(in));
-  return ids;
 }
 
 std::string EncodeSnapshot(const raft::SnapshotMetadata& snapshot) {
   std::string out;
-  PutBigEndian64(&out, snapshot.index);
-  PutBigEndian64(&out, snapshot.term);
-  PutIdList(&out, snapshot.conf_state.voters);
-  PutIdList(&out, snapshot.conf_state.learners);
-  PutIdList(&out, snapshot.conf_state.voters_outgoing);
+  EncodeSnapshotMetadata(snapshot, &out);
   return out;
 }
 
@@ -99,12 +81,10 @@ absl::Status LevelDbLogStorage::Load() {
   leveldb::Status status = handle_.db->Get(read, kHardStateKey, &value);
   if (status.ok()) {
     absl::string_view in(value);
-    std::optional<uint64_t> term = GetBigEndian64(&in),
-                            vote = GetBigEndian64(&in),
-                            commit = GetBigEndian64(&in);
-    if (!commit.has_value() || !in.empty())
+    std::optional<raft::HardState> state = DecodeHardState(&in);
+    if (!state.has_value() || !in.empty())
       return CorruptRecord(path, "bad hard state record");
-    hard_state_ = raft::HardState{*term, *vote, *commit};
+    hard_state_ = *state;
   } else if (!status.IsNotFound()) {
     return LevelDbError(status, "reading the hard state of", path);
   }
@@ -112,17 +92,11 @@ absl::Status LevelDbLogStorage::Load() {
   status = handle_.db->Get(read, kSnapshotKey, &value);
   if (status.ok()) {
     absl::string_view in(value);
-    std::optional<uint64_t> index = GetBigEndian64(&in),
-                            term = GetBigEndian64(&in);
-    std::optional<std::vector<raft::NodeId>> voters = GetIdList(&in), learners,
-                                             outgoing;
-    if (voters.has_value()) learners = GetIdList(&in);
-    if (learners.has_value()) outgoing = GetIdList(&in);
-    if (!term.has_value() || !outgoing.has_value() || !in.empty()) {
+    std::optional<raft::SnapshotMetadata> snapshot =
+        DecodeSnapshotMetadata(&in);
+    if (!snapshot.has_value() || !in.empty())
       return CorruptRecord(path, "bad snapshot metadata record");
-    }
-    snapshot_ =
-        raft::SnapshotMetadata{*index, *term, {*voters, *learners, *outgoing}};
+    snapshot_ = std::move(*snapshot);
   } else if (!status.IsNotFound()) {
     return LevelDbError(status, "reading the snapshot metadata of", path);
   }

@@ -1,6 +1,7 @@
-// One conformance suite for every raft::LogStorage: the LevelDB store and its
+// One conformance suite for every raft::LogStorage: the write-ahead log nodes
+// run, the LevelDB store older data directories are migrated from, and the
 // in-memory twin must agree on every behaviour, so the simulator's storage
-// cannot drift from the real one. Reopen() closes and reopens the LevelDB store
+// cannot drift from the real one. Reopen() closes and reopens a durable store
 // (proving durability) and is a no-op for the twin.
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include "raft/log_storage.h"
 #include "storage/leveldb_log_storage.h"
 #include "storage/memory_log_storage.h"
+#include "storage/wal_log_storage.h"
 #include "testing/temp_dir.h"
 
 namespace raftkv::storage {
@@ -52,6 +54,26 @@ class LevelDbFactory {
   std::unique_ptr<LevelDbLogStorage> storage_;
 };
 
+class WalFactory {
+ public:
+  WalFactory() : dir_(*testing::MakeTempDir("log_conformance")) { Reopen(); }
+  raft::LogStorage* storage() { return storage_.get(); }
+  void Reopen() {
+    storage_.reset();
+    WalLogStorageOptions options;
+    options.entry_cache_bytes = 200;  // small, so reads also exercise the files
+    options.segment_bytes = 300;      // and segments roll, and are removed
+    absl::StatusOr<std::unique_ptr<WalLogStorage>> opened =
+        WalLogStorage::Open(dir_.path() + "/raft-log", options);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    storage_ = std::move(*opened);
+  }
+
+ private:
+  testing::TempDir dir_;
+  std::unique_ptr<WalLogStorage> storage_;
+};
+
 Entry MakeEntry(raft::LogIndex index, raft::Term term, std::string data = "") {
   if (data.empty())
     data = "cmd" + std::to_string(index) + "@" + std::to_string(term);
@@ -86,12 +108,13 @@ class LogStorageConformanceTest : public ::testing::Test {
   Factory factory_;
 };
 
-using Factories = ::testing::Types<MemoryFactory, LevelDbFactory>;
+using Factories = ::testing::Types<MemoryFactory, WalFactory, LevelDbFactory>;
 class FactoryNames {
  public:
   template <typename T>
   static std::string GetName(int) {
-    return std::is_same_v<T, MemoryFactory> ? "Memory" : "LevelDb";
+    if (std::is_same_v<T, MemoryFactory>) return "Memory";
+    return std::is_same_v<T, WalFactory> ? "Wal" : "LevelDb";
   }
 };
 TYPED_TEST_SUITE(LogStorageConformanceTest, Factories, FactoryNames);
