@@ -100,8 +100,8 @@ ABSL_FLAG(uint64_t, snapshot_rate_mib, 0,
           "serve: send snapshots to followers at most this fast, in MiB/s "
           "on the wire (0: unlimited)");
 ABSL_FLAG(uint64_t, storage_write_buffer_mib, 4,
-          "serve: MiB of writes each LevelDB store buffers in memory (1 to "
-          "1024; up to twice this per store is held)");
+          "serve: MiB of writes the KV store's LevelDB buffers in memory (1 "
+          "to 1024; up to twice this is held)");
 ABSL_FLAG(std::string, snapshot_compression, "none",
           "serve: none, or gzip: snapshot chunks sent compressed");
 ABSL_FLAG(std::string, peer_encoding, "plain",

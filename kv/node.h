@@ -81,10 +81,9 @@ struct NodeOptions {
   // Snapshot streams send at most this many MiB per second on the wire (after
   // compression; 0: unlimited).
   uint64_t snapshot_rate_mib = 0;
-  // The memory each of the node's two LevelDB stores (the Raft log and the
-  // state machine) buffers writes in before it writes a table file
-  // (--storage-write-buffer-mib). Up to twice this per store is held while
-  // one buffer is written out. Larger buffers mean fewer compactions: 32 MiB
+  // The memory the state machine's LevelDB store buffers writes in before it
+  // writes a table file (--storage-write-buffer-mib). Up to twice this is
+  // held while one buffer is written out. Larger buffers mean fewer compactions: 32 MiB
   // served 16 KiB values 15-30% faster here (benchmarks/RESULTS.md).
   uint64_t storage_write_buffer_mib = 4;
   // Snapshot chunks go out gzip-compressed (--snapshot-compression=gzip).

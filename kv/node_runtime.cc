@@ -12,6 +12,7 @@
 #include "net/buffered_stream.h"
 #include "raft/status_macros.h"
 #include "storage/file_util.h"
+#include "storage/raft_log.h"
 
 namespace raftkv::kv {
 namespace {
@@ -115,10 +116,7 @@ absl::Status NodeRuntime::Open() {
   RETURN_IF_ERROR(storage::MakeDirectories(options_.data_dir));
   storage::LevelDbOpenOptions leveldb;
   leveldb.write_buffer_bytes = options_.storage_write_buffer_mib << 20;
-  storage::LevelDbLogStorageOptions log_options;
-  log_options.leveldb = leveldb;
-  ASSIGN_OR_RETURN(log_storage_, storage::LevelDbLogStorage::Open(
-                                     options_.data_dir + "/raft", log_options));
+  ASSIGN_OR_RETURN(log_storage_, storage::OpenRaftLog(options_.data_dir));
   storage::LevelDbKvStoreOptions kv_options;
   kv_options.leveldb = leveldb;
   ASSIGN_OR_RETURN(kv_store_, storage::LevelDbKvStore::Open(
@@ -312,7 +310,8 @@ std::string NodeRuntime::RenderMetrics() {
   sample.lease_reads = core.lease_reads_served();
   sample.driver = driver_->stats();
   sample.store_bytes = storage::DirectoryBytes(options_.data_dir + "/kv");
-  sample.log_bytes = storage::DirectoryBytes(options_.data_dir + "/raft");
+  sample.log_bytes = storage::DirectoryBytes(options_.data_dir +
+                                            storage::kRaftLogDirectory);
   sample.peers = peer_transport_->Stats();
   sample.messages_dropped = peer_transport_->messages_dropped();
   return metrics_->Render(sample);

@@ -31,7 +31,7 @@
 #include "net/peer_transport.h"
 #include "net/tls.h"
 #include "storage/leveldb_kv_store.h"
-#include "storage/leveldb_log_storage.h"
+#include "storage/wal_log_storage.h"
 #include "storage/snapshot_staging.h"
 
 namespace raftkv::kv {
@@ -185,7 +185,7 @@ class NodeRuntime {
     bool reported = false;
   };
   std::map<raft::NodeId, PeerTrack> peer_track_;
-  std::unique_ptr<storage::LevelDbLogStorage> log_storage_;
+  std::unique_ptr<storage::WalLogStorage> log_storage_;
   std::unique_ptr<storage::LevelDbKvStore> kv_store_;
   std::unique_ptr<storage::FileSnapshotStaging> staging_;
   std::unique_ptr<net::PeerTransport> peer_transport_;

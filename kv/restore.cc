@@ -10,7 +10,7 @@
 #include "storage/file_util.h"
 #include "storage/kv_snapshot_codec.h"
 #include "storage/leveldb_kv_store.h"
-#include "storage/leveldb_log_storage.h"
+#include "storage/raft_log.h"
 
 namespace raftkv::kv {
 namespace {
@@ -122,7 +122,7 @@ absl::StatusOr<NodeIdentity> RestoreBackup(const RestoreOptions& options,
   }
   {
     ASSIGN_OR_RETURN(
-        auto log, storage::LevelDbLogStorage::Open(options.data_dir + "/raft"));
+        auto log, storage::OpenRaftLog(options.data_dir));
     // A new log after the backup's index, in a term at least the backup's.
     const raft::Term term = std::max<raft::Term>(info.term, 1);
     RETURN_IF_ERROR(log->InstallSnapshot({info.index, term, conf}));
