@@ -1,18 +1,21 @@
-// Storage throughput: what the LevelDB stores sustain on this machine, with
-// real fsyncs.
+// Storage throughput: what the stores sustain on this machine, with real
+// fsyncs. The Raft log benchmarks run against the write-ahead log nodes use
+// (Wal) and, side by side, the LevelDB log store it replaced (LevelDb).
 //
-// BM_LogAppendSynced/B: Save() batches of B 256-byte entries, one fsync each;
-// the
-//   entries_per_s counter across B = 1, 16, 256 shows batching (group commit)
-//   at work.
-// BM_LogEntries/{cache,disk}: reading 64 recent entries from the cache vs.
-// older ones
-//   from LevelDB.
+// BM_LogAppendSynced<Store>/B: Save() batches of B 256-byte entries, one fsync
+//   each; entries_per_s across B = 1, 16, 256 shows batching (group commit).
+//   cpu_ms_per_1k_entries is the whole process's CPU (user + system, LevelDB's
+//   background compaction thread included), with the log compacted every
+//   10,000 entries as a node does.
+// BM_LogEntries<Store, kCache or kDisk>: reading 64 recent entries from the
+// cache
+//   vs. older ones from the files.
 // BM_KvApply: state machine batches of 16 puts of 256 bytes (Apply, no fsync).
 // BM_KvSnapshotRead / BM_KvSnapshotRestore: streaming a 16 MiB store out and
 // back in.
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <memory>
 #include <string>
@@ -21,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "storage/leveldb_kv_store.h"
 #include "storage/leveldb_log_storage.h"
+#include "storage/wal_log_storage.h"
 #include "testing/temp_dir.h"
 
 namespace raftkv::benchmarks {
@@ -31,6 +35,7 @@ using storage::KvBatch;
 using storage::KvMutation;
 using storage::LevelDbKvStore;
 using storage::LevelDbLogStorage;
+using storage::WalLogStorage;
 
 constexpr size_t kEntryBytes = 256;
 
@@ -54,30 +59,80 @@ void SetThroughput(benchmark::State& state, int64_t items, int64_t bytes) {
       static_cast<double>(bytes) / 1e6, benchmark::Counter::kIsRate);
 }
 
+struct Wal {
+  static absl::StatusOr<std::unique_ptr<raft::LogStorage>> Open(
+      const std::string& dir, uint64_t cache_bytes) {
+    storage::WalLogStorageOptions options;
+    options.entry_cache_bytes = cache_bytes;
+    auto log = WalLogStorage::Open(dir + "/raft-log", options);
+    if (!log.ok()) return log.status();
+    return std::unique_ptr<raft::LogStorage>(std::move(*log));
+  }
+};
+
+struct LevelDb {
+  static absl::StatusOr<std::unique_ptr<raft::LogStorage>> Open(
+      const std::string& dir, uint64_t cache_bytes) {
+    storage::LevelDbLogStorageOptions options;
+    options.entry_cache_bytes = cache_bytes;
+    auto log = LevelDbLogStorage::Open(dir + "/raft", options);
+    if (!log.ok()) return log.status();
+    return std::unique_ptr<raft::LogStorage>(std::move(*log));
+  }
+};
+
+// User + system CPU of the whole process, in milliseconds.
+double ProcessCpuMs() {
+  rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
+template <typename Store>
 void BM_LogAppendSynced(benchmark::State& state) {
   auto dir = testing::MakeTempDir("bench_log");
-  auto log = LevelDbLogStorage::Open(dir->path() + "/raft");
+  auto log = Store::Open(dir->path(), 16 << 20);
   if (!log.ok())
     return state.SkipWithError(std::string(log.status().message()).c_str());
   const int64_t batch = state.range(0);
   raft::LogIndex next = 1;
+  const double cpu_before = ProcessCpuMs();
   for (auto _ : state) {
     std::vector<Entry> entries = MakeEntries(next, batch);
     absl::Status saved = (*log)->Save(raft::HardState{1, 1, next - 1}, entries);
     if (!saved.ok())
       return state.SkipWithError(std::string(saved.message()).c_str());
     next += static_cast<raft::LogIndex>(batch);
+    if (next > (*log)->FirstIndex() + 10000) {
+      absl::Status compacted = (*log)->Compact(next - 1, {{1}, {}, {}});
+      if (!compacted.ok())
+        return state.SkipWithError(std::string(compacted.message()).c_str());
+    }
   }
   const int64_t entries = static_cast<int64_t>(state.iterations()) * batch;
   SetThroughput(state, entries, entries * static_cast<int64_t>(kEntryBytes));
+  state.counters["cpu_ms_per_1k_entries"] =
+      (ProcessCpuMs() - cpu_before) * 1000.0 / static_cast<double>(entries);
 }
-BENCHMARK(BM_LogAppendSynced)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_LogAppendSynced, Wal)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(256)
+    ->UseRealTime();
+BENCHMARK_TEMPLATE(BM_LogAppendSynced, LevelDb)
+    ->Arg(1)
+    ->Arg(16)
+    ->Arg(256)
+    ->UseRealTime();
 
-void BM_LogEntries(benchmark::State& state, bool from_cache) {
+constexpr bool kCache = true, kDisk = false;
+
+template <typename Store, bool from_cache>
+void BM_LogEntries(benchmark::State& state) {
   auto dir = testing::MakeTempDir("bench_log_read");
-  storage::LevelDbLogStorageOptions options;
-  options.entry_cache_bytes = 1 << 20;  // about the newest 3,800 entries
-  auto log = LevelDbLogStorage::Open(dir->path() + "/raft", options);
+  // About the newest 3,800 entries.
+  auto log = Store::Open(dir->path(), 1 << 20);
   if (!log.ok())
     return state.SkipWithError(std::string(log.status().message()).c_str());
   constexpr raft::LogIndex kTotal = 20000;
@@ -97,11 +152,11 @@ void BM_LogEntries(benchmark::State& state, bool from_cache) {
   }
   const int64_t entries = static_cast<int64_t>(state.iterations()) * 64;
   SetThroughput(state, entries, entries * static_cast<int64_t>(kEntryBytes));
-  state.counters["disk_reads"] =
-      static_cast<double>((*log)->entries_read_from_disk());
 }
-BENCHMARK_CAPTURE(BM_LogEntries, cache, true);
-BENCHMARK_CAPTURE(BM_LogEntries, disk, false);
+BENCHMARK_TEMPLATE2(BM_LogEntries, Wal, kCache);
+BENCHMARK_TEMPLATE2(BM_LogEntries, Wal, kDisk);
+BENCHMARK_TEMPLATE2(BM_LogEntries, LevelDb, kCache);
+BENCHMARK_TEMPLATE2(BM_LogEntries, LevelDb, kDisk);
 
 void BM_KvApply(benchmark::State& state) {
   auto dir = testing::MakeTempDir("bench_kv");

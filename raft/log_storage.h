@@ -1,8 +1,8 @@
 // LogStorage: the durable Raft log and hard state the consensus core reads and
 // its driver writes, in the style of etcd-io/raft's Storage.
 //
-// Declared here, beside its user (the core); implemented in //storage by
-// LevelDB and by an in-memory twin that share one conformance suite.
+// Declared here, beside its user (the core); implemented in //storage by a
+// write-ahead log and by an in-memory twin that share one conformance suite.
 //
 // The log holds entries [FirstIndex(), LastIndex()]. Entries before
 // FirstIndex() were compacted into the state machine; the last of them is

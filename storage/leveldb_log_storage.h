@@ -1,5 +1,7 @@
-// LevelDbLogStorage: the durable raft::LogStorage, one LevelDB database per
-// node.
+// LevelDbLogStorage: the raft::LogStorage kvnode used before the write-ahead
+// log (WalLogStorage), one LevelDB database per node. It stays to read the
+// data directories of older kvnodes once, when storage::OpenRaftLog moves their
+// log onto the write-ahead log; nothing else opens it.
 //
 // Layout: "e" + big-endian index -> entry (term, type, data); "h" -> hard
 // state; "s" -> snapshot metadata. Every Save, Compact and InstallSnapshot is

@@ -1,8 +1,8 @@
-// MemoryLogStorage: the in-memory twin of LevelDbLogStorage, for the simulator
+// MemoryLogStorage: the in-memory twin of WalLogStorage, for the simulator
 // and tests.
 //
-// Same semantics as the LevelDB implementation (one conformance suite runs
-// against both), but nothing is durable: "durable" means "saved in this
+// Same semantics as the durable implementations (one conformance suite runs
+// against all), but nothing is durable: "durable" means "saved in this
 // object". The simulator models a crash by keeping the object and dropping what
 // the node had not yet saved. Thread safety: internally synchronized.
 // Invariants: those of raft::LogStorage; entries_[i].index == snapshot_.index +
