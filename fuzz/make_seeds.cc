@@ -4,6 +4,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 
+#include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -20,6 +21,8 @@
 #include "net/raft.capnp.h"
 #include "net/raft_codec.h"
 #include "storage/memory_kv_store.h"
+#include "storage/wal_format.h"
+#include "storage/wal_log_storage.h"
 
 namespace {
 
@@ -215,6 +218,65 @@ void CoreSeeds(const fs::path& dir) {
   Write(dir, "hostile", hostile);
 }
 
+// Write-ahead logs (wal_fuzzer's script of segments and frames), written by
+// WalLogStorage itself with small segments, then turned into scripts.
+std::string WalScript(const fs::path& log_dir) {
+  std::vector<std::string> names;
+  for (const auto& file : fs::directory_iterator(log_dir)) {
+    if (raftkv::storage::wal::ParseSegmentName(file.path().filename().string()))
+      names.push_back(file.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  std::string script;
+  for (const std::string& name : names) {
+    if (!script.empty()) script.push_back('\xff');
+    std::ifstream in(log_dir / name, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)),
+                            std::istreambuf_iterator<char>());
+    auto scan = raftkv::storage::wal::ScanSegment(bytes, true, name);
+    if (!scan.ok()) abort();
+    for (const auto& frame : scan->frames) {
+      if (frame.payload.size() > 0xfffd) abort();
+      script.push_back('\1');
+      script.push_back(static_cast<char>(frame.payload.size() >> 8));
+      script.push_back(static_cast<char>(frame.payload.size() & 0xff));
+      script.append(frame.payload.data(), frame.payload.size());
+    }
+  }
+  return script;
+}
+
+void WalSeeds(const fs::path& dir) {
+  using raftkv::raft::Entry;
+  const fs::path work = fs::temp_directory_path() / "make_seeds_wal";
+  fs::remove_all(work);
+  raftkv::storage::WalLogStorageOptions options;
+  options.segment_bytes = 400;
+  {
+    auto log = raftkv::storage::WalLogStorage::Open(work.string(), options);
+    if (!log.ok()) abort();
+    auto& wal = **log;
+    if (!wal.InstallSnapshot({0, 0, {{1, 2, 3}, {}, {}}}).ok()) abort();
+    for (uint64_t i = 1; i <= 40; i += 4) {
+      std::vector<Entry> entries;
+      for (uint64_t j = i; j < i + 4; ++j)
+        entries.push_back(Entry{1 + i / 20, j, raftkv::raft::EntryType::kNormal,
+                                "put k" + std::to_string(j)});
+      if (!wal.Save(raftkv::raft::HardState{1 + i / 20, 1, i}, entries).ok())
+        abort();
+    }
+    const Entry replaced{4, 38, raftkv::raft::EntryType::kConfChange, "conf"};
+    if (!wal.Save(raftkv::raft::HardState{4, 2, 30}, {&replaced, 1}).ok())
+      abort();
+    Write(dir, "log", WalScript(work));
+    if (!wal.Compact(30, {{1, 2, 3}, {}, {}}).ok()) abort();
+  }
+  Write(dir, "compacted-log", WalScript(work));
+  Write(dir, "torn-tail",
+        WalScript(work) + std::string("\xfe\0\0\1\0\x12\x34", 7));
+  fs::remove_all(work);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -229,5 +291,6 @@ int main(int argc, char** argv) {
   SnapshotSeeds(root / "snapshot_codec_fuzzer");
   ParserSeeds(root / "parsers_fuzzer");
   CoreSeeds(root / "core_fuzzer");
+  WalSeeds(root / "wal_fuzzer");
   return 0;
 }

@@ -11,7 +11,7 @@ shift || true
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
   targets=(peer_message_fuzzer client_request_fuzzer command_codec_fuzzer
-           snapshot_codec_fuzzer parsers_fuzzer core_fuzzer core_lease_fuzzer)
+           snapshot_codec_fuzzer parsers_fuzzer core_fuzzer core_lease_fuzzer wal_fuzzer)
 fi
 root="${RAFTKV_FUZZ_ROOT:-/tmp/raftkv-fuzz-root}"
 if ! command -v clang >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
