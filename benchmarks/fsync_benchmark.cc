@@ -3,8 +3,10 @@
 // Every durable raftkv write waits for at least one fsync (DESIGN.md,
 // "Performance model"), so this is the yardstick the storage and replication
 // benchmarks are read against. BM_WriteFdatasync appends `bytes` to a file and
-// fdatasyncs it; BM_WriteNoSync does the same without the sync, to show what
-// the sync itself costs.
+// fdatasyncs it; BM_PreallocatedFdatasync writes the same into a file whose
+// space and size were reserved first (fallocate), as the Raft log's segments
+// are, so the sync flushes data and not the file's new size;
+// BM_WriteNoSync appends without the sync, to show what the sync itself costs.
 
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -18,7 +20,7 @@
 namespace raftkv::benchmarks {
 namespace {
 
-void AppendLoop(benchmark::State& state, bool sync) {
+void AppendLoop(benchmark::State& state, bool sync, bool preallocated) {
   absl::StatusOr<testing::TempDir> dir =
       testing::MakeTempDir("fsync_benchmark");
   if (!dir.ok()) {
@@ -26,9 +28,16 @@ void AppendLoop(benchmark::State& state, bool sync) {
     return;
   }
   const std::string path = dir->path() + "/log";
-  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  int fd = open(path.c_str(),
+                O_WRONLY | O_CREAT | (preallocated ? 0 : O_APPEND), 0644);
   if (fd < 0) {
     state.SkipWithError("cannot open the benchmark file");
+    return;
+  }
+  if (preallocated &&
+      (fallocate(fd, 0, 0, off_t{512} << 20) != 0 || fsync(fd) != 0)) {
+    close(fd);
+    state.SkipWithError("cannot preallocate 512 MiB for the benchmark file");
     return;
   }
   const std::string block(static_cast<size_t>(state.range(0)), 'x');
@@ -51,13 +60,21 @@ void AppendLoop(benchmark::State& state, bool sync) {
 }
 
 void BM_WriteFdatasync(benchmark::State& state) {
-  AppendLoop(state, /*sync=*/true);
+  AppendLoop(state, /*sync=*/true, /*preallocated=*/false);
+}
+void BM_PreallocatedFdatasync(benchmark::State& state) {
+  AppendLoop(state, /*sync=*/true, /*preallocated=*/true);
 }
 void BM_WriteNoSync(benchmark::State& state) {
-  AppendLoop(state, /*sync=*/false);
+  AppendLoop(state, /*sync=*/false, /*preallocated=*/false);
 }
 
 BENCHMARK(BM_WriteFdatasync)->Arg(256)->Arg(4096)->Arg(65536)->UseRealTime();
+BENCHMARK(BM_PreallocatedFdatasync)
+    ->Arg(256)
+    ->Arg(4096)
+    ->Arg(65536)
+    ->UseRealTime();
 BENCHMARK(BM_WriteNoSync)->Arg(256)->Arg(4096)->Arg(65536)->UseRealTime();
 
 }  // namespace

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "raft/mutex.h"
 #include "raft/log_storage.h"
+#include "raft/mutex.h"
 #include "storage/leveldb_env.h"
 
 namespace raftkv::storage {

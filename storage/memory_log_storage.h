@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "raft/mutex.h"
 #include "raft/log_storage.h"
+#include "raft/mutex.h"
 
 namespace raftkv::storage {
 

@@ -2,6 +2,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstring>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -34,9 +37,14 @@ uint32_t FrameCrc(const char* length_field, absl::string_view payload) {
             static_cast<uInt>(payload.size())));
 }
 
+// A preallocated segment is mostly zeros: compared a block at a time.
 bool AllZero(absl::string_view bytes) {
-  for (char c : bytes)
-    if (c != 0) return false;
+  static constexpr char kZeros[4096] = {};
+  while (!bytes.empty()) {
+    const size_t n = std::min(bytes.size(), sizeof(kZeros));
+    if (memcmp(bytes.data(), kZeros, n) != 0) return false;
+    bytes.remove_prefix(n);
+  }
   return true;
 }
 
@@ -210,6 +218,8 @@ absl::StatusOr<SegmentScan> ScanSegment(absl::string_view bytes, bool newest,
     if (rest.size() < kFrameHeaderBytes) {
       torn = "a frame header cut short";
     } else if (AllZero(rest.substr(0, kFrameHeaderBytes))) {
+      // Zeros to the end are space preallocated and not yet written.
+      if (AllZero(rest)) break;
       torn = "a frame header of zeros";
     } else {
       length = GetBigEndian32(rest.data());
@@ -222,7 +232,7 @@ absl::StatusOr<SegmentScan> ScanSegment(absl::string_view bytes, bool newest,
         const absl::string_view payload =
             rest.substr(kFrameHeaderBytes, length);
         if (GetBigEndian32(rest.data() + 4) != FrameCrc(rest.data(), payload)) {
-          if (rest.size() != kFrameHeaderBytes + length) {
+          if (!AllZero(rest.substr(kFrameHeaderBytes + length))) {
             return CorruptLog(path, offset, "frame checksum mismatch");
           }
           torn = "a last frame whose checksum does not match";

@@ -19,14 +19,19 @@
 // an index at or below the last one replaces it and everything after it (the
 // follower's truncation, Raft paper §5.3).
 //
+// Segments are preallocated (their space reserved up front, reading as
+// zeros): zeros from a frame boundary to the end of the file are the end of
+// the frames, not damage.
+//
 // A frame cut short by a crash can only be the last one written: frames are
 // written one at a time, each synced before the next. So in the newest
-// segment, a frame that runs past the end of the file, whose CRC fails and
-// which ends exactly at the end, or whose header is zeros or claims an
-// impossible length (a page of it never reached the disk) ends the log: a torn
-// write that was never acknowledged. Anything else that does not decode —
-// a CRC that fails with frames after it, any damage in an older segment — is
-// corruption and an error naming the file and offset, never skipped.
+// segment, a frame that runs past the end of the file, whose CRC fails with
+// nothing but zeros after it, or whose header is zeros (with bytes of it
+// further on) or claims an impossible length (a page of it never reached the
+// disk) ends the log: a torn write that was never acknowledged. Anything else
+// that does not decode — a CRC that fails with frames after it, any damage in
+// an older segment — is corruption and an error naming the file and offset,
+// never skipped.
 //
 // Thread safety: pure functions. Invariant: ScanSegment never returns a frame
 // whose CRC did not match.

@@ -1,5 +1,8 @@
 #include "storage/wal_log_storage.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +15,26 @@ namespace raftkv::storage {
 using raft::Entry;
 using raft::LogIndex;
 using raft::Term;
+
+namespace {
+
+// Reserves a new segment's blocks and size up front (zeros, which the reader
+// takes for the end of the frames), so that each append's fdatasync flushes
+// data only, not the file's growing size: 120-130 us instead of 165-180 us
+// here (fsync_benchmark's BM_PreallocatedFdatasync against BM_WriteFdatasync).
+// Best effort: where the file system
+// cannot, or the disk has less room than a segment, appends grow the file.
+void Preallocate(const std::string& path, uint64_t bytes) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  if (fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) {
+    // It may have taken part of the space: give it back.
+    (void)!ftruncate(fd, 0);
+  }
+  close(fd);
+}
+
+}  // namespace
 
 WalLogStorage::WalLogStorage(leveldb::Env* env, std::string dir,
                              const WalLogStorageOptions& options)
@@ -57,6 +80,7 @@ absl::Status WalLogStorage::StartSegment(bool installed) {
     broken_ = LevelDbError(status, "starting a log segment in", dir_);
     return broken_;
   }
+  Preallocate(path, segment_bytes_);
   if (newest_ != nullptr) (void)newest_->Close();  // synced already
   newest_.reset(raw);
   newest_bytes_ = 0;

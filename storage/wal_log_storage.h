@@ -5,8 +5,10 @@
 // segment file with one write and one fdatasync, so what returned OK survives
 // kill -9 and power loss, and a frame is either whole or, torn by a crash
 // before its sync returned, dropped at the next open (format and replay rules:
-// storage/wal_format.h). Segments roll over at a size limit; a compaction
-// deletes the segments that hold only compacted entries. Unlike a LevelDB log
+// storage/wal_format.h). Segments roll over at a size limit, each reserving
+// that much disk when it starts (so an append's fdatasync flushes data, not
+// a growing file size); a compaction deletes the segments that hold only
+// compacted entries. Unlike a LevelDB log
 // store, nothing is written twice and nothing is compacted in the background.
 //
 // In memory: where every entry of the log lies on disk (about 40 bytes each,
@@ -42,7 +44,8 @@ struct WalLogStorageOptions {
   // The Env all file I/O goes through; nullptr means leveldb::Env::Default().
   // Tests pass a fault-injecting Env. Not owned; must outlive the storage.
   leveldb::Env* env = nullptr;
-  // A segment that has grown past this is closed and a new one started.
+  // A segment that has grown past this is closed and a new one started. Each
+  // new segment reserves this much disk when it is created.
   uint64_t segment_bytes = 64 << 20;
   // Bytes of recent entries kept in memory.
   uint64_t entry_cache_bytes = 16 << 20;

@@ -44,7 +44,7 @@ class WalLogStorageTest : public ::testing::Test {
 
   absl::StatusOr<std::unique_ptr<WalLogStorage>> Open(
       leveldb::Env* env = nullptr, uint64_t cache_bytes = 16 << 20,
-      uint64_t segment_bytes = 64 << 20) {
+      uint64_t segment_bytes = 1 << 20) {
     WalLogStorageOptions options;
     options.env = env;
     options.entry_cache_bytes = cache_bytes;
@@ -75,6 +75,17 @@ class WalLogStorageTest : public ::testing::Test {
 
   testing::TempDir dir_;
 };
+
+// Where a segment's frames end: its last nonzero byte is the last byte of its
+// last frame (the frames here end in entry data, which is never zero), and
+// zeros follow up to the preallocated size.
+uint64_t DataEnd(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)),
+                          std::istreambuf_iterator<char>());
+  const size_t last = bytes.find_last_not_of('\0');
+  return last == std::string::npos ? 0 : last + 1;
+}
 
 void AppendBytes(const std::string& file, const std::string& bytes) {
   std::ofstream out(file, std::ios::binary | std::ios::app);
@@ -154,47 +165,74 @@ TEST_F(WalLogStorageTest, PowerCut_KeepsEverySyncedSave) {
   EXPECT_EQ(*entries, Range(1, 200, 1));
 }
 
-// A crash in the middle of a write leaves part of the last frame: cut short,
-// or a header whose page never landed (zeros), or whole but with pages of old
-// garbage (its checksum fails and it ends at the end of the file). Each is cut
-// off; the log opens with every synced frame, and what it appends next is read
-// back after another restart (which a frame behind the tear would not be).
+// A crash in the middle of a write leaves part of the last frame in the
+// segment's preallocated zeros: cut short, or with a header whose page never
+// landed (zeros, then a later page of the frame), or whole but with pages of
+// zeros (its checksum fails), or a header cut across pages (an impossible
+// length). Each is cut off; the log opens with every synced frame, and what it
+// appends next is read back after another restart (which a frame behind the
+// tear would not be). The same tears at the end of a file that was not
+// preallocated (a file system without fallocate) are cut off too.
 TEST_F(WalLogStorageTest, TornLastFrame_IsCutOffAndTheLogGoesOn) {
-  const std::vector<std::pair<const char*, std::string>> tears = {
-      {"cut short", std::string("\x00\x00\x01\x00\x12\x34", 6)},
-      {"cut after its header", std::string("\x00\x00\x01\x00\x12\x34\x56\x78"
-                                           "Hxx",
-                                           11)},
-      {"zeros", std::string(300, '\0')},
-      {"checksum", std::string("\x00\x00\x00\x03\x12\x34\x56\x78"
-                               "abc",
-                               11)},
+  struct Tear {
+    const char* what;
+    uint64_t skip;  // bytes of zeros between the last frame and the tear
+    std::string bytes;
   };
-  for (const auto& [what, tear] : tears) {
-    SCOPED_TRACE(what);
-    fs::remove_all(path());
-    AppendBytes(WriteFiftyEntries(), tear);
-    {
+  const std::vector<Tear> tears = {
+      {"cut short", 0, std::string("\x00\x00\x01\x00\x12\x34", 6)},
+      {"cut after its header", 0,
+       std::string("\x00\x00\x01\x00\x12\x34\x56\x78Hxx", 11)},
+      {"header page lost", 4096, std::string("Exxxxxxxxxxxxxxxxxxxxxxxxx")},
+      {"checksum", 0,
+       std::string("\x00\x00\x00\x03\x12\x34\x56\x78"
+                   "abc",
+                   11)},
+      {"impossible length", 0, std::string("\xff\xff\xff\xff\x12\x34", 6)},
+  };
+  for (bool preallocated : {true, false}) {
+    for (const Tear& tear : tears) {
+      SCOPED_TRACE(absl::StrCat(tear.what, preallocated ? "" : ", no zeros"));
+      fs::remove_all(path());
+      const std::string file = WriteFiftyEntries();
+      const uint64_t end = DataEnd(file);
+      if (!preallocated) fs::resize_file(file, end);
+      OverwriteAt(file, end + tear.skip, tear.bytes);
+      {
+        auto log = Open();
+        ASSERT_TRUE(log.ok()) << log.status();
+        EXPECT_EQ((*log)->LastIndex(), 50u);
+        ASSERT_TRUE(
+            (*log)->Save(raft::HardState{2, 1, 50}, Range(51, 60, 2)).ok());
+      }
       auto log = Open();
       ASSERT_TRUE(log.ok()) << log.status();
-      EXPECT_EQ((*log)->LastIndex(), 50u);
-      ASSERT_TRUE(
-          (*log)->Save(raft::HardState{2, 1, 50}, Range(51, 60, 2)).ok());
+      EXPECT_EQ((*log)->LastIndex(), 60u);
+      auto entries = (*log)->Entries(45, 61, kNoByteLimit);
+      ASSERT_TRUE(entries.ok()) << entries.status();
+      EXPECT_EQ(entries->back(), Range(60, 60, 2)[0]);
     }
-    auto log = Open();
-    ASSERT_TRUE(log.ok()) << log.status();
-    EXPECT_EQ((*log)->LastIndex(), 60u);
-    auto entries = (*log)->Entries(45, 61, kNoByteLimit);
-    ASSERT_TRUE(entries.ok()) << entries.status();
-    EXPECT_EQ(entries->back(), Range(60, 60, 2)[0]);
   }
+}
+
+// Each segment reserves its size when it starts: appends then overwrite
+// zeros instead of growing the file, and the zeros read as the end.
+TEST_F(WalLogStorageTest, Segments_ArePreallocatedAndTheirZerosAreTheEnd) {
+  const std::string file = WriteFiftyEntries();
+  EXPECT_EQ(fs::file_size(file), uint64_t{1} << 20);  // the fixture's size
+  EXPECT_LT(DataEnd(file), uint64_t{4} << 10);
+  // Reopened, the zeros are the end: not a torn write to cut off (the file
+  // keeps its size), and no damage once the segment is an older one.
+  ExpectFiftyEntries();
+  EXPECT_EQ(fs::file_size(file), uint64_t{1} << 20);
+  ExpectFiftyEntries();
 }
 
 // Damage to a frame that has frames after it, or to any older segment, was
 // synced data: it is an error naming the file and offset, never cut off.
 TEST_F(WalLogStorageTest, CorruptSyncedFrame_FailsOpenNamingFileAndOffset) {
   const std::string file = WriteFiftyEntries();
-  OverwriteAt(file, fs::file_size(file) / 2, "\xde\xad\xbe\xef");
+  OverwriteAt(file, DataEnd(file) / 2, "\xde\xad\xbe\xef");
   auto log = Open();
   ASSERT_FALSE(log.ok()) << "a corrupt frame must never be skipped silently";
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
@@ -211,7 +249,7 @@ TEST_F(WalLogStorageTest, CorruptSyncedFrame_FailsOpenNamingFileAndOffset) {
 TEST_F(WalLogStorageTest, TearInAnOlderSegment_IsCorruption) {
   const std::string file = WriteFiftyEntries();
   ExpectFiftyEntries();  // the reopen started a newer segment
-  AppendBytes(file, std::string(300, '\0'));
+  OverwriteAt(file, DataEnd(file), std::string("\x00\x00\x01\x00\x12\x34", 6));
   auto log = Open();
   ASSERT_FALSE(log.ok());
   EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
