@@ -79,11 +79,14 @@ NodeMetrics::NodeMetrics()
                        .Help("The KV store's files on disk.")
                        .Register(*registry_)
                        .Add({})),
-      log_bytes_(BuildGauge()
-                     .Name("raftkv_log_size_bytes")
-                     .Help("The Raft log's files on disk.")
-                     .Register(*registry_)
-                     .Add({})),
+      log_bytes_(
+          BuildGauge()
+              .Name("raftkv_log_size_bytes")
+              .Help(
+                  "The Raft log's files on disk (a segment counts the space it "
+                  "reserved when it started).")
+              .Register(*registry_)
+              .Add({})),
       received_(BuildCounter()
                     .Name("raftkv_peer_messages_received_total")
                     .Help("Raft messages received, by sending peer.")

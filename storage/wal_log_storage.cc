@@ -104,6 +104,13 @@ absl::Status WalLogStorage::StartSegment(bool installed) {
 absl::StatusOr<uint64_t> WalLogStorage::WriteFrame(const char* what) {
   if (!broken_.ok()) return broken_;
   const absl::string_view frame = builder_.Finish();
+  if (frame.size() - wal::kFrameHeaderBytes > wal::kMaxFramePayloadBytes) {
+    // A reader would take its header for damage: refused, and nothing written.
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", dir_, ": a batch of ", frame.size(),
+                     " bytes is more than a log frame holds (",
+                     wal::kMaxFramePayloadBytes, "); propose less at once"));
+  }
   leveldb::Status status =
       newest_->Append(leveldb::Slice(frame.data(), frame.size()));
   if (status.ok()) status = newest_->Sync();
