@@ -59,8 +59,7 @@ absl::Status CorruptRecord(const std::string& path, absl::string_view what) {
 
 LevelDbLogStorage::LevelDbLogStorage(LevelDbHandle handle,
                                      const LevelDbLogStorageOptions& options)
-    : entry_cache_bytes_(options.entry_cache_bytes),
-      handle_(std::move(handle)) {}
+    : handle_(std::move(handle)), cache_(options.entry_cache_bytes) {}
 
 absl::StatusOr<std::unique_ptr<LevelDbLogStorage>> LevelDbLogStorage::Open(
     const std::string& path, const LevelDbLogStorageOptions& options) {
@@ -139,39 +138,11 @@ absl::Status LevelDbLogStorage::Load() {
                 std::string(in.substr(1))};
     last_index_ = *index;
     last_term = *term;
-    CacheAppend({&entry, 1});
+    cache_.Append({&entry, 1});
   }
   if (!it->status().ok())
     return LevelDbError(it->status(), "reading the log in", path);
   return absl::OkStatus();
-}
-
-void LevelDbLogStorage::CacheAppend(absl::Span<const Entry> entries) {
-  if (entries.empty()) return;
-  // Drop any cached entries the new ones replace (a truncated suffix).
-  while (!cache_.empty() && cache_.back().index >= entries[0].index) {
-    cache_bytes_ -= cache_.back().ByteSize();
-    cache_.pop_back();
-  }
-  if (!cache_.empty() && cache_.back().index + 1 != entries[0].index) {
-    cache_.clear();
-    cache_bytes_ = 0;
-  }
-  for (const Entry& entry : entries) {
-    cache_.push_back(entry);
-    cache_bytes_ += entry.ByteSize();
-  }
-  while (cache_.size() > 1 && cache_bytes_ > entry_cache_bytes_) {
-    cache_bytes_ -= cache_.front().ByteSize();
-    cache_.pop_front();
-  }
-}
-
-void LevelDbLogStorage::CacheDropThrough(LogIndex index) {
-  while (!cache_.empty() && cache_.front().index <= index) {
-    cache_bytes_ -= cache_.front().ByteSize();
-    cache_.pop_front();
-  }
 }
 
 raft::InitialState LevelDbLogStorage::GetInitialState() const {
@@ -226,9 +197,7 @@ absl::StatusOr<Term> LevelDbLogStorage::TermAtLocked(LogIndex index) const {
   RETURN_IF_ERROR(
       raft::CheckTermIndex(index, snapshot_.index + 1, last_index_));
   if (index == snapshot_.index) return snapshot_.term;
-  if (!cache_.empty() && index >= cache_.front().index) {
-    return cache_[index - cache_.front().index].term;
-  }
+  if (cache_.Holds(index)) return cache_.At(index).term;
   ASSIGN_OR_RETURN(Entry entry, ReadEntry(index));
   return entry.term;
 }
@@ -243,22 +212,10 @@ absl::StatusOr<std::vector<Entry>> LevelDbLogStorage::Entries(
   raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(
       raft::CheckEntriesRange(lo, hi, snapshot_.index + 1, last_index_));
-  std::vector<Entry> out;
-  uint64_t bytes = 0;
-  const LogIndex cache_first =
-      cache_.empty() ? last_index_ + 1 : cache_.front().index;
-  for (LogIndex i = lo; i < hi; ++i) {
-    Entry entry;
-    if (i >= cache_first) {
-      entry = cache_[i - cache_first];
-    } else {
-      ASSIGN_OR_RETURN(entry, ReadEntry(i));
-    }
-    bytes += entry.ByteSize();
-    if (!out.empty() && bytes > max_bytes) break;
-    out.push_back(std::move(entry));
-  }
-  return out;
+  return cache_.Collect(lo, hi, max_bytes,
+                        [this](LogIndex i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                          return ReadEntry(i);
+                        });
 }
 
 absl::Status LevelDbLogStorage::WriteSynced(leveldb::WriteBatch* batch,
@@ -295,7 +252,7 @@ absl::Status LevelDbLogStorage::Save(
   RETURN_IF_ERROR(WriteSynced(&batch, "appending to the log in"));
   if (!entries.empty()) {
     last_index_ = entries.back().index;
-    CacheAppend(entries);
+    cache_.Append(entries);
   }
   if (hard_state.has_value()) hard_state_ = *hard_state;
   return absl::OkStatus();
@@ -314,7 +271,7 @@ absl::Status LevelDbLogStorage::Compact(LogIndex index,
   batch.Put(kSnapshotKey, EncodeSnapshot(snapshot));
   RETURN_IF_ERROR(WriteSynced(&batch, "compacting the log in"));
   snapshot_ = snapshot;
-  CacheDropThrough(index);
+  cache_.DropThrough(index);
   return absl::OkStatus();
 }
 
@@ -332,8 +289,7 @@ absl::Status LevelDbLogStorage::InstallSnapshot(
   RETURN_IF_ERROR(WriteSynced(&batch, "installing a snapshot in"));
   snapshot_ = snapshot;
   last_index_ = snapshot.index;
-  cache_.clear();
-  cache_bytes_ = 0;
+  cache_.Clear();
   return absl::OkStatus();
 }
 

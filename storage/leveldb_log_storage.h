@@ -11,9 +11,8 @@
 // it just appended) does not read LevelDB.
 //
 // Thread safety: internally synchronized by one mutex; LevelDB I/O happens
-// under it. Invariants: those of raft::LogStorage; the cache holds a contiguous
-// suffix of the log, [cache_.front().index, LastIndex()], whose ByteSize() sum
-// stays within the limit (except that it always keeps the newest entry).
+// under it. Invariants: those of raft::LogStorage; the cache (EntryCache) holds
+// a suffix of the log.
 #ifndef RAFTKV_STORAGE_LEVELDB_LOG_STORAGE_H_
 #define RAFTKV_STORAGE_LEVELDB_LOG_STORAGE_H_
 
@@ -28,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "raft/log_storage.h"
 #include "raft/mutex.h"
+#include "storage/entry_cache.h"
 #include "storage/leveldb_env.h"
 
 namespace raftkv::storage {
@@ -73,19 +73,13 @@ class LevelDbLogStorage final : public raft::LogStorage {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status WriteSynced(leveldb::WriteBatch* batch, const char* what)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CacheAppend(absl::Span<const raft::Entry> entries)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CacheDropThrough(raft::LogIndex index)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const uint64_t entry_cache_bytes_;
   mutable raftkv::Mutex mu_;
   LevelDbHandle handle_ ABSL_GUARDED_BY(mu_);
   raft::HardState hard_state_ ABSL_GUARDED_BY(mu_);
   raft::SnapshotMetadata snapshot_ ABSL_GUARDED_BY(mu_);
   raft::LogIndex last_index_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<raft::Entry> cache_ ABSL_GUARDED_BY(mu_);
-  uint64_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  EntryCache cache_ ABSL_GUARDED_BY(mu_);
   mutable uint64_t entries_read_from_disk_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

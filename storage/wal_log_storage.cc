@@ -41,7 +41,7 @@ WalLogStorage::WalLogStorage(leveldb::Env* env, std::string dir,
     : env_(env),
       dir_(std::move(dir)),
       segment_bytes_(options.segment_bytes),
-      entry_cache_bytes_(options.entry_cache_bytes) {}
+      cache_(options.entry_cache_bytes) {}
 
 WalLogStorage::~WalLogStorage() {
   raftkv::MutexLock lock(&mu_);
@@ -144,34 +144,6 @@ void WalLogStorage::TruncateFrom(LogIndex index) {
   last_index_ = index - 1;
 }
 
-void WalLogStorage::CacheAppend(absl::Span<const Entry> entries) {
-  if (entries.empty()) return;
-  // Drop any cached entries the new ones replace (a truncated suffix).
-  while (!cache_.empty() && cache_.back().index >= entries[0].index) {
-    cache_bytes_ -= cache_.back().ByteSize();
-    cache_.pop_back();
-  }
-  if (!cache_.empty() && cache_.back().index + 1 != entries[0].index) {
-    cache_.clear();
-    cache_bytes_ = 0;
-  }
-  for (const Entry& entry : entries) {
-    cache_.push_back(entry);
-    cache_bytes_ += entry.ByteSize();
-  }
-  while (cache_.size() > 1 && cache_bytes_ > entry_cache_bytes_) {
-    cache_bytes_ -= cache_.front().ByteSize();
-    cache_.pop_front();
-  }
-}
-
-void WalLogStorage::CacheDropThrough(LogIndex index) {
-  while (!cache_.empty() && cache_.front().index <= index) {
-    cache_bytes_ -= cache_.front().ByteSize();
-    cache_.pop_front();
-  }
-}
-
 raft::InitialState WalLogStorage::GetInitialState() const {
   raftkv::MutexLock lock(&mu_);
   return raft::InitialState{hard_state_, snapshot_};
@@ -271,22 +243,10 @@ absl::StatusOr<std::vector<Entry>> WalLogStorage::Entries(
   raftkv::MutexLock lock(&mu_);
   RETURN_IF_ERROR(
       raft::CheckEntriesRange(lo, hi, snapshot_.index + 1, last_index_));
-  std::vector<Entry> out;
-  uint64_t bytes = 0;
-  const LogIndex cache_first =
-      cache_.empty() ? last_index_ + 1 : cache_.front().index;
-  for (LogIndex i = lo; i < hi; ++i) {
-    Entry entry;
-    if (i >= cache_first) {
-      entry = cache_[i - cache_first];
-    } else {
-      ASSIGN_OR_RETURN(entry, ReadEntry(i));
-    }
-    bytes += entry.ByteSize();
-    if (!out.empty() && bytes > max_bytes) break;
-    out.push_back(std::move(entry));
-  }
-  return out;
+  return cache_.Collect(lo, hi, max_bytes,
+                        [this](LogIndex i) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                          return ReadEntry(i);
+                        });
 }
 
 absl::Status WalLogStorage::Save(
@@ -326,7 +286,7 @@ absl::Status WalLogStorage::Save(
     }
     last_index_ = entries.back().index;
     newest.max_index = std::max(newest.max_index, last_index_);
-    CacheAppend(entries);
+    cache_.Append(entries);
   }
   if (newest_bytes_ >= segment_bytes_) return StartSegment(/*installed=*/false);
   return absl::OkStatus();
@@ -346,7 +306,7 @@ absl::Status WalLogStorage::Compact(LogIndex index,
       locations_.begin(),
       locations_.begin() + static_cast<ptrdiff_t>(index - snapshot_.index));
   snapshot_ = snapshot;
-  CacheDropThrough(index);
+  cache_.DropThrough(index);
   // Segments holding only compacted entries go, oldest first; the newest
   // always stays (the log appends to it).
   return RemoveSegmentsWhile([](const Segment& segment, LogIndex compacted) {
@@ -365,8 +325,7 @@ absl::Status WalLogStorage::InstallSnapshot(
   snapshot_ = snapshot;
   last_index_ = snapshot.index;
   locations_.clear();
-  cache_.clear();
-  cache_bytes_ = 0;
+  cache_.Clear();
   // A new segment that starts with the snapshot; every older one is obsolete.
   RETURN_IF_ERROR(StartSegment(/*installed=*/true));
   return RemoveSegmentsWhile([](const Segment&, LogIndex) { return true; });

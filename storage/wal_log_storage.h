@@ -18,9 +18,8 @@
 //
 // Thread safety: internally synchronized by one mutex; file I/O happens under
 // it. Invariants: those of raft::LogStorage; locations_ holds one location per
-// entry of [FirstIndex(), LastIndex()]; the cache holds a contiguous suffix of
-// the log whose ByteSize() sum stays within the limit (except that it always
-// keeps the newest entry); after a failed write every later write fails.
+// entry of [FirstIndex(), LastIndex()]; the cache (EntryCache) holds a suffix
+// of the log; after a failed write every later write fails.
 #ifndef RAFTKV_STORAGE_WAL_LOG_STORAGE_H_
 #define RAFTKV_STORAGE_WAL_LOG_STORAGE_H_
 
@@ -36,6 +35,7 @@
 #include "absl/base/thread_annotations.h"
 #include "raft/log_storage.h"
 #include "raft/mutex.h"
+#include "storage/entry_cache.h"
 #include "storage/wal_format.h"
 
 namespace raftkv::storage {
@@ -120,15 +120,10 @@ class WalLogStorage final : public raft::LogStorage {
   absl::StatusOr<raft::Term> TermAtLocked(raft::LogIndex index) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TruncateFrom(raft::LogIndex index) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CacheAppend(absl::Span<const raft::Entry> entries)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CacheDropThrough(raft::LogIndex index)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   leveldb::Env* const env_;
   const std::string dir_;
   const uint64_t segment_bytes_;
-  const uint64_t entry_cache_bytes_;
   mutable raftkv::Mutex mu_;
   leveldb::FileLock* lock_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::deque<Segment> segments_ ABSL_GUARDED_BY(mu_);
@@ -142,8 +137,7 @@ class WalLogStorage final : public raft::LogStorage {
   raft::SnapshotMetadata snapshot_ ABSL_GUARDED_BY(mu_);
   raft::LogIndex last_index_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Location> locations_ ABSL_GUARDED_BY(mu_);
-  std::deque<raft::Entry> cache_ ABSL_GUARDED_BY(mu_);
-  uint64_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  EntryCache cache_ ABSL_GUARDED_BY(mu_);
 
   mutable std::map<uint64_t, Reader> readers_ ABSL_GUARDED_BY(mu_);
   // The last frame read back, for reads of neighbouring entries.

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "storage/fault_injection_env.h"
+#include "testing/held_elsewhere.h"
 #include "testing/temp_dir.h"
 
 namespace raftkv::storage {
@@ -102,34 +103,16 @@ void OverwriteAt(const std::string& file, uint64_t offset,
 // Runs first, before this process holds any lock: a child process holds the
 // directory open while this one tries to open it too.
 TEST_F(WalLogStorageTest, Open_DirectoryHeldByAnotherProcessIsRefusedByName) {
-  int ready[2], release[2];
-  ASSERT_EQ(pipe(ready), 0);
-  ASSERT_EQ(pipe(release), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    auto held = Open();
-    char byte = held.ok() ? 'y' : 'n';
-    (void)!write(ready[1], &byte, 1);
-    (void)!read(release[0], &byte, 1);
-    _exit(0);
-  }
-  char byte = 0;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1);
-  ASSERT_EQ(byte, 'y');
-  auto second = Open();
-  (void)!write(release[1], "x", 1);
-  int status = 0;
-  waitpid(child, &status, 0);
+  const absl::Status second =
+      testing::OpenWhileHeldElsewhere([this] { return Open(); });
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(
-      second.status().message(),
+      second.message(),
       absl::StrCat(
           "data directory ", path(),
           " is in use by another process (its LOCK file is held); stop the "
           "other kvnode or choose another --data-dir"));
-  for (int fd : {ready[0], ready[1], release[0], release[1]}) close(fd);
 }
 
 TEST_F(WalLogStorageTest, Open_SecondOpenInSameProcessIsRefused) {

@@ -133,8 +133,7 @@ class WalLogStorage::Replay {
     s_->snapshot_ = record.snapshot;
     if (record.installed || s_->last_index_ < index) {
       s_->locations_.clear();
-      s_->cache_.clear();
-      s_->cache_bytes_ = 0;
+      s_->cache_.Clear();
       s_->last_index_ = index;
       first_located_ = index + 1;
       return;
@@ -144,7 +143,7 @@ class WalLogStorage::Replay {
       ++first_located_;
     }
     first_located_ = std::max(first_located_, index + 1);
-    s_->CacheDropThrough(index);
+    s_->cache_.DropThrough(index);
   }
 
   absl::Status ApplyEntry(const Record& record, const Where& where)
@@ -179,7 +178,7 @@ class WalLogStorage::Replay {
     s_->last_index_ = index;
     const raft::Entry entry{record.term, index, record.type,
                             std::string(record.data)};
-    s_->CacheAppend({&entry, 1});
+    s_->cache_.Append({&entry, 1});
     return absl::OkStatus();
   }
 
