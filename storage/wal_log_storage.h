@@ -103,7 +103,8 @@ class WalLogStorage final : public raft::LogStorage {
                 const WalLogStorageOptions& options);
   std::string PathOf(uint64_t sequence) const;
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status RepairTornSegment(uint64_t sequence, absl::string_view valid)
+  // Cuts a segment file to its first `bytes`, durably.
+  absl::Status TrimSegment(uint64_t sequence, uint64_t bytes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Starts a new segment whose first frame records the whole state;
   // `installed` marks its snapshot as replacing the log (InstallSnapshot).

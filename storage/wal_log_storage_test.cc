@@ -199,15 +199,24 @@ TEST_F(WalLogStorageTest, TornLastFrame_IsCutOffAndTheLogGoesOn) {
 }
 
 // Each segment reserves its size when it starts: appends then overwrite
-// zeros instead of growing the file, and the zeros read as the end.
-TEST_F(WalLogStorageTest, Segments_ArePreallocatedAndTheirZerosAreTheEnd) {
+// zeros instead of growing the file, and the zeros read as the end. At the
+// next open the segment is cut to its frames (appends go to a new one), so
+// restarts do not each keep a segment's worth of disk; zeros left in an older
+// segment (an InstallSnapshot cut short by a crash leaves them) are no damage.
+TEST_F(WalLogStorageTest, Segments_ArePreallocatedAndTrimmedAtOpen) {
   const std::string file = WriteFiftyEntries();
+  const uint64_t end = DataEnd(file);
   EXPECT_EQ(fs::file_size(file), uint64_t{1} << 20);  // the fixture's size
-  EXPECT_LT(DataEnd(file), uint64_t{4} << 10);
-  // Reopened, the zeros are the end: not a torn write to cut off (the file
-  // keeps its size), and no damage once the segment is an older one.
+  EXPECT_LT(end, uint64_t{4} << 10);
   ExpectFiftyEntries();
-  EXPECT_EQ(fs::file_size(file), uint64_t{1} << 20);
+  EXPECT_EQ(fs::file_size(file), end);
+  {
+    auto log = Open();
+    ASSERT_TRUE(log.ok()) << log.status();
+    EXPECT_EQ((*log)->SegmentFiles().size(), 3u);
+    EXPECT_EQ(fs::file_size(Newest(**log)), uint64_t{1} << 20);
+  }
+  fs::resize_file(file, uint64_t{1} << 20);
   ExpectFiftyEntries();
 }
 

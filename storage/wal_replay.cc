@@ -1,11 +1,16 @@
 // WalLogStorage::Load: reading the segments back at open (replay rules in
 // storage/wal_format.h).
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "raft/status_macros.h"
+#include "storage/file_util.h"
 #include "storage/leveldb_env.h"
 #include "storage/wal_log_storage.h"
 
@@ -212,10 +217,12 @@ absl::Status WalLogStorage::Load() {
     ASSIGN_OR_RETURN(wal::SegmentScan scan,
                      wal::ScanSegment(bytes, newest, path));
     RETURN_IF_ERROR(replay.Segment(sequences[i], scan, path));
-    if (scan.torn) {
-      RETURN_IF_ERROR(RepairTornSegment(
-          sequences[i], absl::string_view(bytes).substr(0, scan.valid_bytes)));
-    }
+    // The newest segment ends where its frames end: a torn write is cut off,
+    // and so is the unwritten rest of its preallocated space (appends go to
+    // a new segment, so a node that restarts often does not keep a segment's
+    // worth of disk per restart).
+    if (newest && bytes.size() > scan.valid_bytes)
+      RETURN_IF_ERROR(TrimSegment(sequences[i], scan.valid_bytes));
   }
   RETURN_IF_ERROR(replay.Finish());
   for (size_t i = 0; i < first; ++i) {
@@ -227,19 +234,16 @@ absl::Status WalLogStorage::Load() {
   return StartSegment(/*installed=*/false);
 }
 
-absl::Status WalLogStorage::RepairTornSegment(uint64_t sequence,
-                                              absl::string_view valid) {
-  const std::string path = PathOf(sequence), temporary = path + ".repair";
-  leveldb::WritableFile* raw = nullptr;
-  leveldb::Status status = env_->NewWritableFile(temporary, &raw);
-  std::unique_ptr<leveldb::WritableFile> file(raw);
-  if (status.ok())
-    status = file->Append(leveldb::Slice(valid.data(), valid.size()));
-  if (status.ok()) status = file->Sync();
-  if (status.ok()) status = file->Close();
-  if (status.ok()) status = env_->RenameFile(temporary, path);
-  if (!status.ok())
-    return LevelDbError(status, "cutting a torn write off the log in", dir_);
+absl::Status WalLogStorage::TrimSegment(uint64_t sequence, uint64_t bytes) {
+  const std::string path = PathOf(sequence);
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError(errno, "cutting the log's end in", path);
+  if (ftruncate(fd, static_cast<off_t>(bytes)) != 0 || fsync(fd) != 0) {
+    const int error = errno;
+    close(fd);
+    return PosixError(error, "cutting the log's end in", path);
+  }
+  close(fd);
   return absl::OkStatus();
 }
 
