@@ -1,5 +1,6 @@
 // SmallDisk: puts a stopped node's data directory on a disk that is about to
-// fill up: a tmpfs mounted over it, holding a copy of its data, with all but
+// fill up: a tmpfs mounted over it, holding a copy of its data (runs of zeros
+// left as holes, so preallocated space takes no room), with all but
 // `free_bytes` taken by a filler file (as if another program had filled the
 // disk). Unmount() copies the data back to an ordinary directory, as an
 // operator moving the node to a larger disk would.
