@@ -109,7 +109,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError(errno, "reading", path);
   std::string contents;
-  char buffer[4096];
+  char buffer[64 << 10];  // the Raft log's segments run to 64 MiB
   while (true) {
     ssize_t n = read(fd, buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;

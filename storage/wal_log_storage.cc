@@ -179,9 +179,9 @@ std::vector<std::string> WalLogStorage::SegmentFiles() const {
 
 absl::StatusOr<Entry> WalLogStorage::ReadEntry(LogIndex index) const {
   const Location& where = locations_[index - snapshot_.index - 1];
-  const std::string path = PathOf(where.sequence);
   if (memo_frame_.empty() || memo_sequence_ != where.sequence ||
       memo_offset_ != where.frame_offset) {
+    const std::string path = PathOf(where.sequence);
     Reader& reader = readers_[where.sequence];
     const uint64_t end = where.frame_offset + where.frame_bytes;
     leveldb::Status status;
@@ -219,7 +219,7 @@ absl::StatusOr<Entry> WalLogStorage::ReadEntry(LogIndex index) const {
           .substr(where.record_offset, where.record_bytes));
   if (!entry.has_value() || entry->index != index) {
     return wal::CorruptLog(
-        path, where.frame_offset,
+        PathOf(where.sequence), where.frame_offset,
         absl::StrCat("entry ", index, " does not read back"));
   }
   ++entries_read_from_disk_;
@@ -270,9 +270,9 @@ absl::Status WalLogStorage::Save(
   if (hard_state.has_value()) builder_.AddHardState(*hard_state);
   for (const Entry& entry : entries)
     record_offsets_.push_back(builder_.AddEntry(entry));
-  const uint32_t frame_bytes = static_cast<uint32_t>(builder_.Finish().size());
   ASSIGN_OR_RETURN(const uint64_t offset,
                    WriteFrame("appending to the log in"));
+  const uint32_t frame_bytes = static_cast<uint32_t>(newest_bytes_ - offset);
   if (hard_state.has_value()) hard_state_ = *hard_state;
   if (!entries.empty()) {
     Segment& newest = segments_.back();

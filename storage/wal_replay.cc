@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -19,33 +18,6 @@ namespace raftkv::storage {
 
 using raft::LogIndex;
 using wal::Record;
-
-namespace {
-
-absl::StatusOr<std::string> ReadWholeFile(leveldb::Env* env,
-                                          const std::string& path) {
-  uint64_t size = 0;
-  leveldb::Status status = env->GetFileSize(path, &size);
-  leveldb::SequentialFile* raw = nullptr;
-  if (status.ok()) status = env->NewSequentialFile(path, &raw);
-  if (!status.ok()) return LevelDbError(status, "reading", path);
-  std::unique_ptr<leveldb::SequentialFile> file(raw);
-  std::string bytes(size, '\0');
-  size_t filled = 0;
-  while (filled < size) {
-    leveldb::Slice got;
-    status = file->Read(size - filled, &got, bytes.data() + filled);
-    if (!status.ok()) return LevelDbError(status, "reading", path);
-    if (got.empty()) break;  // shorter than it was a moment ago
-    if (got.data() != bytes.data() + filled)
-      memcpy(bytes.data() + filled, got.data(), got.size());
-    filled += got.size();
-  }
-  bytes.resize(filled);
-  return bytes;
-}
-
-}  // namespace
 
 // Applies one segment's records to the storage being opened. Entries before
 // the first segment read may be gone with deleted segments: the replay tracks
@@ -213,7 +185,7 @@ absl::Status WalLogStorage::Load() {
   Replay replay(this);
   for (size_t i = first; i < sequences.size(); ++i) {
     const std::string path = PathOf(sequences[i]);
-    ASSIGN_OR_RETURN(std::string bytes, ReadWholeFile(env_, path));
+    ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
     const bool newest = i + 1 == sequences.size();
     ASSIGN_OR_RETURN(wal::SegmentScan scan,
                      wal::ScanSegment(bytes, newest, path));
